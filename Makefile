@@ -1,0 +1,33 @@
+# The project's own install path: a fresh machine needs nothing but python3 (3.11+) and make.
+#   make run    - the main job: `smp run` on the embedded default (synthetic SMPD-Image data)
+#   make test   - the default test suite (slow tests excluded; `make test-slow` runs them)
+PY     ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch is pinned and installed before anything that may depend on it: with no torch installed, a plain
+# `torch` requirement pulls several GB of CUDA packages; 2.13.0 resolves to the local CPU build here.
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/smp run $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(ARGS)
+
+clean:
+	rm -rf $(VENV) .smp .pytest_cache

@@ -1,0 +1,27 @@
+"""Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
+
+from ._cv import CVResult, FoldFeatures, cross_fit, predict_folds
+from ._folds import SCHEMES, fold_ids, make_folds
+from .metrics import GREATER_IS_BETTER, METRICS, score_all
+from .models import MODELS, Model, get_model, register_model
+from .stacking import prediction_matrix, restrict_folds, stack
+
+__all__ = [
+    "CVResult",
+    "FoldFeatures",
+    "GREATER_IS_BETTER",
+    "METRICS",
+    "MODELS",
+    "Model",
+    "SCHEMES",
+    "cross_fit",
+    "fold_ids",
+    "get_model",
+    "make_folds",
+    "predict_folds",
+    "prediction_matrix",
+    "register_model",
+    "restrict_folds",
+    "score_all",
+    "stack",
+]

@@ -1,0 +1,185 @@
+"""Run configs: TOML files (stdlib `tomllib`) validated into dataclasses.
+
+A bad key names the key and the valid ones. Relative paths in `[data]` and `[output]` are taken relative to the
+working directory, as the CLI's `--data` and `--out` are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from features import FeatureSpec
+
+DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
+BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full")
+
+
+class ConfigError(ValueError):
+    """A config value or key is wrong; the message names where."""
+
+
+@dataclass
+class DataConfig:
+    format: str = "synthetic"
+    path: str | None = None  # data folder (smpd_image / smpd_video) or synthetic output folder (default: cache)
+    options: dict[str, Any] = field(default_factory=dict)  # loader keyword arguments
+    synthetic: dict[str, Any] = field(default_factory=dict)  # generate_smpd_image keyword arguments
+    table: dict[str, Any] = field(default_factory=dict)  # train / test paths and the column mapping
+
+
+@dataclass
+class CVConfig:
+    scheme: str = "group"  # kfold | group (by user) | time
+    n_splits: int = 5
+    seed: int | None = None  # default: the run seed
+
+
+@dataclass
+class ModelConfig:
+    key: str
+    name: str = ""  # default: key; two entries of one key need names
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StackConfig:
+    learners: list[ModelConfig] = field(
+        default_factory=lambda: [ModelConfig("blend"), ModelConfig("ridge")]
+    )
+    passthrough: bool = False  # level 2 also sees the static features
+    final: str = "best"  # "best" by `metric`, or a result name such as "ridge_2" or "lgbm"
+
+
+@dataclass
+class OutputConfig:
+    runs_dir: str = "runs"
+    submissions_dir: str = "submissions"
+    cache_dir: str = ".smp/cache"
+    submission: bool = True
+    post_id_prefix: str = ""  # official SMPD-Image submissions write post ids as "post<Pid>"
+    external_data: str = ""  # details for the submission's external_data field; empty means "used": "false"
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    seed: int = 0
+    metric: str = "src"  # src | mae | mse | mape: picks the final model when stack.final = "best"
+    data: DataConfig = field(default_factory=DataConfig)
+    features: list[FeatureSpec] = field(default_factory=list)
+    models: list[ModelConfig] = field(default_factory=list)
+    cv: CVConfig = field(default_factory=CVConfig)
+    stack: StackConfig = field(default_factory=StackConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _drop_none(dataclasses.asdict(self))
+        d["features"] = [{"name": s.name, "params": dict(s.params)} for s in self.features]
+        return d
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {sorted(fields)}")
+    return data
+
+
+def _models(items: Any, where: str) -> list[ModelConfig]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: expected an array of tables or model keys, got {items!r}")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = {"key": item}
+        d = _build(ModelConfig, item, f"{where}[{i}]")
+        if "key" not in d:
+            raise ConfigError(f"{where}[{i}]: missing required key 'key'")
+        out.append(ModelConfig(key=d["key"], name=d.get("name", ""), params=dict(d.get("params", {}))))
+    return out
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Validate a parsed TOML document into a `RunConfig`."""
+    from ensembles import GREATER_IS_BETTER, MODELS, SCHEMES
+    from features import GENERATORS
+
+    top = _build(RunConfig, raw, source)
+    cfg = RunConfig(name=str(top.get("name", "run")), seed=int(top.get("seed", 0)), metric=top.get("metric", "src"))
+    if cfg.metric not in GREATER_IS_BETTER:
+        raise ConfigError(f"{source}: metric must be one of {sorted(GREATER_IS_BETTER)}, got {cfg.metric!r}")
+    cfg.data = DataConfig(**_build(DataConfig, top.get("data", {}), f"{source} [data]"))
+    if cfg.data.format not in DATA_FORMATS:
+        raise ConfigError(f"{source} [data]: format must be one of {DATA_FORMATS}, got {cfg.data.format!r}")
+    cfg.cv = CVConfig(**_build(CVConfig, top.get("cv", {}), f"{source} [cv]"))
+    if cfg.cv.scheme not in SCHEMES:
+        raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cfg.cv.scheme!r}")
+    cfg.output = OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]"))
+    for i, item in enumerate(top.get("features", [])):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item or set(item) - {"name", "params"}:
+            raise ConfigError(f"{source} [[features]][{i}]: expected {{name = ..., params = {{...}}}}, got {item!r}")
+        if item["name"] not in GENERATORS:
+            raise ConfigError(
+                f"{source} [[features]][{i}]: unknown feature generator {item['name']!r}; valid: {list(GENERATORS)}"
+            )
+        cfg.features.append(FeatureSpec(item["name"], dict(item.get("params", {}))))
+    cfg.models = _models(top.get("models", []), f"{source} [[models]]")
+    st = _build(StackConfig, top.get("stack", {}), f"{source} [stack]")
+    cfg.stack = StackConfig(
+        learners=_models(st["learners"], f"{source} [stack].learners") if "learners" in st else StackConfig().learners,
+        passthrough=bool(st.get("passthrough", False)),
+        final=str(st.get("final", "best")),
+    )
+    for where, models in (("[[models]]", cfg.models), ("[stack].learners", cfg.stack.learners)):
+        seen = set()
+        for m in models:
+            if m.key not in MODELS:
+                raise ConfigError(f"{source} {where}: unknown model {m.key!r}; valid keys: {sorted(MODELS)}")
+            m.name = m.name or m.key
+            if m.name in seen:
+                raise ConfigError(f"{source} {where}: two entries named {m.name!r}; give them distinct `name`s")
+            seen.add(m.name)
+    if not cfg.models:
+        raise ConfigError(f"{source}: at least one [[models]] entry is required")
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> RunConfig:
+    """Load a TOML config file, or a bundled one by name (`default`, `smpd_video`, ...), default `default`."""
+    if path is None or str(path) in BUNDLED:
+        name = "default" if path is None else str(path)
+        text = resources.files("pipelines").joinpath("configs", f"{name}.toml").read_text()
+        source = f"<bundled config {name}>"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist (bundled configs: {', '.join(BUNDLED)})")
+        text, source = p.read_text(), str(p)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: invalid TOML: {e}") from e
+    return config_from_dict(raw, source)

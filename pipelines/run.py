@@ -1,0 +1,233 @@
+"""`smp run`: load -> static features (cached) -> folds -> level-1 learners -> level-2 blend/stack -> run folder.
+
+The run folder is the only output and is never overwritten; it is written under a temporary name and renamed into
+place at the end, so a killed run never leaves a folder that looks complete:
+
+    runs/<timestamp>-<name>/
+      config.resolved.toml  data.json  features.json  metrics.json  oof.parquet  test_pred.parquet
+      importance.csv  report.md  plots/*.png  submission.json  models/{fitted.joblib, train_posts.parquet}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, get_model, make_folds, predict_folds, stack
+from ensembles._cv import _hcat
+from features import FeatureCache, build_features, fingerprint_frame, transform_features
+
+from .config import RunConfig
+from .data import LAYOUT, data_root, load_frame
+from .submission import make_submission, validate_submission, write_exclusive, write_submission
+
+log = logging.getLogger("smp")
+
+
+@dataclass
+class FittedRun:
+    """Everything `smp predict` needs to repeat the run's flow on new posts."""
+
+    static_generators: list
+    static_columns: list[str]
+    target_generators: dict[int, list]  # fold -> label-using generators fitted on that fold's training part
+    level1: dict[str, list]  # name -> fold models
+    level2: dict[str, list] = field(default_factory=dict)
+    level2_inputs: dict[str, list[str]] = field(default_factory=dict)
+    final: str = ""
+
+    def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame) -> pd.DataFrame:
+        """Predictions of every learner for `new_posts`; unsupervised aggregates see training plus new posts."""
+        clash = set(train_posts["post_id"]) & set(new_posts["post_id"])
+        if clash:
+            raise ValueError(f"new posts reuse training post ids, e.g. {sorted(clash)[0]!r}; predict only unseen posts")
+        combined = pd.concat([train_posts, new_posts], ignore_index=True)
+        X = transform_features(combined, self.static_generators)[self.static_columns]
+        X_new = X.iloc[len(train_posts):].reset_index(drop=True)
+        new_posts = new_posts.reset_index(drop=True)
+        out = {}
+        for name, models in self.level1.items():
+            extras = [_hcat([g.transform(new_posts) for g in self.target_generators.get(k, [])], len(new_posts))
+                      for k in range(len(models))]
+            out[name] = predict_folds(models, X_new, extras)
+        A = pd.DataFrame(out)
+        if self.level2:
+            A = pd.concat([A, X_new], axis=1)
+        for name, models in self.level2.items():
+            out[name] = predict_folds(models, A[self.level2_inputs[name]])
+        return pd.DataFrame(out)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def new_run_dir(cfg: RunConfig, out: str | Path | None) -> Path:
+    if out is not None:
+        out = Path(out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise FileExistsError(f"{out} already exists and is not empty; refusing to overwrite a run folder")
+        return out
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}"
+    path, i = base, 2
+    while path.exists():
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
+
+
+def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True) -> Path:
+    """Run the config end to end and return the finished run folder."""
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    final_dir = new_run_dir(cfg, out)
+    tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    t = time.perf_counter()
+    root = data_root(cfg.data, cfg.output, progress)
+    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
+    is_train = frame["split"].eq("train").to_numpy()
+    train, test = frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True)
+    y = train["label"].to_numpy(dtype=float)
+    timings["load"] = time.perf_counter() - t
+    log.info("loaded %d posts (%d train, %d test, %d users) in %.1fs", len(frame), len(train), len(test),
+             frame["user_id"].nunique(), timings["load"])
+
+    t = time.perf_counter()
+    fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir), progress=progress)
+    X_train, X_test = fs.static[is_train].reset_index(drop=True), fs.static[~is_train].reset_index(drop=True)
+    timings["features"] = time.perf_counter() - t
+    log.info("%d static feature columns (%d/%d generators from cache), %d label-using generators in %.1fs",
+             fs.static.shape[1], fs.cache_hits, len(fs.static_generators), len(fs.target_generators),
+             timings["features"])
+
+    fold_seed = cfg.seed if cfg.cv.seed is None else cfg.cv.seed
+    folds = make_folds(train, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed)
+    # Label encodings of training rows use inner folds of the same scheme as the outer ones.
+    fold_features = FoldFeatures(
+        fs.target_generators, train, y, test,
+        inner_folds=lambda part: make_folds(part, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed),
+    )
+
+    t = time.perf_counter()
+    level1: dict[str, CVResult] = {}
+    for m in cfg.models:
+        tm = time.perf_counter()
+        level1[m.name] = cross_fit(_seeded(m.key, m.params, cfg.seed), X_train, y, folds=folds, X_test=X_test,
+                                   fold_features=fold_features, progress=progress, desc=m.name)
+        level1[m.name].info["seconds"] = time.perf_counter() - tm
+        log.info("%-10s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
+                 level1[m.name].scores["mae"], level1[m.name].info["seconds"])
+    timings["level1"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    level2: dict[str, CVResult] = {}
+    if cfg.stack.learners:
+        learners = {m.name: _seeded(m.key, m.params, cfg.seed) for m in cfg.stack.learners}
+        level2 = stack(level1, y, folds, learners, X=X_train if cfg.stack.passthrough else None,
+                       X_test=X_test if cfg.stack.passthrough else None, progress=progress)
+        for name, r in level2.items():
+            log.info("%-10s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
+    timings["level2"] = time.perf_counter() - t
+
+    results = {**level1, **level2}
+    final = choose_final(results, cfg.stack.final, cfg.metric)
+    log.info("final: %s (CV SRC %.4f, MAE %.4f)", final, results[final].scores["src"], results[final].scores["mae"])
+
+    fitted = FittedRun(
+        static_generators=fs.static_generators,
+        static_columns=list(fs.static.columns),
+        target_generators=dict(fold_features.fitted),
+        level1={k: r.models for k, r in level1.items()},
+        level2={k: r.models for k, r in level2.items()},
+        level2_inputs={k: r.info["inputs"] for k, r in level2.items()},
+        final=final,
+    )
+    timings["total"] = time.perf_counter() - t_start
+
+    from .runfolder import write_run_folder
+
+    write_run_folder(tmp_dir, cfg=cfg, frame=frame, train=train, test=test, y=y, folds=folds, fs=fs,
+                     results=results, level1=level1, final=final, fitted=fitted, timings=timings,
+                     peak_rss_mb=_peak_rss_mb(), data_path=str(root) if root else None)
+    if cfg.output.submission:
+        sub = make_submission(test["post_id"], results[final].test_pred, prefix=cfg.output.post_id_prefix,
+                              external_data=cfg.output.external_data)
+        validate_submission(sub, test["post_id"], prefix=cfg.output.post_id_prefix)
+        write_submission(sub, tmp_dir / "submission.json")
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    if final_dir.exists():  # `--out` named an existing empty folder
+        final_dir.rmdir()
+    tmp_dir.rename(final_dir)
+    if cfg.output.submission:
+        copy = write_exclusive(Path(cfg.output.submissions_dir) / f"{final_dir.name}.json",
+                               (final_dir / "submission.json").read_text())
+        log.info("submission: %s", copy)
+    log.info("run folder: %s (%.1fs, peak memory %.0f MiB)", final_dir, time.perf_counter() - t_start, _peak_rss_mb())
+    return final_dir
+
+
+def _seeded(key: str, params: dict, seed: int):
+    """The model with the run seed unless its params set one (each library names it differently)."""
+    model = get_model(key, params)
+    for name in ("seed", "random_seed", "random_state"):
+        if name in model.params and name not in params:
+            model.params[name] = seed
+    return model
+
+
+def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
+    if final != "best":
+        if final not in results:
+            raise KeyError(f"stack.final {final!r} is not a result of this run; results: {sorted(results)}")
+        return final
+    sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
+    scored = {k: r.scores[metric] for k, r in results.items() if np.isfinite(r.scores[metric])}
+    if not scored:
+        raise ValueError(f"no result has a finite CV {metric}")
+    return max(sorted(scored), key=lambda k: sign * scored[k])
+
+
+def load_fitted(run_dir: str | Path) -> tuple[FittedRun, pd.DataFrame]:
+    run_dir = Path(run_dir)
+    path = run_dir / "models" / "fitted.joblib"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {path.relative_to(run_dir)})")
+    return joblib.load(path), pd.read_parquet(run_dir / "models" / "train_posts.parquet")
+
+
+def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:
+    """`smp predict`: the run's fitted features and models on the test split of another folder of the same layout."""
+    from .config import load_config
+
+    run_dir, out_csv = Path(run_dir), Path(out_csv)
+    if out_csv.exists():
+        raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
+    cfg = load_config(run_dir / "config.resolved.toml")
+    fitted, train_posts = load_fitted(run_dir)
+    frame = load_frame(cfg.data, cfg.output, root=Path(data_dir), progress=progress)
+    new = frame[frame["split"].eq("test")].reset_index(drop=True)
+    if new.empty:
+        raise ValueError(f"{data_dir}: no test posts to predict (layout {LAYOUT[cfg.data.format]})")
+    preds = fitted.predict(train_posts, new)
+    table = pd.DataFrame({"post_id": new["post_id"], "popularity_score": preds[fitted.final].to_numpy()})
+    if not np.isfinite(table["popularity_score"]).all():
+        raise ValueError("predictions contain non-finite values")
+    write_exclusive(out_csv, table.to_csv(index=False))
+    log.info("wrote %d predictions to %s", len(table), out_csv)
+    return out_csv

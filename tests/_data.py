@@ -1,0 +1,59 @@
+"""Small synthetic PostFrames for unit tests (the end-to-end tests use `smp synth` files instead)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.datasets._schema import finalize_postframe
+
+VOCAB = [f"w{i}" for i in range(60)]
+CATEGORIES = ["Travel", "Food", "Animal", "Fashion", "Sports"]
+
+
+def make_postframe(n_posts: int = 400, n_users: int = 40, seed: int = 0, test_frac: float = 0.25) -> pd.DataFrame:
+    """A canonical PostFrame whose label depends on a latent user effect, category and tag count, plus noise."""
+    rng = np.random.default_rng(seed)
+    user_effect = rng.normal(0, 1.5, n_users)
+    users = rng.integers(0, n_users, n_posts)
+    users[:n_users] = np.arange(n_users)  # every user posts at least once
+    cat = rng.integers(0, len(CATEGORIES), n_posts)
+    n_tags = rng.integers(0, 8, n_posts)
+    t0 = pd.Timestamp("2019-01-01", tz="UTC")
+    times = t0 + pd.to_timedelta(np.sort(rng.integers(0, 400 * 86400, n_posts)), unit="s")
+    tags = [list(rng.choice(VOCAB, k, replace=False)) for k in n_tags]
+    titles = [" ".join(rng.choice(VOCAB, rng.integers(0, 6))) for _ in range(n_posts)]
+    followers = np.exp(user_effect[users] * 1.2 + 6 + rng.normal(0, 0.3, n_posts)).round()
+    label = 6 + user_effect[users] + 0.3 * cat + 0.2 * n_tags + rng.normal(0, 0.7, n_posts)
+    is_test = rng.random(n_posts) < test_frac
+    has_geo = rng.random(n_posts) < 0.4
+    frame = pd.DataFrame(
+        {
+            "post_id": [f"p{i}" for i in range(n_posts)],
+            "user_id": [f"u{u}" for u in users],
+            "post_time": times,
+            "title": titles,
+            "tags": tags,
+            "description": [""] * n_posts,
+            "category": [CATEGORIES[c] for c in cat],
+            "subcategory": [f"{CATEGORIES[c]}_{s}" for c, s in zip(cat, rng.integers(0, 3, n_posts))],
+            "concept": [f"c{k}" for k in rng.integers(0, 12, n_posts)],
+            "location": None,
+            "language": None,
+            "latitude": np.where(has_geo, rng.uniform(-60, 60, n_posts), np.nan),
+            "longitude": np.where(has_geo, rng.uniform(-150, 150, n_posts), np.nan),
+            "geo_accuracy": np.where(has_geo, rng.integers(1, 17, n_posts), np.nan),
+            "image_path": [f"train/u{u}/p{i}.jpg" for i, u in enumerate(users)],
+            "label": np.where(is_test, np.nan, label),
+            "split": np.where(is_test, "test", "train"),
+            "user_follower_count": followers,
+            "user_following_count": rng.integers(0, 500, n_users)[users].astype(float),
+            "user_photo_count": rng.integers(1, 5000, n_users)[users].astype(float),
+            "user_total_views": (followers * 50).astype(float),
+            "user_total_faves": (followers * 2).astype(float),
+            "user_timezone_id": [f"tz{u % 4}" for u in users],
+            "meta_ispublic": np.ones(n_posts),
+            "meta_mediatype": np.where(rng.random(n_posts) < 0.9, "photo", "video"),
+        }
+    )
+    return finalize_postframe(frame, "<tests/_data.py>")
