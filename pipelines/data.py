@@ -58,13 +58,15 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
     layout = LAYOUT[data.format]
     if layout == "table":
         t = dict(data.table)
-        train, test = t.pop("train", None), t.pop("test", None)
-        if root is not None:  # predict: the new folder holds files of the same names
-            train = str(Path(root) / Path(train).name) if train else None
-            test = str(Path(root) / Path(test).name) if test else None
+        train, test, mapping = t.pop("train", None), t.pop("test", None), t.pop("mapping", {})
+        if t:
+            raise DataError("<config [data.table]>", sorted(t)[0], None, "valid keys are train, test, mapping")
         if not train:
             raise DataError("<config [data.table]>", "train", None, "a table config needs a train file")
-        return load_table(train, test, mapping=TableMapping.from_dict(t.get("mapping", t)))
+        if root is not None:  # predict: the new folder holds files of the same names
+            train = str(Path(root) / Path(train).name)
+            test = str(Path(root) / Path(test).name) if test else None
+        return load_table(train, test, mapping=TableMapping.from_dict(mapping))
     root = Path(root) if root is not None else data_root(data, output, progress)
     if layout == "smpd_image":
         return load_smpd_image(root, **data.options)

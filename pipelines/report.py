@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: runs write files, never open windows
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -45,9 +46,8 @@ def plot_importance(imp: pd.DataFrame, path: Path, top: int = 30) -> None:
     colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
     fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(top_imp) + 1)))
     ax.barh(top_imp["feature"], top_imp["importance"], color=[colours[g] for g in top_imp["group"]])
-    for g, c in colours.items():
-        ax.barh([], [], color=c, label=g or "?")
-    ax.legend(fontsize=8, loc="lower right")
+    handles = [Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(top_imp["group"])]
+    ax.legend(handles=handles, fontsize=8, loc="lower right", title="group")
     ax.set_xlabel("normalised gain (mean over folds and models)")
     ax.set_title(f"top {len(top_imp)} features")
     fig.tight_layout()

@@ -21,14 +21,10 @@ class Model:
     summary: ClassVar[str] = ""
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.defaults) - set(self.extra_params())
+        unknown = set(params) - set(self.defaults)
         if unknown and not self.accepts_any_params():
             raise TypeError(f"model {self.key!r} got unknown parameters {sorted(unknown)}; valid: {sorted(self.defaults)}")
         self.params = {**copy.deepcopy(self.defaults), **params}
-
-    @classmethod
-    def extra_params(cls) -> tuple[str, ...]:
-        return ()
 
     @classmethod
     def accepts_any_params(cls) -> bool:

@@ -133,3 +133,51 @@ def test_cli_error_is_one_line(capsys, tmp_path):
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err
     assert "missing.toml does not exist" in err and "Traceback" not in err
+
+
+def test_table_format_run_and_predict_via_cli(tmp_path):
+    """A generic CSV (posts + users + time -> popularity) through a TOML config, then predict a new folder."""
+    from tests._data import make_postframe
+
+    frame = make_postframe(n_posts=500, n_users=60, seed=5)
+    csv = frame.assign(tags=frame["tags"].map(",".join), when=frame["post_time"].astype(str))
+    cols = ["post_id", "user_id", "when", "title", "tags", "category", "label", "user_follower_count"]
+    (tmp_path / "data").mkdir()
+    csv[csv.split == "train"][cols].to_csv(tmp_path / "data" / "train.csv", index=False)
+    csv[csv.split == "test"][cols].drop(columns="label").to_csv(tmp_path / "data" / "test.csv", index=False)
+    config = tmp_path / "table.toml"
+    config.write_text(f"""
+name = "table"
+[data]
+format = "table"
+table = {{ train = "{tmp_path / 'data' / 'train.csv'}", test = "{tmp_path / 'data' / 'test.csv'}", mapping = {{ post_time = "when", title = "title", tags = "tags", tags_sep = ",", category = "category", user_columns = ["user_follower_count"] }} }}
+[cv]
+scheme = "kfold"
+n_splits = 3
+[[features]]
+name = "user_profile"
+[[features]]
+name = "text_stats"
+[[features]]
+name = "user_target"
+[[models]]
+key = "lgbm"
+params = {{ n_estimators = 40 }}
+[stack]
+learners = []
+[output]
+runs_dir = "{tmp_path / 'runs'}"
+submissions_dir = "{tmp_path / 'subs'}"
+cache_dir = "{tmp_path / 'cache'}"
+""")
+    assert main(["-q", "run", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["final"] == "lgbm" and metrics["models"]["lgbm"]["overall"]["src"] > 0.3
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "train.csv").write_text((tmp_path / "data" / "train.csv").read_text())
+    test = pd.read_csv(tmp_path / "data" / "test.csv").head(20)
+    test.assign(post_id="new_" + test["post_id"]).to_csv(new / "test.csv", index=False)
+    assert main(["-q", "predict", "--run", str(tmp_path / "run"), "--data", str(new), "--out", str(tmp_path / "p.csv")]) == 0
+    got = pd.read_csv(tmp_path / "p.csv")
+    assert len(got) == 20 and got["post_id"].str.startswith("new_").all()
