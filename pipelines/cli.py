@@ -20,7 +20,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.data.path = args.data
     if args.name:
         cfg.name = args.name
-    run(cfg, out=args.out, progress=not args.quiet)
+    if args.permute_labels:
+        cfg.name = f"{cfg.name}-permuted"
+    run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
     return 0
 
 
@@ -83,6 +85,8 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder to create (default: a new runs/<timestamp>-<name>)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--name", default=None, help="override the run name")
+    p.add_argument("--permute-labels", action="store_true",
+                   help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,6 @@ place at the end, so a killed run never leaves a folder that looks complete:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
@@ -26,10 +25,11 @@ import pandas as pd
 
 from ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, get_model, make_folds, predict_folds, stack
 from ensembles._cv import _hcat
-from features import FeatureCache, build_features, fingerprint_frame, transform_features
+from features import FeatureCache, build_features, transform_features
 
 from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame
+from .runfolder import write_run_folder
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
 
 log = logging.getLogger("smp")
@@ -90,8 +90,12 @@ def new_run_dir(cfg: RunConfig, out: str | Path | None) -> Path:
     return path
 
 
-def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True) -> Path:
-    """Run the config end to end and return the finished run folder."""
+def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False) -> Path:
+    """Run the config end to end and return the finished run folder.
+
+    `permute_labels` is the leak check: training labels are shuffled (seeded) after loading, so every honest
+    cross-validated score must come out near zero SRC; such a run writes no submission.
+    """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     final_dir = new_run_dir(cfg, out)
@@ -102,6 +106,10 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True)
     root = data_root(cfg.data, cfg.output, progress)
     frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
     is_train = frame["split"].eq("train").to_numpy()
+    if permute_labels:
+        frame.loc[is_train, "label"] = np.random.default_rng(cfg.seed).permutation(frame.loc[is_train, "label"])
+        log.info("leak check: training labels permuted (seed %d); no submission is written", cfg.seed)
+    submit = cfg.output.submission and not permute_labels
     train, test = frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True)
     y = train["label"].to_numpy(dtype=float)
     timings["load"] = time.perf_counter() - t
@@ -160,21 +168,23 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True)
     )
     timings["total"] = time.perf_counter() - t_start
 
-    from .runfolder import write_run_folder
-
-    write_run_folder(tmp_dir, cfg=cfg, frame=frame, train=train, test=test, y=y, folds=folds, fs=fs,
-                     results=results, level1=level1, final=final, fitted=fitted, timings=timings,
-                     peak_rss_mb=_peak_rss_mb(), data_path=str(root) if root else None)
-    if cfg.output.submission:
-        sub = make_submission(test["post_id"], results[final].test_pred, prefix=cfg.output.post_id_prefix,
-                              external_data=cfg.output.external_data)
-        validate_submission(sub, test["post_id"], prefix=cfg.output.post_id_prefix)
-        write_submission(sub, tmp_dir / "submission.json")
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    if final_dir.exists():  # `--out` named an existing empty folder
-        final_dir.rmdir()
-    tmp_dir.rename(final_dir)
-    if cfg.output.submission:
+    try:
+        write_run_folder(tmp_dir, cfg=cfg, frame=frame, train=train, test=test, y=y, folds=folds, fs=fs,
+                         results=results, level1=level1, final=final, fitted=fitted, timings=timings,
+                         peak_rss_mb=_peak_rss_mb(), data_path=str(root) if root else None,
+                         labels_permuted=permute_labels)
+        if submit:
+            sub = make_submission(test["post_id"], results[final].test_pred, prefix=cfg.output.post_id_prefix,
+                                  external_data=cfg.output.external_data)
+            validate_submission(sub, test["post_id"], prefix=cfg.output.post_id_prefix)
+            write_submission(sub, tmp_dir / "submission.json")
+        if final_dir.exists():  # `--out` named an existing empty folder
+            final_dir.rmdir()
+        tmp_dir.rename(final_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)  # nothing half-written stays behind
+        raise
+    if submit:
         copy = write_exclusive(Path(cfg.output.submissions_dir) / f"{final_dir.name}.json",
                                (final_dir / "submission.json").read_text())
         log.info("submission: %s", copy)

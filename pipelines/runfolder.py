@@ -71,7 +71,7 @@ def importance_table(level1: dict[str, CVResult], fs: FeatureSet) -> pd.DataFram
 def write_run_folder(
     d: Path, *, cfg: RunConfig, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, y: np.ndarray,
     folds, fs: FeatureSet, results: dict[str, CVResult], level1: dict[str, CVResult], final: str, fitted,
-    timings: dict[str, float], peak_rss_mb: float, data_path: str | None,
+    timings: dict[str, float], peak_rss_mb: float, data_path: str | None, labels_permuted: bool = False,
 ) -> None:
     (d / "models").mkdir(parents=True)
     (d / "plots").mkdir()
@@ -79,6 +79,7 @@ def write_run_folder(
     times = frame["post_time"]
     _json(d / "data.json", {
         "format": cfg.data.format, "path": data_path, "fingerprint": fingerprint_frame(frame),
+        "labels_permuted": labels_permuted,
         "rows": {"total": len(frame), "train": len(train), "test": len(test)},
         "users": int(frame["user_id"].nunique()),
         "time_range": [str(times.min()), str(times.max())],

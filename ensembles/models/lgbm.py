@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
 
 from ._base import Model, check_xy, register_model

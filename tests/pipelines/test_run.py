@@ -181,3 +181,15 @@ cache_dir = "{tmp_path / 'cache'}"
     assert main(["-q", "predict", "--run", str(tmp_path / "run"), "--data", str(new), "--out", str(tmp_path / "p.csv")]) == 0
     got = pd.read_csv(tmp_path / "p.csv")
     assert len(got) == 20 and got["post_id"].str.startswith("new_").all()
+
+
+@pytest.mark.parametrize("scheme", ["kfold", "group"])
+def test_permuted_labels_run_scores_near_zero(tmp_path, data_dir, scheme):
+    """The leak check end to end: label encodings on, labels shuffled, every CV SRC near zero, no submission."""
+    cfg = config_from_dict(small_config(tmp_path, data_dir, cv={"scheme": scheme, "n_splits": 3}))
+    d = run(cfg, progress=False, permute_labels=True)
+    metrics = json.loads((d / "metrics.json").read_text())
+    for name, m in metrics["models"].items():
+        assert abs(m["overall"]["src"]) < 0.1, (name, m["overall"]["src"])
+    assert json.loads((d / "data.json").read_text())["labels_permuted"] is True
+    assert not (d / "submission.json").exists() and not (tmp_path / "subs").exists()
