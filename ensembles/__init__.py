@@ -1,6 +1,6 @@
 """Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
 
-from ._cv import CVResult, FoldFeatures, cross_fit, predict_folds
+from ._cv import CVResult, FoldFeatures, cross_fit, fold_feature_frames, predict_folds
 from ._folds import SCHEMES, fold_ids, make_folds
 from .metrics import GREATER_IS_BETTER, METRICS, score_all
 from .models import MODELS, Model, get_model, register_model
@@ -15,6 +15,7 @@ __all__ = [
     "Model",
     "SCHEMES",
     "cross_fit",
+    "fold_feature_frames",
     "fold_ids",
     "get_model",
     "make_folds",

@@ -70,6 +70,13 @@ class FoldFeatures:
         return self._memo[key]
 
 
+def fold_feature_frames(fitted: dict[int, list[LabelFeature]], frame: pd.DataFrame, n_folds: int) -> list[pd.DataFrame]:
+    """Label features of new rows for each fold, from that fold's fitted generators (`FoldFeatures.fitted`),
+    i.e. as each fold model saw them; feed the list to `predict_folds`."""
+    frame = frame.reset_index(drop=True)
+    return [_hcat([g.transform(frame) for g in fitted.get(k, [])], len(frame)) for k in range(n_folds)]
+
+
 def _hcat(parts: list[pd.DataFrame], n: int) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(index=pd.RangeIndex(n))

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SMP_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"smp {args.command}: error: {msg}", file=sys.stderr)
+        print(f"smp {args.command}: error: {msg}  (SMP_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

@@ -23,8 +23,10 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, get_model, make_folds, predict_folds, stack
-from ensembles._cv import _hcat
+from ensembles import (
+    GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, fold_feature_frames, get_model, make_folds, predict_folds,
+    stack,
+)
 from features import FeatureCache, build_features, transform_features
 
 from .config import RunConfig
@@ -56,11 +58,9 @@ class FittedRun:
         X = transform_features(combined, self.static_generators)[self.static_columns]
         X_new = X.iloc[len(train_posts):].reset_index(drop=True)
         new_posts = new_posts.reset_index(drop=True)
-        out = {}
-        for name, models in self.level1.items():
-            extras = [_hcat([g.transform(new_posts) for g in self.target_generators.get(k, [])], len(new_posts))
-                      for k in range(len(models))]
-            out[name] = predict_folds(models, X_new, extras)
+        n_folds = len(next(iter(self.level1.values())))
+        extras = fold_feature_frames(self.target_generators, new_posts, n_folds)  # shared by every model
+        out = {name: predict_folds(models, X_new, extras) for name, models in self.level1.items()}
         A = pd.DataFrame(out)
         if self.level2:
             A = pd.concat([A, X_new], axis=1)
