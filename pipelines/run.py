@@ -107,7 +107,9 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
     is_train = frame["split"].eq("train").to_numpy()
     if permute_labels:
-        frame.loc[is_train, "label"] = np.random.default_rng(cfg.seed).permutation(frame.loc[is_train, "label"])
+        # Shuffle the values, not a Series: an index-aligned assignment would put every label back in place.
+        labels = frame.loc[is_train, "label"].to_numpy()
+        frame.loc[is_train, "label"] = np.random.default_rng(cfg.seed).permutation(labels)
         log.info("leak check: training labels permuted (seed %d); no submission is written", cfg.seed)
     submit = cfg.output.submission and not permute_labels
     train, test = frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True)
