@@ -54,6 +54,33 @@ def make_postframe(n_posts: int = 400, n_users: int = 40, seed: int = 0, test_fr
             "user_timezone_id": [f"tz{u % 4}" for u in users],
             "meta_ispublic": np.ones(n_posts),
             "meta_mediatype": np.where(rng.random(n_posts) < 0.9, "photo", "video"),
+            **_media_face_columns(n_posts, seed),
         }
     )
     return finalize_postframe(frame, "<tests/_data.py>")
+
+
+FACE_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def _media_face_columns(n_posts: int, seed: int) -> dict[str, object]:
+    """SMPD-Video-like face side-table columns (as the loader joins them), from their own random stream."""
+    rng = np.random.default_rng([seed, 1])
+    has_face = (rng.random(n_posts) < 0.6).astype(float)
+    dist, dominant = [], []
+    for h in has_face:
+        k = int(rng.integers(0, 3)) if h else 0
+        if k == 0:
+            dist.append("{}")
+            dominant.append("none")
+            continue
+        names = rng.choice(FACE_CLASSES, k, replace=False)
+        shares = np.round(rng.dirichlet(np.ones(k)), 4)
+        dist.append("{" + ", ".join(f"'{n}': {v}" for n, v in zip(names, shares)) + "}")
+        dominant.append(str(names[int(np.argmax(shares))]))
+    return {
+        "meta_face_has_face": has_face,
+        "meta_face_avg_faces_per_frame": np.where(has_face > 0, 1.0 + rng.random(n_posts), 0.0),
+        "meta_face_dominant_emotion": dominant,
+        "meta_face_emotion_distribution": dist,
+    }
