@@ -78,6 +78,20 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze_emotion
+
+    paths = analyze_emotion(args.run, standardize=not args.raw)
+    print(paths["md"].read_text())
+    return 0
+
+
+def _args_analyze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["emotion"], help="emotion: EIJL's emotion-interaction OLS on the training posts")
+    p.add_argument("--run", required=True, help="a finished run folder; results go to its analysis/ folder")
+    p.add_argument("--raw", action="store_true", help="do not z-score txt_emo, img_emo, likability before products")
+
+
 def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None,
                    help="TOML file or bundled config name (default, smpd_video, smpd_image, synthetic_full); "
@@ -114,6 +128,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "features": ("list registered feature generators", _args_list, _cmd_features),
     "models": ("list registered models", _args_list, _cmd_models),
+    "analyze": ("analyses of a finished run (emotion: EIJL regression)", _args_analyze, _cmd_analyze),
 }
 
 

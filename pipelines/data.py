@@ -68,6 +68,6 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
             test = str(Path(root) / Path(test).name) if test else None
         return load_table(train, test, mapping=TableMapping.from_dict(mapping))
     root = Path(root) if root is not None else data_root(data, output, progress)
-    if layout == "smpd_image":
-        return load_smpd_image(root, **data.options)
-    return load_smpd_video(root, **data.options)
+    frame = load_smpd_image(root, **data.options) if layout == "smpd_image" else load_smpd_video(root, **data.options)
+    frame.attrs["data_root"] = str(root)  # image generators resolve the relative `image_path` against it
+    return frame
