@@ -131,8 +131,8 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(t) + 1.5))
     err = np.vstack([t["coef"] - t["ci_low"], t["ci_high"] - t["coef"]])
     colors = ["tab:red" if p < 0.05 else "tab:gray" for p in t["p_value"]]
-    ax.errorbar(t["coef"], np.arange(len(t)), xerr=err, fmt="none", ecolor=colors, capsize=3)
-    ax.scatter(t["coef"], np.arange(len(t)), c=colors, zorder=3)
+    for i, (coef, color) in enumerate(zip(t["coef"], colors)):
+        ax.errorbar([coef], [i], xerr=err[:, i : i + 1], fmt="o", color=color, capsize=3)
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_yticks(np.arange(len(t)), t["term"])
     ax.set_xlabel("OLS coefficient on the label (95% CI; red: p < 0.05)")
@@ -155,11 +155,11 @@ def analyze_emotion(run_dir: str | Path, *, standardize: bool = True) -> dict[st
     folder = run_dir / "analysis"
     folder.mkdir(exist_ok=True)
     stem = _free_stem(folder, "emotion_regression", (".csv", ".md", ".png"))
+    _plot(table, folder / f"{stem}.png")  # first: the step most likely to fail leaves no half-written analysis
     paths = {
         "csv": write_exclusive(folder / f"{stem}.csv", table.to_csv(index=False)),
         "md": write_exclusive(folder / f"{stem}.md", _markdown(table, stats, source, run_dir)),
+        "png": folder / f"{stem}.png",
     }
-    _plot(table, folder / f"{stem}.png")
-    paths["png"] = folder / f"{stem}.png"
     log.info("emotion regression: n=%d, R^2=%.4f -> %s", stats["n"], stats["r2"], paths["md"])
     return paths
