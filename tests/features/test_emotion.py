@@ -287,3 +287,19 @@ def test_interactions_face_source_reads_images(images):
         out = get_generator("emotion_interactions", {"image_source": "face", "image_root": str(images)}).fit_transform(f)
     img = out["emotion_interactions__img_emo"].to_numpy()
     assert img[0] > 0.5 and img[3] == img[0] and img[1] == 0 and img[2] == 0
+
+
+@needs_face_model
+def test_loaded_frame_knows_its_data_root_for_images(tmp_path):
+    from pipelines.config import DataConfig, OutputConfig
+    from pipelines.data import load_frame
+    from pipelines.datasets.synthetic import generate_smpd_image
+
+    root = tmp_path / "smpd"
+    generate_smpd_image(root, n_posts=80, n_users=10, seed=1, image_size=16, progress=False)
+    f = load_frame(DataConfig(format="smpd_image", path=str(root)), OutputConfig(), progress=False)
+    assert f.attrs["data_root"] == str(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every image path resolves under the data folder and is readable
+        out = get_generator("face_emotion").fit_transform(f)
+    assert (out["face_emotion__has_face"] == 0).all()  # tiny generated images hold no faces
