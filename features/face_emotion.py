@@ -246,8 +246,13 @@ def face_emotion_columns(paths: list[Path | None], settings: tuple) -> dict[str,
     return face_columns(prob, n_faces, dominant, ok)
 
 
-def frame_image_paths(X: pd.DataFrame, image_root: str | None) -> list[Path | None]:
-    root = image_root or X.attrs.get("data_root")
+def image_root_of(X: pd.DataFrame, image_root: str | None, fitted_root: str | None = None) -> str | None:
+    """The folder relative image paths are under: the parameter, else the frame's data folder, else the one seen
+    at fit (a frame concatenated from two loads, as `smp predict` builds, loses its `attrs`)."""
+    return image_root or X.attrs.get("data_root") or fitted_root or None
+
+
+def frame_image_paths(X: pd.DataFrame, root: str | None) -> list[Path | None]:
     return [resolve_image_path(v, root) for v in X["image_path"].to_numpy(dtype=object)]
 
 
@@ -256,7 +261,8 @@ class FaceEmotion(FeatureGenerator):
     """Faces and their 7-class emotion in each post's image (fer's model on LiteRT; see the module docstring).
 
     Outputs ``face_emotion__{has_face, face_count, dominant (category), p_<7 classes>, intensity, valence}``.
-    `image_root` is the folder `image_path` is relative to (default: the data folder of the loaded frame).
+    `image_root` is the folder `image_path` is relative to (default: the data folder of the loaded frame, else
+    the one seen at fit).
     """
 
     name = "face_emotion"
@@ -282,7 +288,9 @@ class FaceEmotion(FeatureGenerator):
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         self.settings()
+        self.root_ = image_root_of(X, self.image_root)
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        cols = face_emotion_columns(frame_image_paths(X, self.image_root), self.settings())
+        root = image_root_of(X, self.image_root, self.root_)
+        cols = face_emotion_columns(frame_image_paths(X, root), self.settings())
         return frame_of(X.index, self.name, cols)

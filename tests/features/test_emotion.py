@@ -303,3 +303,10 @@ def test_loaded_frame_knows_its_data_root_for_images(tmp_path):
         warnings.simplefilter("error")  # every image path resolves under the data folder and is readable
         out = get_generator("face_emotion").fit_transform(f)
     assert (out["face_emotion__has_face"] == 0).all()  # tiny generated images hold no faces
+    # `smp predict` concatenates training and new posts: the attrs are lost, the root seen at fit is used
+    gen = get_generator("face_emotion").fit(f)
+    combined = pd.concat([f.iloc[:40], f.iloc[40:]], ignore_index=True)
+    combined.attrs = {}  # as when the two parts came from different folders
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (gen.transform(combined)["face_emotion__has_face"] == 0).all()
