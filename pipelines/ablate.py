@@ -272,6 +272,14 @@ def ablation_table(summaries: list[dict]) -> pd.DataFrame:
     full = t.loc[t["variant"] == "full"].iloc[0]
     for m in METRIC_COLUMNS:
         t.insert(t.columns.get_loc("src_fold_std"), f"delta_{m}", t[m] - full[m])
+    # Variants share the full run's folds, so fold k of a variant and of the full run are paired: the spread of
+    # the per-fold SRC differences says whether a delta is larger than fold noise (NaN for the single split).
+    full_folds = np.array([f["src"] for f in next(s for s in summaries if s["variant"] == "full")["folds"]], float)
+    paired = []
+    for s in summaries:
+        f = np.array([x["src"] for x in s["folds"]], float)
+        paired.append(float(np.nanstd(f - full_folds)) if len(f) == len(full_folds) > 1 else float("nan"))
+    t["delta_src_fold_std"] = paired
     return t
 
 
@@ -286,15 +294,18 @@ def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: 
     show["MAPE %"] = 100 * show["mape"]
     show["delta MAPE %"] = 100 * show["delta_mape"]
     show = show[["variant", "description", "final", "src", "mae", "MAPE %", "delta_src", "delta_mae", "delta MAPE %",
-                 "src_fold_std", "rows"]].rename(columns={"src": "SRC", "mae": "MAE", "delta_src": "delta SRC",
-                                                          "delta_mae": "delta MAE", "src_fold_std": "SRC fold std"})
+                 "delta_src_fold_std", "src_fold_std", "rows"]].rename(
+        columns={"src": "SRC", "mae": "MAE", "delta_src": "delta SRC", "delta_mae": "delta MAE",
+                 "delta_src_fold_std": "delta SRC fold std", "src_fold_std": "SRC fold std"})
     return f"""# Ablation: {cfg.name}
 
-Every variant is the full configuration without one feature group or one training component, cross-validated
-on the same folds ({cfg.cv.n_splits}-fold `{cfg.cv.scheme}`, seed {cfg.seed}); scores are out-of-fold scores of
+Every variant is the full configuration without one feature group or one training component, cross-validated on
+the same folds ({cfg.cv.n_splits}-fold `{cfg.cv.scheme}`, seed {cfg.seed}); scores are the out-of-fold scores of
 each variant's final model (chosen by `{cfg.stack.final}` on {cfg.metric}). Deltas are variant minus full: a
-negative delta SRC (or a positive delta MAE / MAPE) means the removed part helps. The single-split row is scored
-on its one validation part (`rows`).
+negative delta SRC (or a positive delta MAE / MAPE) means the removed part helps. `delta SRC fold std` is the
+standard deviation over folds of the per-fold SRC difference to the full run (same folds, so paired);
+`SRC fold std` the spread of the variant's own fold scores. The single-split row is scored on its one validation
+part (`rows`) and has no stack (nothing out of fold to stack on).
 
 {_md(show)}
 
@@ -313,7 +324,7 @@ def plot_ablation(table: pd.DataFrame, path: Path, *, title: str) -> None:
     for ax, m, better in ((axes[0], "src", 1), (axes[1], "mae", -1)):
         d = t[f"delta_{m}"].fillna(0)
         ax.barh(t["variant"], d, color=["tab:red" if better * x < 0 else "tab:green" for x in d],
-                xerr=t["src_fold_std"].fillna(0) if m == "src" else None)
+                xerr=t["delta_src_fold_std"].fillna(0) if m == "src" else None)
         ax.axvline(0, color="k", lw=0.8)
         ax.set_xlabel(f"delta {m.upper()} vs full (red: removing it hurts)")
     full = table[table["variant"] == "full"].iloc[0]
