@@ -238,6 +238,8 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
         (work / "variants").mkdir(parents=True)
         (work / "config.resolved.toml").write_text(resolved)
     variants = plan_variants(cfg, only)
+    log.info("ablation of %s: %d variants into %s (if interrupted, rerun with --out %s to resume)", cfg.name,
+             len(variants), work, final_dir)
     (work / "plan.json").write_text(json.dumps(
         [{"name": v.name, "label": v.label, "kind": v.kind} for v in variants], indent=2) + "\n")
     done = {v.name: json.loads((work / "variants" / v.name / "metrics.json").read_text())

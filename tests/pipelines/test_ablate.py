@@ -133,3 +133,17 @@ def test_resume_refuses_another_config(tmp_path):
     (partial / "config.resolved.toml").write_text("name = 'other'\n")
     with pytest.raises(ValueError, match="different config"):
         ablate(config_from_dict(raw), out=tmp_path / "a", progress=False)
+
+
+@pytest.mark.slow
+def test_parallel_variants_match_sequential(tmp_path):
+    """`jobs=2` runs variants in worker processes; same config and seed, same table as one at a time."""
+    data_dir = tmp_path / "smpd"
+    generate_smpd_image(data_dir, n_posts=400, n_users=50, seed=2, image_size=0, progress=False)
+    raw = raw_config(tmp_path, data_dir, importance={"permutation": False})
+    cols = ["variant", "final", "src", "mae", "mape", "rows"]
+    seq = pd.read_csv(ablate(config_from_dict(raw), out=tmp_path / "a1", jobs=1, progress=False,
+                             only=["no_text", "no_ensemble"]) / "ablation.csv")
+    par = pd.read_csv(ablate(config_from_dict(raw), out=tmp_path / "a2", jobs=2, progress=False,
+                             only=["no_text", "no_ensemble"]) / "ablation.csv")
+    pd.testing.assert_frame_equal(seq[cols], par[cols])
