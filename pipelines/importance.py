@@ -7,7 +7,7 @@ step extends it, in the same folder before it is renamed into place:
   level-1 models of the out-of-fold score change when the feature is shuffled in each fold's validation part);
 - `importance_groups.csv`: per feature group, the summed gain and the permutation drop of shuffling the whole group;
 - `importance_permutation.csv`: the permutation results per model (features and groups);
-- `importance.md`: the top-N table and the group table; `plots/importance_groups.png`,
+- `importance_top.csv` / `importance.md`: the top-N table (and in the markdown the group table); `plots/importance_groups.png`,
   `plots/importance_permutation.png`; a section appended to `report.md`.
 
 `[importance] permutation = false` skips the permutation part (gain tables and plots are still written).
@@ -86,6 +86,7 @@ def write_importance(d: Path, *, cfg: RunConfig, level1, X: pd.DataFrame, y, fol
     groups_t = group_table(imp, perm)
     _atomic_csv(groups_t, d / "importance_groups.csv")
     top = top_table(imp, int(ic.top))
+    _atomic_csv(top, d / "importance_top.csv")
     seconds = time.perf_counter() - t0
 
     (d / "plots").mkdir(exist_ok=True)

@@ -26,6 +26,8 @@ def apply_outlier_filter(cfg: OutliersConfig, folds, y: np.ndarray, X: pd.DataFr
     """`folds` with outliers dropped from the training parts when `[outliers] enabled`, else unchanged."""
     if not cfg.enabled:
         return folds
+    if isinstance(cfg.columns, str) or not all(isinstance(c, str) for c in cfg.columns):
+        raise ValueError(f"[outliers] columns must be a list of column names, got {cfg.columns!r}")
     data = None
     if cfg.columns:
         X = X.reset_index(drop=True)

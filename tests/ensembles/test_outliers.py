@@ -80,3 +80,14 @@ def test_filter_drops_training_rows_only_with_per_fold_fences():
         filter_folds(folds, y, data, columns=["nope"])
     with pytest.raises(TypeError, match="'cat' must be numeric"):
         filter_folds(folds, y, data, columns=["cat"])
+
+
+def test_stacking_on_a_single_split_is_refused():
+    from ensembles import stack
+
+    f = _frame()
+    y = f["x"].to_numpy()
+    folds = make_folds(f, scheme="holdout", n_splits=4, seed=0)
+    res = {"ridge": cross_fit(get_model("ridge"), f[["x"]], y, folds=folds, progress=False)}
+    with pytest.raises(ValueError, match="single train/validation split"):
+        stack(res, y, folds, {"blend": get_model("blend")}, progress=False)

@@ -118,6 +118,7 @@ def test_interrupted_ablation_resumes_via_cli(tmp_path, monkeypatch):
     assert set(groups["group"]) == {"user", "temporal", "text", "target"}
     assert groups.iloc[0]["group"] == "user"  # sorted by the permutation drop
     assert "## Top 20 features" in (run / "importance.md").read_text()
+    assert len(pd.read_csv(run / "importance_top.csv")) == 20
     assert (run / "plots" / "importance_permutation.png").is_file() and (run / "plots" / "importance_groups.png").is_file()
     assert pd.read_parquet(run / "oof.parquet")["final"].notna().all()
     assert not (out / "variants" / "no_user" / "run" / "importance_permutation.csv").exists()
