@@ -1,7 +1,7 @@
 """Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
 
 from ._cv import CVResult, FoldFeatures, cross_fit, fold_feature_frames, predict_folds
-from ._folds import SCHEMES, fold_ids, make_folds
+from ._folds import HOLDOUT_OF, SCHEMES, fold_ids, inner_scheme, make_folds
 from .metrics import GREATER_IS_BETTER, METRICS, score_all
 from .models import MODELS, Model, get_model, register_model
 from .stacking import prediction_matrix, restrict_folds, stack
@@ -10,6 +10,7 @@ __all__ = [
     "CVResult",
     "FoldFeatures",
     "GREATER_IS_BETTER",
+    "HOLDOUT_OF",
     "METRICS",
     "MODELS",
     "Model",
@@ -18,6 +19,7 @@ __all__ = [
     "fold_feature_frames",
     "fold_ids",
     "get_model",
+    "inner_scheme",
     "make_folds",
     "predict_folds",
     "prediction_matrix",

@@ -1,4 +1,5 @@
-"""Fold schemes: shuffled KFold, GroupKFold by user, and a time-ordered expanding-window split."""
+"""Fold schemes: shuffled KFold, GroupKFold by user, a time-ordered expanding-window split, and single
+train/validation splits of each (the "K-fold vs single split" ablation)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
-SCHEMES = ("kfold", "group", "time")
+SCHEMES = ("kfold", "group", "time", "holdout", "group_holdout", "time_holdout")
+# A single split is one fold of its K-fold scheme: a seeded 1/n_splits of the rows (or of the users) validated,
+# or for time the latest chunk validated after training on everything before it.
+HOLDOUT_OF = {"holdout": "kfold", "group_holdout": "group", "time_holdout": "time"}
 
 
 def make_folds(
@@ -26,10 +30,16 @@ def make_folds(
       groups shuffled with `seed` so the assignment is seeded but not order-dependent.
     - ``time``: the rows sorted by `time_col` are cut into ``n_splits + 1`` chunks; fold k trains on chunks
       0..k and validates on chunk k+1. The first chunk is never validated and keeps NaN out-of-fold predictions.
+    - ``holdout`` / ``group_holdout`` / ``time_holdout``: a single train/validation split, the last fold of
+      ``kfold`` / ``group`` / ``time`` (about 1/n_splits of the rows validated, seeded). Rows outside the
+      validation part keep NaN out-of-fold predictions, so nothing can be stacked on them.
     """
     n = len(frame)
     if scheme not in SCHEMES:
         raise ValueError(f"fold scheme must be one of {SCHEMES}, got {scheme!r}")
+    if scheme in HOLDOUT_OF:
+        return make_folds(frame, scheme=HOLDOUT_OF[scheme], n_splits=n_splits, seed=seed, group_col=group_col,
+                          time_col=time_col)[-1:]
     if not 2 <= n_splits <= n:
         raise ValueError(f"`2 <= n_splits <= n_rows` must hold, but got n_splits={n_splits}, n_rows={n}")
     idx = np.arange(n)
@@ -49,6 +59,12 @@ def make_folds(
     order = np.argsort(frame[time_col].to_numpy(), kind="stable")
     chunks = np.array_split(order, n_splits + 1)
     return [(np.sort(np.concatenate(chunks[: k + 1])), np.sort(chunks[k + 1])) for k in range(n_splits)]
+
+
+def inner_scheme(scheme: str) -> str:
+    """The scheme for inner folds (label encodings of a training part): a single split still encodes its
+    training rows out of fold with the K-fold scheme it was cut from, so every training row gets a value."""
+    return HOLDOUT_OF.get(scheme, scheme)
 
 
 def fold_ids(folds: Folds, n: int) -> np.ndarray:

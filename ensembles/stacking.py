@@ -55,6 +55,9 @@ def stack(
     if rows.sum() < 2:
         raise ValueError(f"level {level} needs rows with out-of-fold predictions from every model, got {rows.sum()}")
     sub_folds = restrict_folds(folds, rows)
+    if not sub_folds:
+        raise ValueError(f"level {level} has no fold whose training part has out-of-fold predictions (a single "
+                         "train/validation split predicts only its validation part); use no stack learners")
     out = {}
     for name, learner in learners.items():
         res = cross_fit(learner, A[rows], y[rows], folds=sub_folds, X_test=T, progress=progress,

@@ -26,6 +26,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablate import ablate
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
+    ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
+    return 0
+
+
+def _args_ablate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
+    p.add_argument("--out", default=None,
+                   help="ablation folder (default: a new runs/<timestamp>-<name>-ablation); naming an interrupted "
+                        "one resumes it, finished variants are not rerun")
+    p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .run import predict_run
 
@@ -124,6 +146,8 @@ def _args_list(p: argparse.ArgumentParser) -> None:
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "run": ("run a config end to end into a new run folder (+ submission)", _args_run, _cmd_run),
+    "ablate": ("run the config and each variant without a feature group / training component; ablation table",
+               _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "features": ("list registered feature generators", _args_list, _cmd_features),

@@ -68,6 +68,26 @@ class OutputConfig:
 
 
 @dataclass
+class OutliersConfig:
+    """IQR outlier filter on each fold's training part (HyperFusion); validation rows are never dropped."""
+
+    enabled: bool = False
+    k: float = 1.5  # fences at Q1 - k * IQR and Q3 + k * IQR
+    label: bool = True  # filter on the label
+    columns: list[str] = field(default_factory=list)  # and on these feature / post columns
+
+
+@dataclass
+class ImportanceConfig:
+    """Feature importance written to the run folder: gain (always) and permutation importance on OOF rows."""
+
+    permutation: bool = True  # permute each feature / group in each fold's validation part, score the drop
+    repeats: int = 1
+    max_rows: int = 2000  # validation rows per fold used for permutation (a seeded sample when more)
+    top: int = 20  # rows of the top-N table
+
+
+@dataclass
 class RunConfig:
     name: str = "run"
     seed: int = 0
@@ -78,6 +98,8 @@ class RunConfig:
     cv: CVConfig = field(default_factory=CVConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    outliers: OutliersConfig = field(default_factory=OutliersConfig)
+    importance: ImportanceConfig = field(default_factory=ImportanceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -136,6 +158,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
     if cfg.cv.scheme not in SCHEMES:
         raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cfg.cv.scheme!r}")
     cfg.output = OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]"))
+    cfg.outliers = OutliersConfig(**_build(OutliersConfig, top.get("outliers", {}), f"{source} [outliers]"))
+    cfg.importance = ImportanceConfig(**_build(ImportanceConfig, top.get("importance", {}), f"{source} [importance]"))
     for i, item in enumerate(top.get("features", [])):
         if isinstance(item, str):
             item = {"name": item}

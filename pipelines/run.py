@@ -27,10 +27,13 @@ from ensembles import (
     GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, fold_feature_frames, get_model, make_folds, predict_folds,
     stack,
 )
+from ensembles import inner_scheme
 from features import FeatureCache, build_features, transform_features
 
 from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame
+from .importance import write_importance
+from .outliers import apply_outlier_filter
 from .runfolder import write_run_folder
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
 
@@ -128,10 +131,12 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
 
     fold_seed = cfg.seed if cfg.cv.seed is None else cfg.cv.seed
     folds = make_folds(train, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed)
+    folds = apply_outlier_filter(cfg.outliers, folds, y, X_train, train)  # training parts only; off by default
     # Label encodings of training rows use inner folds of the same scheme as the outer ones.
     fold_features = FoldFeatures(
         fs.target_generators, train, y, test,
-        inner_folds=lambda part: make_folds(part, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed),
+        inner_folds=lambda part: make_folds(part, scheme=inner_scheme(cfg.cv.scheme), n_splits=cfg.cv.n_splits,
+                                            seed=fold_seed),
     )
 
     t = time.perf_counter()
@@ -175,6 +180,8 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
                          results=results, level1=level1, final=final, fitted=fitted, timings=timings,
                          peak_rss_mb=_peak_rss_mb(), data_path=str(root) if root else None,
                          labels_permuted=permute_labels)
+        write_importance(tmp_dir, cfg=cfg, level1=level1, X=X_train, y=y, folds=folds, fold_features=fold_features,
+                         fs=fs, progress=progress)
         if submit:
             sub = make_submission(test["post_id"], results[final].test_pred, prefix=cfg.output.post_id_prefix,
                                   external_data=cfg.output.external_data)

@@ -1,0 +1,54 @@
+"""The notebooks are saved without outputs and execute headless (nbclient) on small synthetic data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+
+
+def test_every_dataset_config_has_a_notebook():
+    assert {p.stem for p in NOTEBOOKS} >= {"ablation", "smpd_video", "smpd_image"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_saved_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path.name} cell {i} has outputs"
+
+
+def _kernel_manager(tmp_path):
+    """A kernel of this interpreter (the project's venv), whatever kernels the machine has installed."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = tmp_path / "kernels" / "smp-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "smp test", "language": "python"}))
+    return KernelManager(kernel_name="smp-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("SMP_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("SMP_NOTEBOOK_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=300,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    folders = [p for p in (tmp_path / "out").iterdir() if p.name.endswith("-ablation")]
+    assert len(folders) == 1 and (folders[0] / "ablation.csv").is_file()
+    text = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    assert "image/png" in text and "delta_src" in text
