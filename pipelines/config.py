@@ -68,6 +68,34 @@ class OutputConfig:
 
 
 @dataclass
+class LocalEngineConfig:
+    n_jobs: int = 1  # fold fits in parallel joblib processes; 1 = a plain loop in this process, -1 = all cores
+
+
+@dataclass
+class RayConfig:
+    """`engine = "ray"`: `ray.init(address=...)`; an empty address starts a local cluster (dashboard off)."""
+
+    address: str = ""  # "" = start a local cluster; "auto" = the running one; "ray://head:10001" = a remote one
+    num_cpus: int | None = None  # local cluster only
+    num_gpus: int | None = None  # local cluster only
+    task_cpus: float = 1.0  # CPUs each fold-fit task reserves
+    temp_dir: str = ""  # local cluster only: Ray's session folder (default: the system temp folder)
+    init: dict[str, Any] = field(default_factory=dict)  # extra ray.init keyword arguments
+
+
+@dataclass
+class RetrainConfig:
+    """`smp retrain`: where the model registry lives and how a challenger must beat the champion."""
+
+    registry_dir: str = "registry"  # versions v0001, ... and the champion pointer (relative: to the working dir)
+    window_frac: float = 0.1  # the most recent fraction of labelled posts (by post_time) both models are scored on
+    margin: float = 0.0  # promote only if the challenger beats the champion by more than this on `metric`
+    retune_every_days: float = 0.0  # > 0: re-tune when the last tuned version is this old (0: only with --retune)
+    lock_file: str = ""  # default: <registry_dir>/.retrain.lock
+
+
+@dataclass
 class RunConfig:
     name: str = "run"
     seed: int = 0
@@ -78,6 +106,10 @@ class RunConfig:
     cv: CVConfig = field(default_factory=CVConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    engine: str = "local"  # local (joblib) | ray: where fold fits run; results are identical
+    local: LocalEngineConfig = field(default_factory=LocalEngineConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -136,6 +168,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
     if cfg.cv.scheme not in SCHEMES:
         raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cfg.cv.scheme!r}")
     cfg.output = OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]"))
+    _engine_sections(cfg, top, source)
     for i, item in enumerate(top.get("features", [])):
         if isinstance(item, str):
             item = {"name": item}
@@ -165,6 +198,25 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
     if not cfg.models:
         raise ConfigError(f"{source}: at least one [[models]] entry is required")
     return cfg
+
+
+def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
+    """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
+    from ensembles import ENGINES
+
+    cfg.engine = str(top.get("engine", "local"))
+    if cfg.engine not in ENGINES:
+        raise ConfigError(f"{source}: engine must be one of {ENGINES}, got {cfg.engine!r}")
+    cfg.local = LocalEngineConfig(**_build(LocalEngineConfig, top.get("local", {}), f"{source} [local]"))
+    if not isinstance(cfg.local.n_jobs, int) or cfg.local.n_jobs == 0 or cfg.local.n_jobs < -1:
+        raise ConfigError(f"{source} [local]: n_jobs must be a positive integer or -1, got {cfg.local.n_jobs!r}")
+    cfg.ray = RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]"))
+    cfg.retrain = RetrainConfig(**_build(RetrainConfig, top.get("retrain", {}), f"{source} [retrain]"))
+    if not 0.0 < cfg.retrain.window_frac < 1.0:
+        raise ConfigError(f"{source} [retrain]: window_frac must be in (0, 1), got {cfg.retrain.window_frac!r}")
+    if cfg.retrain.margin < 0 or cfg.retrain.retune_every_days < 0:
+        raise ConfigError(f"{source} [retrain]: margin and retune_every_days must be >= 0, got "
+                          f"{cfg.retrain.margin!r} and {cfg.retrain.retune_every_days!r}")
 
 
 def load_config(path: str | Path | None = None) -> RunConfig:
