@@ -205,3 +205,14 @@ def test_window_is_the_most_recent_labelled_posts():
                           "label": [1.0] * 9 + [float("nan")]})
     w = window_rows(posts, 0.3)
     assert list(w["post_id"]) == ["p4", "p6", "p2"]  # days 7, 8, 9 (p9, day 4, is unlabelled)
+
+
+def test_compare_promotes_only_beyond_the_margin():
+    from pipelines.retrain import compare
+
+    y = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    good, worse = pd.Series([1.1, 2.0, 3.2, 3.9, 5.1]), pd.Series([2.0, 1.0, 3.0, 5.0, 4.0])
+    assert compare(y, good, worse, "src", 0.0)["promote"]
+    assert not compare(y, good, worse, "src", 0.5)["promote"]  # SRC 1.0 vs 0.6: gain 0.4 < 0.5
+    assert not compare(y, worse, good, "mae", 0.0)["promote"]  # lower is better for MAE
+    assert compare(y, good, None, "src", 0.0)["promote"]  # no champion yet
