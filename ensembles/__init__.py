@@ -2,12 +2,19 @@
 
 from ._cv import CVResult, FoldFeatures, cross_fit, fold_feature_frames, predict_folds
 from ._folds import HOLDOUT_OF, SCHEMES, fold_ids, inner_scheme, make_folds
+from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, score_all
 from .models import MODELS, Model, get_model, register_model
 from .stacking import prediction_matrix, restrict_folds, stack
 
 __all__ = [
     "CVResult",
+    "ENGINES",
+    "Engine",
+    "LocalEngine",
+    "RayEngine",
+    "get_engine",
+    "make_engine",
     "FoldFeatures",
     "GREATER_IS_BETTER",
     "HOLDOUT_OF",

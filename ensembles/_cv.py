@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._folds import Folds
+from .engine import Engine
 from .metrics import score_all
 from .models import Model
 
@@ -113,11 +114,14 @@ def cross_fit(
     sample_weight=None,
     progress: bool = True,
     desc: str | None = None,
+    engine: Engine | None = None,
 ) -> CVResult:
     """Fit a clone of `model` on each fold's training part, predict its validation part and the test rows.
 
     `X` holds the static features of the labelled rows (positional rows match `y` and `folds`); label-using
     features come from `fold_features`, refitted per fold. Test predictions are the mean over folds.
+    `engine` (see `ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
+    per fold, and results are assembled in fold order, so any engine gives the predictions of the plain loop.
     """
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
@@ -127,21 +131,31 @@ def cross_fit(
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     oof = np.full(n, np.nan)
     fold_scores, models, imps, test_preds = [], [], {}, []
-    bar = tqdm(list(enumerate(folds)), desc=desc or model.key, unit="fold", disable=not progress, leave=False)
+    in_loop = engine is None or getattr(engine, "n_jobs", None) == 1  # fit as we go: one fold's data at a time
+    tasks, done = [], []
+    bar = tqdm(list(enumerate(folds)), desc=desc or model.key, unit="fold", disable=not (progress and in_loop),
+               leave=False)
     for k, (tr, va) in bar:
         extra_tr = extra_va = extra_te = pd.DataFrame(index=pd.RangeIndex(0))
         if fold_features:
             extra_tr, extra_va, extra_te = fold_features.for_fold(k, tr, va)
         X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
-        # We clone the model so that all the folds are independent.
-        m = model.clone().fit(X_tr, y[tr], X_val=X_va, y_val=y[va], sample_weight=None if w is None else w[tr])
-        oof[va] = m.predict(X_va)
+        task = (model, X_tr, y[tr], X_va, y[va], None if w is None else w[tr],
+                None if X_test is None else _join(X_test, extra_te))
+        if in_loop:
+            done.append(_fit_fold(task))
+            bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")
+        else:
+            tasks.append(task)
+    if tasks:
+        done = engine.map(_fit_fold, tasks, desc=desc or model.key, progress=progress)
+    for k, ((tr, va), (m, pred_va, pred_te)) in enumerate(zip(folds, done)):
+        oof[va] = pred_va
         fold_scores.append(score_all(y[va], oof[va]))
         models.append(m)
         imps[f"fold{k}"] = m.feature_importance()
-        if X_test is not None:
-            test_preds.append(np.asarray(m.predict(_join(X_test, extra_te)), dtype=float))
-        bar.set_postfix(src=f"{fold_scores[-1]['src']:.4f}")
+        if pred_te is not None:
+            test_preds.append(pred_te)
     return CVResult(
         oof=oof,
         test_pred=np.mean(test_preds, axis=0) if test_preds else None,
@@ -151,6 +165,24 @@ def cross_fit(
         importances=pd.DataFrame(imps),
         fold_test_preds=test_preds,
     )
+
+
+def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
+    """One fold: fit a clone on the training part, predict the validation part and the test rows.
+
+    A module-level function of plain data, so process and Ray workers can run it."""
+    from threadpoolctl import threadpool_limits
+
+    model, X_tr, y_tr, X_va, y_va, w_tr, X_te = task
+    # BLAS sums in a thread-count-dependent order, and workers get fewer threads than this process: one BLAS
+    # thread everywhere makes a fold's fit bit-identical wherever it runs (the learners' own threads are
+    # deterministic: LightGBM `deterministic`, CatBoost by design).
+    with threadpool_limits(limits=1, user_api="blas"):
+        # We clone the model so that all the folds are independent.
+        m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y_va, sample_weight=w_tr)
+        pred_va = np.asarray(m.predict(X_va), dtype=float)
+        pred_te = None if X_te is None else np.asarray(m.predict(X_te), dtype=float)
+    return m, pred_va, pred_te
 
 
 def predict_folds(models: list[Model], X: pd.DataFrame, extras: list[pd.DataFrame] | None = None) -> np.ndarray:

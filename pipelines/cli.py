@@ -20,6 +20,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.data.path = args.data
     if args.name:
         cfg.name = args.name
+    if args.engine:
+        cfg.engine = args.engine
     if args.permute_labels:
         cfg.name = f"{cfg.name}-permuted"
     run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
@@ -51,7 +53,13 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .run import predict_run
 
-    predict_run(args.run, args.data, args.out, progress=not args.quiet)
+    run_dir = args.run
+    if run_dir is None:  # the registry's champion (see `smp registry`)
+        from .registry import Registry
+
+        run_dir = Registry(args.registry).run_dir("champion")
+        log.info("predicting with the champion: %s", run_dir)
+    predict_run(run_dir, args.data, args.out, progress=not args.quiet)
     return 0
 
 
@@ -63,9 +71,95 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} already exists and is not empty; refusing to overwrite it")
+    if args.until:  # an earlier snapshot of the same data (see pipelines/datasets/snapshot.py)
+        return _synth_until(args, out)
     generate_smpd_image(out, n_posts=args.posts, n_users=args.users, seed=args.seed, image_size=args.image_size,
                         test_frac=args.test_frac, progress=not args.quiet)
     log.info("wrote a synthetic SMPD-Image set (%d posts, %d users) to %s", args.posts, args.users, out)
+    return 0
+
+
+def _synth_until(args: argparse.Namespace, out) -> int:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .datasets.snapshot import parse_until, snapshot_smpd_image
+    from .datasets.synthetic import generate_smpd_image
+
+    until = parse_until(args.until)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    full = Path(tempfile.mkdtemp(prefix=".synth-full-", dir=out.parent))
+    try:
+        generate_smpd_image(full, n_posts=args.posts, n_users=args.users, seed=args.seed,
+                            image_size=args.image_size, test_frac=args.test_frac, progress=not args.quiet)
+        kept = snapshot_smpd_image(full, out, until)
+    finally:
+        shutil.rmtree(full, ignore_errors=True)
+    log.info("wrote the posts before %s of a synthetic set (%d posts, %d users, seed %d) to %s: %d train, %d test",
+             args.until, args.posts, args.users, args.seed, out, kept["train"], kept["test"])
+    return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .registry import RegistryLocked
+    from .retrain import retrain
+
+    cfg = load_config(args.config)
+    try:
+        res = retrain(cfg, data=args.data, retune=args.retune, progress=not args.quiet, registry_dir=args.registry)
+    except RegistryLocked as e:
+        print(f"smp retrain: {e}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: cron may simply try again next time
+    print(json.dumps({"version": res.version, "promoted": res.promoted, "champion": res.champion,
+                      "validation": res.manifest["validation"]}, indent=1, default=str))
+    return 0
+
+
+def _cmd_registry(args: argparse.Namespace) -> int:
+    from .registry import Registry, RegistryLocked
+
+    root = args.registry
+    if root is None:
+        from .config import load_config
+
+        root = load_config(args.config).retrain.registry_dir if args.config else "registry"
+    reg = Registry(root)
+    if args.action == "list":
+        rows = reg.table()
+        if args.json:
+            print(json.dumps(rows, indent=1, default=str))
+            return 0
+        if not rows:
+            print(f"registry {root}: no versions")
+            return 0
+        print(f"{'':2}{'version':<8} {'created':<26} {'parent':<7} {'promoted':<8} {'metric':<6} "
+              f"{'challenger':>10} {'champion':>9} {'window':>6} {'train':>7} data")
+        for r in rows:
+            fmt = (lambda v: "-" if v is None else f"{v:.4f}")
+            print(f"{'*' if r['champion'] else ' ':2}{r['version']:<8} {str(r['created']):<26} "
+                  f"{str(r['parent'] or '-'):<7} {str(r['promoted']):<8} {str(r['metric']):<6} "
+                  f"{fmt(r['challenger']):>10} {fmt(r['champion_score']):>9} {str(r['window_rows']):>6} "
+                  f"{str(r['train_rows']):>7} {r['data']}")
+        return 0
+    version = args.version or "champion"
+    if args.action == "show":
+        m = reg.manifest(version)
+        if not args.json:
+            m = {k: v for k, v in m.items() if k != "config"}  # --json shows the full config too
+        print(json.dumps({**m, "run": str(reg.run_dir(version))}, indent=1, default=str))
+        return 0
+    if args.version is None:
+        raise ValueError("rollback needs a VERSION, e.g. `smp registry rollback v0002`")
+    try:
+        with reg.lock():
+            previous = reg.champion()
+            reg.rollback(args.version)
+    except RegistryLocked as e:
+        print(f"smp registry: {e}", file=sys.stderr)
+        return 75
+    print(f"champion: {args.version} (was {previous})")
     return 0
 
 
@@ -121,12 +215,14 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder to create (default: a new runs/<timestamp>-<name>)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--name", default=None, help="override the run name")
+    p.add_argument("--engine", default=None, choices=("local", "ray"), help="override `engine` (where fold fits run)")
     p.add_argument("--permute-labels", action="store_true",
                    help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, help="a finished run folder")
+    p.add_argument("--run", default=None, help="a finished run folder (default: the registry's champion)")
+    p.add_argument("--registry", default="registry", help="registry folder whose champion predicts without --run")
     p.add_argument("--data", required=True, help="a data folder in the run's layout; its test split is predicted")
     p.add_argument("--out", required=True, help="CSV to create (post_id,popularity_score); never overwritten")
 
@@ -138,6 +234,24 @@ def _args_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image-size", type=int, default=32, help="side of the generated JPEGs; 0 writes no images")
     p.add_argument("--test-frac", type=float, default=0.2)
+    p.add_argument("--until", default=None,
+                   help="keep only posts published before this date (e.g. 2016-06-01): an earlier snapshot of the "
+                        "same set; a later --until with the same seed grows it by the newer posts")
+
+
+def _args_retrain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="TOML file or bundled config name")
+    p.add_argument("--data", default=None, help="override [data].path: the current data folder")
+    p.add_argument("--retune", action="store_true", help="re-tune hyperparameters in this job ([tuning])")
+    p.add_argument("--registry", default=None, help="override [retrain].registry_dir")
+
+
+def _args_registry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "show", "rollback"))
+    p.add_argument("version", nargs="?", default=None, help="vNNNN (show: default the champion)")
+    p.add_argument("--registry", default=None, help="registry folder (default: the config's, else ./registry)")
+    p.add_argument("--config", default=None, help="take the registry folder from this config's [retrain]")
+    p.add_argument("--json", action="store_true", help="machine-readable output (show: with the full config)")
 
 
 def _args_list(p: argparse.ArgumentParser) -> None:
@@ -150,6 +264,9 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
+    "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,
+                _cmd_retrain),
+    "registry": ("list / show / roll back model registry versions", _args_registry, _cmd_registry),
     "features": ("list registered feature generators", _args_list, _cmd_features),
     "models": ("list registered models", _args_list, _cmd_models),
     "analyze": ("analyses of a finished run (emotion: EIJL regression)", _args_analyze, _cmd_analyze),

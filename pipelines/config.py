@@ -18,7 +18,7 @@ import tomli_w
 from features import FeatureSpec
 
 DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
-BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full")
+BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "retrain")
 
 
 class ConfigError(ValueError):
@@ -86,6 +86,33 @@ class ImportanceConfig:
     max_rows: int = 2000  # validation rows per fold used for permutation (a seeded sample when more)
     top: int = 20  # rows of the top-N table
 
+@dataclass
+class LocalEngineConfig:
+    n_jobs: int = 1  # fold fits in parallel joblib processes; 1 = a plain loop in this process, -1 = all cores
+
+
+@dataclass
+class RayConfig:
+    """`engine = "ray"`: `ray.init(address=...)`; an empty address starts a local cluster (dashboard off)."""
+
+    address: str = ""  # "" = start a local cluster; "auto" = the running one; "ray://head:10001" = a remote one
+    num_cpus: int | None = None  # local cluster only
+    num_gpus: int | None = None  # local cluster only
+    task_cpus: float = 1.0  # CPUs each fold-fit task reserves
+    temp_dir: str = ""  # local cluster only: Ray's session folder (default: the system temp folder)
+    init: dict[str, Any] = field(default_factory=dict)  # extra ray.init keyword arguments
+
+
+@dataclass
+class RetrainConfig:
+    """`smp retrain`: where the model registry lives and how a challenger must beat the champion."""
+
+    registry_dir: str = "registry"  # versions v0001, ... and the champion pointer (relative: to the working dir)
+    window_frac: float = 0.1  # the most recent fraction of labelled posts (by post_time) both models are scored on
+    margin: float = 0.0  # promote only if the challenger beats the champion by more than this on `metric`
+    retune_every_days: float = 0.0  # > 0: re-tune when the last tuned version is this old (0: only with --retune)
+    lock_file: str = ""  # default: <registry_dir>/.retrain.lock
+
 
 @dataclass
 class RunConfig:
@@ -100,6 +127,10 @@ class RunConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     outliers: OutliersConfig = field(default_factory=OutliersConfig)
     importance: ImportanceConfig = field(default_factory=ImportanceConfig)
+    engine: str = "local"  # local (joblib) | ray: where fold fits run; results are identical
+    local: LocalEngineConfig = field(default_factory=LocalEngineConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -160,6 +191,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
     cfg.output = OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]"))
     cfg.outliers = OutliersConfig(**_build(OutliersConfig, top.get("outliers", {}), f"{source} [outliers]"))
     cfg.importance = ImportanceConfig(**_build(ImportanceConfig, top.get("importance", {}), f"{source} [importance]"))
+    _engine_sections(cfg, top, source)
     for i, item in enumerate(top.get("features", [])):
         if isinstance(item, str):
             item = {"name": item}
@@ -189,6 +221,25 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
     if not cfg.models:
         raise ConfigError(f"{source}: at least one [[models]] entry is required")
     return cfg
+
+
+def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
+    """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
+    from ensembles import ENGINES
+
+    cfg.engine = str(top.get("engine", "local"))
+    if cfg.engine not in ENGINES:
+        raise ConfigError(f"{source}: engine must be one of {ENGINES}, got {cfg.engine!r}")
+    cfg.local = LocalEngineConfig(**_build(LocalEngineConfig, top.get("local", {}), f"{source} [local]"))
+    if not isinstance(cfg.local.n_jobs, int) or cfg.local.n_jobs == 0 or cfg.local.n_jobs < -1:
+        raise ConfigError(f"{source} [local]: n_jobs must be a positive integer or -1, got {cfg.local.n_jobs!r}")
+    cfg.ray = RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]"))
+    cfg.retrain = RetrainConfig(**_build(RetrainConfig, top.get("retrain", {}), f"{source} [retrain]"))
+    if not 0.0 < cfg.retrain.window_frac < 1.0:
+        raise ConfigError(f"{source} [retrain]: window_frac must be in (0, 1), got {cfg.retrain.window_frac!r}")
+    if cfg.retrain.margin < 0 or cfg.retrain.retune_every_days < 0:
+        raise ConfigError(f"{source} [retrain]: margin and retune_every_days must be >= 0, got "
+                          f"{cfg.retrain.margin!r} and {cfg.retrain.retune_every_days!r}")
 
 
 def load_config(path: str | Path | None = None) -> RunConfig:

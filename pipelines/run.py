@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ensembles import (
-    GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, fold_feature_frames, get_model, make_folds, predict_folds,
-    stack,
+    GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, fold_feature_frames, get_engine, get_model, make_folds,
+    predict_folds, stack,
 )
 from ensembles import inner_scheme
 from features import FeatureCache, build_features, transform_features
@@ -141,13 +141,15 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
 
     t = time.perf_counter()
     level1: dict[str, CVResult] = {}
+    engine = get_engine(cfg)  # a plain loop by default; joblib processes or Ray tasks when the config asks
     for m in cfg.models:
         tm = time.perf_counter()
         level1[m.name] = cross_fit(_seeded(m.key, m.params, cfg.seed), X_train, y, folds=folds, X_test=X_test,
-                                   fold_features=fold_features, progress=progress, desc=m.name)
+                                   fold_features=fold_features, progress=progress, desc=m.name, engine=engine)
         level1[m.name].info["seconds"] = time.perf_counter() - tm
         log.info("%-10s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
                  level1[m.name].scores["mae"], level1[m.name].info["seconds"])
+    engine.close()
     timings["level1"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -90,6 +90,7 @@ def write_run_folder(
                         "params": g.get_params()} for g in fs.static_generators + fs.target_generators],
         "columns": fs.columns,
         "categorical": fs.categorical_columns(),
+        "cache": {"static_generators": len(fs.static_generators), "from_cache": fs.cache_hits},
     })
     table = metrics_table(results, level1)
     _json(d / "metrics.json", {
