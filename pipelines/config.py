@@ -86,6 +86,7 @@ class ImportanceConfig:
     max_rows: int = 2000  # validation rows per fold used for permutation (a seeded sample when more)
     top: int = 20  # rows of the top-N table
 
+
 @dataclass
 class LocalEngineConfig:
     n_jobs: int = 1  # fold fits in parallel joblib processes; 1 = a plain loop in this process, -1 = all cores
