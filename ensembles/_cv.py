@@ -97,6 +97,30 @@ class CVResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PseudoRows:
+    """Test rows with pseudo-labels that join every fold's TRAINING part (never a validation part).
+
+    `index` are positions in `X_test`; their label features come from the fold's generators fitted on real labels
+    only (the test-row transform), so a pseudo-label never feeds an encoder.
+    """
+
+    index: np.ndarray
+    y: np.ndarray
+    weight: float | np.ndarray = 1.0
+
+    def __post_init__(self):
+        self.index = np.asarray(self.index, dtype=int)
+        self.y = np.asarray(self.y, dtype=float)
+        if self.index.shape != self.y.shape:
+            raise ValueError(f"pseudo rows: index and y must have the same length, got {self.index.shape} and {self.y.shape}")
+        if not np.isfinite(self.y).all():
+            raise ValueError("pseudo rows: pseudo-labels must be finite")
+
+    def weights(self) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.weight, dtype=float), self.y.shape).copy()
+
+
 def _join(X: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     X = X.reset_index(drop=True)
     return pd.concat([X, extra], axis=1) if extra.shape[1] else X
@@ -111,6 +135,7 @@ def cross_fit(
     X_test: pd.DataFrame | None = None,
     fold_features: FoldFeatures | None = None,
     sample_weight=None,
+    pseudo: PseudoRows | None = None,
     progress: bool = True,
     desc: str | None = None,
 ) -> CVResult:
@@ -118,6 +143,7 @@ def cross_fit(
 
     `X` holds the static features of the labelled rows (positional rows match `y` and `folds`); label-using
     features come from `fold_features`, refitted per fold. Test predictions are the mean over folds.
+    `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
     """
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
@@ -125,6 +151,13 @@ def cross_fit(
         raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
     n = len(y)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if pseudo is not None and len(pseudo.index):
+        if X_test is None:
+            raise ValueError("pseudo rows index X_test, but no X_test was given")
+        if pseudo.index.min() < 0 or pseudo.index.max() >= len(X_test):
+            raise ValueError(f"pseudo row index out of range for {len(X_test)} test rows")
+    else:
+        pseudo = None
     oof = np.full(n, np.nan)
     fold_scores, models, imps, test_preds = [], [], {}, []
     bar = tqdm(list(enumerate(folds)), desc=desc or model.key, unit="fold", disable=not progress, leave=False)
@@ -133,8 +166,14 @@ def cross_fit(
         if fold_features:
             extra_tr, extra_va, extra_te = fold_features.for_fold(k, tr, va)
         X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
+        y_tr, w_tr = y[tr], None if w is None else w[tr]
+        if pseudo is not None:
+            X_te_k = _join(X_test, extra_te) if X_test is not None else None
+            X_tr = pd.concat([X_tr, X_te_k.iloc[pseudo.index].reset_index(drop=True)], ignore_index=True)
+            y_tr = np.concatenate([y_tr, pseudo.y])
+            w_tr = np.concatenate([np.ones(len(tr)) if w_tr is None else w_tr, pseudo.weights()])
         # We clone the model so that all the folds are independent.
-        m = model.clone().fit(X_tr, y[tr], X_val=X_va, y_val=y[va], sample_weight=None if w is None else w[tr])
+        m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y[va], sample_weight=w_tr)
         oof[va] = m.predict(X_va)
         fold_scores.append(score_all(y[va], oof[va]))
         models.append(m)
