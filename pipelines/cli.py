@@ -26,6 +26,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .training import tune_run
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    tc = cfg.tuning
+    tc.models = args.model or tc.models
+    tc.n_trials = args.trials or tc.n_trials
+    tc.timeout = tc.timeout if args.timeout is None else args.timeout
+    tc.workers = args.workers or tc.workers
+    tc.metric = args.metric or tc.metric
+    tc.storage = args.storage or tc.storage
+    tc.retune = tc.retune or args.retune
+    if tc.workers < 1 or tc.n_trials < 1:
+        raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
+    tune_run(cfg, out=args.out, progress=not args.quiet)
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .run import predict_run
 
@@ -104,6 +125,20 @@ def _args_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-frac", type=float, default=0.2)
 
 
+def _args_tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name; its [tuning] gives the defaults")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--model", action="append", default=None,
+                   help="[[models]] name to tune (repeatable; default: [tuning].models, else every one with a space)")
+    p.add_argument("--trials", type=int, default=None, help="finished trials per model, over all sessions/workers")
+    p.add_argument("--timeout", type=float, default=None, help="time budget per model in seconds (0: none)")
+    p.add_argument("--workers", type=int, default=None, help="processes on this machine sharing each study")
+    p.add_argument("--metric", choices=("src", "mae", "smp"), default=None, help="objective (default [tuning].metric)")
+    p.add_argument("--storage", default=None, help="study database URL (default: SQLite in the cache dir)")
+    p.add_argument("--retune", action="store_true", help="discard a finished study for the same data and tune again")
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-tune)")
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -111,6 +146,7 @@ def _args_list(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "run": ("run a config end to end into a new run folder (+ submission)", _args_run, _cmd_run),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "features": ("list registered feature generators", _args_list, _cmd_features),
     "models": ("list registered models", _args_list, _cmd_models),

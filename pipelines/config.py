@@ -18,7 +18,7 @@ import tomli_w
 from features import FeatureSpec
 
 DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
-BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full")
+BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full")
 
 
 class ConfigError(ValueError):

@@ -11,6 +11,7 @@ place at the end, so a killed run never leaves a folder that looks complete:
 from __future__ import annotations
 
 import logging
+from functools import partial
 import os
 import resource
 import shutil
@@ -147,7 +148,7 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     # Label encodings of training rows use inner folds of the same scheme as the outer ones.
     fold_features = FoldFeatures(
         fs.target_generators, train, y, test,
-        inner_folds=lambda part: make_folds(part, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed),
+        inner_folds=partial(make_folds, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed),
     )
 
     # Tuning, level 1, stacking levels and pseudo-label rounds (pipelines/training.py).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +186,57 @@ def write_training_files(d: Path, trained: Trained) -> None:
         (d / "plots").mkdir(exist_ok=True)
         fig.savefig(d / "plots" / "pseudo_rounds.png", dpi=100)
         plt.close(fig)
+
+
+def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True) -> Path:
+    """`smp tune`: the run's data, features and folds, then Optuna tuning of the chosen level-1 learners (with
+    `[tuning].workers` processes sharing each study). Writes `tuning/` and plots into a new folder
+    (default `runs/<timestamp>-<name>-tune/`, written under a temporary name and renamed at the end); the studies
+    stay in the storage, so a later `smp run` with `[tuning] enabled = true` and the same data reuses them."""
+    import os
+    import shutil
+
+    from ensembles import make_folds
+    from features import FeatureCache, build_features
+
+    from .data import data_root, load_frame
+    from .run import new_run_dir
+
+    cfg.name = cfg.name if cfg.name.endswith("-tune") else f"{cfg.name}-tune"
+    final_dir = new_run_dir(cfg, out)
+    tmp = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
+    root = data_root(cfg.data, cfg.output, progress)
+    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
+    is_train = frame["split"].eq("train").to_numpy()
+    train_posts = frame[is_train].reset_index(drop=True)
+    y = train_posts["label"].to_numpy(dtype=float)
+    fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir), progress=progress)
+    X_train = fs.static[is_train].reset_index(drop=True)
+    fold_seed = cfg.seed if cfg.cv.seed is None else cfg.cv.seed
+    folds = make_folds(train_posts, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed)
+    fold_features = FoldFeatures(
+        fs.target_generators, train_posts, y,
+        inner_folds=partial(make_folds, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed))
+    # The study prefix is the run's name without "-tune", so `smp run` of the same config finds the studies.
+    cfg.tuning.study_prefix = cfg.tuning.study_prefix or cfg.name[: -len("-tune")]
+    t = time.perf_counter()
+    tuned = tune_level1(cfg, X_train, y, folds, fold_features)
+    if not tuned:
+        raise ValueError(f"nothing to tune: no [[models]] entry named {cfg.tuning.models} has a search space")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        (tmp / "config.resolved.toml").write_text(cfg.to_toml())
+        write_training_files(tmp, Trained(Ensemble({}, [], ""), tuned))
+        (tmp / "tuning" / "summary.json").write_text(json.dumps(
+            {name: {"best_value": r.best_value, "metric": r.metric, "n_finished_trials": r.n_finished,
+                    "reused": r.reused} for name, r in tuned.items()} | {"seconds": time.perf_counter() - t},
+            indent=2) + "\n")
+        if final_dir.exists():
+            final_dir.rmdir()
+        tmp.rename(final_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("tuning folder: %s", final_dir)
+    return final_dir
