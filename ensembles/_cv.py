@@ -61,13 +61,16 @@ class FoldFeatures:
                 if self.frame_test is not None:
                     parts_te.append(g.transform(self.frame_test))
                 fitted.append(g)
-            self.fitted[k] = fitted
             self._memo[key] = (
                 _hcat(parts_tr, len(tr)),
                 _hcat(parts_va, len(va)),
                 _hcat(parts_te, 0 if self.frame_test is None else len(self.frame_test)),
+                fitted,
             )
-        return self._memo[key]
+        # Set on every call, memoised or not: a caller that numbers folds differently (tuning fits one fold at a
+        # time as fold 0) must not leave fold k's generators pointing at another fold's.
+        self.fitted[k] = self._memo[key][3]
+        return self._memo[key][:3]
 
 
 def fold_feature_frames(fitted: dict[int, list[LabelFeature]], frame: pd.DataFrame, n_folds: int) -> list[pd.DataFrame]:
