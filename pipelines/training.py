@@ -202,6 +202,15 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
     from .data import data_root, load_frame
     from .run import new_run_dir
 
+    from ensembles.tuning import SPACES
+
+    names = {m.name: m.key for m in cfg.models}
+    unknown = [n for n in cfg.tuning.models if n not in names]
+    if unknown:
+        raise ValueError(f"cannot tune {unknown}: not [[models]] names of this config; names: {sorted(names)}")
+    if not [n for n in (cfg.tuning.models or names) if names[n] in SPACES]:
+        raise ValueError(f"nothing to tune: none of {cfg.tuning.models or sorted(names)} has a search space "
+                         f"(models with one: {sorted(SPACES)})")
     cfg.name = cfg.name if cfg.name.endswith("-tune") else f"{cfg.name}-tune"
     final_dir = new_run_dir(cfg, out)
     tmp = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
@@ -221,8 +230,6 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
     cfg.tuning.study_prefix = cfg.tuning.study_prefix or cfg.name[: -len("-tune")]
     t = time.perf_counter()
     tuned = tune_level1(cfg, X_train, y, folds, fold_features)
-    if not tuned:
-        raise ValueError(f"nothing to tune: no [[models]] entry named {cfg.tuning.models} has a search space")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""End to end with the issue-5 engine: tuning, an MLP learner, per-fold blend, three stack levels and a pseudo-label
+"""End to end with the issue-5 engine: `smp tune`, then a run with tuning (reusing that study), an MLP learner, per-fold blend, three stack levels and a pseudo-label
 round in one small `smp run`, then `smp predict` reproduces the final test predictions from the run folder."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import tomli_w
 
 from pipelines.cli import main
 from pipelines.config import config_from_dict
@@ -32,11 +33,22 @@ def test_full_engine_run_and_predict(tmp_path):
         "output": {"runs_dir": str(tmp_path / "runs"), "submissions_dir": str(tmp_path / "subs"),
                    "cache_dir": str(tmp_path / "cache"), "post_id_prefix": "post"},
     }
+    # `smp tune` first: the study it leaves in the storage is reused by the run (same data, folds and params).
+    cfg_file = tmp_path / "engine.toml"
+    cfg_file.write_text(tomli_w.dumps(raw))
+    assert main(["-q", "tune", "--config", str(cfg_file), "--model", "r", "--trials", "2"]) == 0
+    (tune_dir,) = (tmp_path / "runs").iterdir()
+    assert tune_dir.name.endswith("engine-tune")
+    first = json.loads((tune_dir / "tuning" / "r.json").read_text())
+    assert not first["reused"] and first["n_finished_trials"] == 2
+    assert main(["-q", "tune", "--config", str(cfg_file), "--model", "lgbm_typo"]) == 2  # a clear error, no traceback
+
     d = run(config_from_dict(raw), progress=False)
     metrics = json.loads((d / "metrics.json").read_text())
     assert {"lgbm", "mlp", "r", "blend_2", "ridge_2", "fold_blend_2", "ridge_3"} == set(metrics["models"])
     tuned = json.loads((d / "tuning" / "r.json").read_text())
     assert tuned["n_finished_trials"] == 2 and set(tuned["best_params"]) == {"alpha"}
+    assert tuned["reused"] and tuned["best_params"] == first["best_params"] and tuned["study_name"] == first["study_name"]
     assert (d / "tuning" / "r_trials.csv").is_file() and (d / "plots" / "tuning_r.png").is_file()
     rounds = json.loads((d / "pseudo.json").read_text())
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["n_selected"] > 0  # min_gain -1: round 1 is kept
