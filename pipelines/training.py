@@ -143,12 +143,17 @@ def train(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, progress:
 
 
 def write_training_files(d: Path, trained: Trained) -> None:
-    """`tuning/<name>.json` + `tuning/<name>_trials.csv` + `plots/tuning_<name>.png`; `pseudo.json` + plot."""
+    """`tuning/<name>.json` + `tuning/<name>_trials.csv` + `plots/tuning_<name>.png`; `pseudo.json` + plot;
+    `fold_blend_2_weights.csv` (per-fold blend weights)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    for lv in trained.ensemble.levels:
+        for name, r in lv.items():
+            if r.info.get("kind") == "fold_blend":  # the eq. 8-9 weights, one row per fold
+                r.info["weights"].to_csv(d / f"{name}_weights.csv", index_label="fold")
     if trained.tuning:
         (d / "tuning").mkdir(exist_ok=True)
         (d / "plots").mkdir(exist_ok=True)

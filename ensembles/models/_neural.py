@@ -62,7 +62,8 @@ class TabularEncoder:
 
     @classmethod
     def fit(cls, X: pd.DataFrame, *, indicators: bool = True) -> "TabularEncoder":
-        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype) or X[c].dtype == object]
+        # As for every learner, pandas `category` columns are the categorical features; anything else must be numeric.
+        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
         nums = [c for c in X.columns if c not in cats]
         enc = cls(numeric=nums, categorical=cats)
         for c in nums:
@@ -75,9 +76,7 @@ class TabularEncoder:
             if indicators and not np.isfinite(_as_float(X[c], c)).all():
                 enc.with_nan_.append(c)
         for c in cats:
-            s = X[c].astype("category") if X[c].dtype == object else X[c]
-            present = pd.unique(s.dropna())
-            enc.levels_[c] = list(present)
+            enc.levels_[c] = list(pd.unique(X[c].dropna()))
         return enc
 
     def numeric_matrix(self, X: pd.DataFrame, columns: list[str] | None = None) -> np.ndarray:

@@ -237,8 +237,10 @@ class MLPModel(Model):
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise KeyError(f"model 'mlp' was fitted with columns missing here: {missing[:5]}")
-        with torch.no_grad():
-            reg = self.net_(*self._tensors(X[self.columns_]))[0].numpy().astype(float)
+        tensors = self._tensors(X[self.columns_])
+        with torch.no_grad():  # in chunks, so a large test set never holds every row's attention at once
+            reg = np.concatenate([self.net_(*(t[i:i + 8192] for t in tensors))[0].numpy()
+                                  for i in range(0, len(X), 8192)]).astype(float)
         return reg * self.y_std_ + self.y_mean_
 
     def feature_importance(self):

@@ -53,6 +53,8 @@ def test_full_engine_run_and_predict(tmp_path):
     rounds = json.loads((d / "pseudo.json").read_text())
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["n_selected"] > 0  # min_gain -1: round 1 is kept
     assert (d / "plots" / "pseudo_rounds.png").is_file()
+    w = pd.read_csv(d / "fold_blend_2_weights.csv", index_col="fold")
+    assert w.shape == (3, 3) and np.allclose(w.sum(axis=1), 1.0)
     out = tmp_path / "preds.csv"
     assert main(["-q", "predict", "--run", str(d), "--data", str(data), "--out", str(out)]) == 0
     got = pd.read_csv(out, dtype={"post_id": str})
