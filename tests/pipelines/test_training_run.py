@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import tomli_w
 
 from pipelines.cli import main
@@ -15,6 +16,7 @@ from pipelines.datasets.synthetic import generate_smpd_image
 from pipelines.run import run
 
 
+@pytest.mark.slow  # about 25 s on an idle machine: tuning, an MLP and a pseudo round refit every model
 def test_full_engine_run_and_predict(tmp_path):
     data = tmp_path / "smpd"
     generate_smpd_image(data, n_posts=500, n_users=60, seed=5, image_size=0, progress=False)
