@@ -60,7 +60,8 @@ def seeded(key: str, params: dict, seed: int):
     return model
 
 
-def tune_level1(cfg: RunConfig, X: pd.DataFrame, y: np.ndarray, folds, fold_features: FoldFeatures) -> dict:
+def tune_level1(cfg: RunConfig, X: pd.DataFrame, y: np.ndarray, folds, fold_features: FoldFeatures, *,
+                progress: bool = False) -> dict:
     """Tune the configured level-1 learners; returns name -> TuneResult (best params reused when a finished
     study for the same data, folds and base params exists, unless `retune`)."""
     from ensembles.tuning import SPACES, default_storage, tune
@@ -76,7 +77,8 @@ def tune_level1(cfg: RunConfig, X: pd.DataFrame, y: np.ndarray, folds, fold_feat
         out[m.name] = tune(m.key, X, y, folds, name=m.name, base_params=base, fold_features=fold_features,
                            metric=tc.metric, n_trials=tc.n_trials, timeout=tc.timeout or None, storage=storage,
                            study_prefix=tc.study_prefix or cfg.name, seed=cfg.seed, workers=tc.workers,
-                           retune=tc.retune, startup_trials=tc.startup_trials, warmup_folds=tc.warmup_folds)
+                           retune=tc.retune, startup_trials=tc.startup_trials, warmup_folds=tc.warmup_folds,
+                           progress=progress)
         r = out[m.name]
         log.info("tuned %-10s best %s %.4f (trial %d of %d%s) %s", m.name, tc.metric, r.best_value, r.best_trial,
                  r.n_finished, ", reused" if r.reused else "", r.best_params)
@@ -115,7 +117,7 @@ def train(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, progress:
           timings: dict | None = None) -> Trained:
     timings = {} if timings is None else timings
     t = time.perf_counter()
-    tuned = tune_level1(cfg, X_train, y, folds, fold_features) if cfg.tuning.enabled else {}
+    tuned = tune_level1(cfg, X_train, y, folds, fold_features, progress=progress) if cfg.tuning.enabled else {}
     params = {m.name: {**m.params, **tuned[m.name].best_params} if m.name in tuned else m.params for m in cfg.models}
     timings["tuning"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -234,7 +236,7 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
     # The study prefix is the run's name without "-tune", so `smp run` of the same config finds the studies.
     cfg.tuning.study_prefix = cfg.tuning.study_prefix or cfg.name[: -len("-tune")]
     t = time.perf_counter()
-    tuned = tune_level1(cfg, X_train, y, folds, fold_features)
+    tuned = tune_level1(cfg, X_train, y, folds, fold_features, progress=progress)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)

@@ -138,7 +138,7 @@ class CVObjective:
 
 
 def _run_worker(objective: CVObjective, storage: str, study_name: str, n_trials: int, timeout: float | None,
-                seed: int) -> int:
+                seed: int, progress: bool = False) -> int:
     """One process optimising the shared study until the global trial budget or the time budget is spent."""
     import optuna
     from optuna.study import MaxTrialsCallback
@@ -150,7 +150,7 @@ def _run_worker(objective: CVObjective, storage: str, study_name: str, n_trials:
     remaining = n_trials - _finished(study)
     if remaining <= 0:
         return 0
-    study.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=False,
+    study.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=False, show_progress_bar=progress,
                    callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
     return remaining
 
@@ -183,6 +183,7 @@ def tune(
     retune: bool = False,
     startup_trials: int = 5,
     warmup_folds: int = 1,
+    progress: bool = False,
 ) -> TuneResult:
     """Tune model `key` on the cross-validated `metric`; returns the best params (reused when the study for these
     data, folds and base params already finished, unless `retune`)."""
@@ -221,7 +222,7 @@ def tune(
         log.info("tuning %s: study %s, %d/%d trials finished, %d worker(s)%s", name, study_name, done, n_trials,
                  workers, f", time budget {timeout:.0f}s" if timeout else "")
         if workers == 1:
-            _run_worker(objective, storage, study_name, n_trials, timeout, seed)
+            _run_worker(objective, storage, study_name, n_trials, timeout, seed, progress)
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
