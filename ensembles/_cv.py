@@ -62,13 +62,16 @@ class FoldFeatures:
                 if self.frame_test is not None:
                     parts_te.append(g.transform(self.frame_test))
                 fitted.append(g)
-            self.fitted[k] = fitted
             self._memo[key] = (
                 _hcat(parts_tr, len(tr)),
                 _hcat(parts_va, len(va)),
                 _hcat(parts_te, 0 if self.frame_test is None else len(self.frame_test)),
+                fitted,
             )
-        return self._memo[key]
+        # Set on every call, memoised or not: a caller that numbers folds differently (tuning fits one fold at a
+        # time as fold 0) must not leave fold k's generators pointing at another fold's.
+        self.fitted[k] = self._memo[key][3]
+        return self._memo[key][:3]
 
 
 def fold_feature_frames(fitted: dict[int, list[LabelFeature]], frame: pd.DataFrame, n_folds: int) -> list[pd.DataFrame]:
@@ -98,6 +101,30 @@ class CVResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PseudoRows:
+    """Test rows with pseudo-labels that join every fold's TRAINING part (never a validation part).
+
+    `index` are positions in `X_test`; their label features come from the fold's generators fitted on real labels
+    only (the test-row transform), so a pseudo-label never feeds an encoder.
+    """
+
+    index: np.ndarray
+    y: np.ndarray
+    weight: float | np.ndarray = 1.0
+
+    def __post_init__(self):
+        self.index = np.asarray(self.index, dtype=int)
+        self.y = np.asarray(self.y, dtype=float)
+        if self.index.shape != self.y.shape:
+            raise ValueError(f"pseudo rows: index and y must have the same length, got {self.index.shape} and {self.y.shape}")
+        if not np.isfinite(self.y).all():
+            raise ValueError("pseudo rows: pseudo-labels must be finite")
+
+    def weights(self) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.weight, dtype=float), self.y.shape).copy()
+
+
 def _join(X: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     X = X.reset_index(drop=True)
     return pd.concat([X, extra], axis=1) if extra.shape[1] else X
@@ -112,6 +139,7 @@ def cross_fit(
     X_test: pd.DataFrame | None = None,
     fold_features: FoldFeatures | None = None,
     sample_weight=None,
+    pseudo: PseudoRows | None = None,
     progress: bool = True,
     desc: str | None = None,
     engine: Engine | None = None,
@@ -122,6 +150,7 @@ def cross_fit(
     features come from `fold_features`, refitted per fold. Test predictions are the mean over folds.
     `engine` (see `ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
     per fold, and results are assembled in fold order, so any engine gives the predictions of the plain loop.
+    `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
     """
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
@@ -129,6 +158,13 @@ def cross_fit(
         raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
     n = len(y)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if pseudo is not None and len(pseudo.index):
+        if X_test is None:
+            raise ValueError("pseudo rows index X_test, but no X_test was given")
+        if pseudo.index.min() < 0 or pseudo.index.max() >= len(X_test):
+            raise ValueError(f"pseudo row index out of range for {len(X_test)} test rows")
+    else:
+        pseudo = None
     oof = np.full(n, np.nan)
     fold_scores, models, imps, test_preds = [], [], {}, []
     in_loop = engine is None or getattr(engine, "n_jobs", None) == 1  # fit as we go: one fold's data at a time
@@ -140,8 +176,13 @@ def cross_fit(
         if fold_features:
             extra_tr, extra_va, extra_te = fold_features.for_fold(k, tr, va)
         X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
-        task = (model, X_tr, y[tr], X_va, y[va], None if w is None else w[tr],
-                None if X_test is None else _join(X_test, extra_te))
+        X_te = None if X_test is None else _join(X_test, extra_te)
+        y_tr, w_tr = y[tr], None if w is None else w[tr]
+        if pseudo is not None:
+            X_tr = pd.concat([X_tr, X_te.iloc[pseudo.index].reset_index(drop=True)], ignore_index=True)
+            y_tr = np.concatenate([y_tr, pseudo.y])
+            w_tr = np.concatenate([np.ones(len(tr)) if w_tr is None else w_tr, pseudo.weights()])
+        task = (model, X_tr, y_tr, X_va, y[va], w_tr, X_te)
         if in_loop:
             done.append(_fit_fold(task))
             bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")

@@ -68,3 +68,72 @@ def stack(
         res.info["inputs"] = list(A.columns)
         out[f"{name}_{level}"] = res
     return out
+
+
+def fold_blend(results: dict[str, CVResult], y, folds: Folds, *, level: int = 2) -> CVResult:
+    """Per-fold blend weights (HyperFusion eq. 8-9): for fold k, non-negative weights w^(k) (summing to 1) over
+    the fold-k models' predictions; the test prediction is the mean over folds of sum_i w_i^(k) f_i^(k)(x).
+
+    For an honest out-of-fold score, w^(k) is fitted on the out-of-fold predictions of fold k's training rows
+    (predicted by the other folds' models) and applied to fold k's own validation predictions. Needs every result
+    cross-fitted on the same `folds` with test predictions per fold.
+    """
+    from .metrics import score_all
+    from .models import get_model
+
+    y = np.asarray(y, dtype=float)
+    A, _ = prediction_matrix(results)
+    names = list(results)
+    finite = np.isfinite(A.to_numpy()).all(axis=1)
+    oof = np.full(len(y), np.nan)
+    fold_scores, models, weights, test_preds = [], [], {}, []
+    has_test = all(len(r.fold_test_preds) == len(folds) for r in results.values())
+    for k, (tr, va) in enumerate(folds):
+        tr = tr[finite[tr]]
+        m = get_model("blend")
+        if len(tr) >= 2:
+            m.fit(A.iloc[tr], y[tr])
+        else:  # time-ordered folds: the first fold's training rows were never validated, so no OOF to weigh on
+            m.weights_ = pd.Series(np.full(len(names), 1.0 / len(names)), index=names)
+        w = m.weights_.to_numpy()
+        per_fold_va = np.column_stack([A[n].to_numpy()[va] for n in names])
+        oof[va] = per_fold_va @ w
+        fold_scores.append(score_all(y[va], oof[va]))
+        models.append(m)
+        weights[f"fold{k}"] = m.weights_
+        if has_test:
+            test_preds.append(np.column_stack([results[n].fold_test_preds[k] for n in names]) @ w)
+    res = CVResult(oof=oof, test_pred=np.mean(test_preds, axis=0) if test_preds else None, fold_scores=fold_scores,
+                   scores=score_all(y, oof), models=models, importances=pd.DataFrame(weights),
+                   fold_test_preds=test_preds)
+    res.info.update(inputs=names, kind="fold_blend", weights=pd.DataFrame(weights).T)
+    return res
+
+
+def stack_levels(
+    results: dict[str, CVResult],
+    y,
+    folds: Folds,
+    levels: list[tuple[dict[str, Model], bool]],
+    *,
+    X: pd.DataFrame | None = None,
+    X_test: pd.DataFrame | None = None,
+    fold_blend_level2: bool = False,
+    progress: bool = True,
+) -> list[dict[str, CVResult]]:
+    """Stack over any number of levels: level k (k >= 2) runs its learners on the OOF predictions of level k-1
+    (plus the original features when that level's passthrough flag is set). `levels[i]` = (learners, passthrough)
+    of level i+2. With `fold_blend_level2`, level 2 also gets `fold_blend_2` (per-fold weights, eq. 8-9)."""
+    out: list[dict[str, CVResult]] = []
+    prev = results
+    for i, (learners, passthrough) in enumerate(levels):
+        level = i + 2
+        if not learners and not (level == 2 and fold_blend_level2):
+            raise ValueError(f"stack level {level} has no learners")
+        cur = stack(prev, y, folds, learners, level=level, X=X if passthrough else None,
+                    X_test=X_test if passthrough else None, progress=progress) if learners else {}
+        if level == 2 and fold_blend_level2:
+            cur[f"fold_blend_{level}"] = fold_blend(prev, y, folds, level=level)
+        out.append(cur)
+        prev = cur
+    return out

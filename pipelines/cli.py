@@ -50,6 +50,27 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .training import tune_run
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    tc = cfg.tuning
+    tc.models = args.model or tc.models
+    tc.n_trials = args.trials or tc.n_trials
+    tc.timeout = tc.timeout if args.timeout is None else args.timeout
+    tc.workers = args.workers or tc.workers
+    tc.metric = args.metric or tc.metric
+    tc.storage = args.storage or tc.storage
+    tc.retune = tc.retune or args.retune
+    if tc.workers < 1 or tc.n_trials < 1:
+        raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
+    tune_run(cfg, out=args.out, progress=not args.quiet)
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .run import predict_run
 
@@ -254,6 +275,20 @@ def _args_registry(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (show: with the full config)")
 
 
+def _args_tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name; its [tuning] gives the defaults")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--model", action="append", default=None,
+                   help="[[models]] name to tune (repeatable; default: [tuning].models, else every one with a space)")
+    p.add_argument("--trials", type=int, default=None, help="finished trials per model, over all sessions/workers")
+    p.add_argument("--timeout", type=float, default=None, help="time budget per model in seconds (0: none)")
+    p.add_argument("--workers", type=int, default=None, help="processes on this machine sharing each study")
+    p.add_argument("--metric", choices=("src", "mae", "smp"), default=None, help="objective (default [tuning].metric)")
+    p.add_argument("--storage", default=None, help="study database URL (default: SQLite in the cache dir)")
+    p.add_argument("--retune", action="store_true", help="discard a finished study for the same data and tune again")
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-tune)")
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -263,6 +298,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "ablate": ("run the config and each variant without a feature group / training component; ablation table",
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,
                 _cmd_retrain),

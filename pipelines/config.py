@@ -18,7 +18,7 @@ import tomli_w
 from features import FeatureSpec
 
 DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
-BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "retrain")
+BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
 
 
 class ConfigError(ValueError):
@@ -49,12 +49,51 @@ class ModelConfig:
 
 
 @dataclass
+class StackLevelConfig:
+    """A stack level above 2 (`[[stack.levels]]`): its learners see the OOF predictions of the level below."""
+
+    learners: list[ModelConfig] = field(default_factory=list)
+    passthrough: bool = False  # also see the static features
+
+
+@dataclass
 class StackConfig:
     learners: list[ModelConfig] = field(
         default_factory=lambda: [ModelConfig("blend"), ModelConfig("ridge")]
     )
     passthrough: bool = False  # level 2 also sees the static features
     final: str = "best"  # "best" by `metric`, or a result name such as "ridge_2" or "lgbm"
+    fold_blend: bool = False  # level 2 also gets `fold_blend_2`: per-fold blend weights (HyperFusion eq. 8-9)
+    levels: list[StackLevelConfig] = field(default_factory=list)  # levels 3, 4, ... in order
+
+
+@dataclass
+class TuningConfig:
+    """`[tuning]`: Optuna tuning of level-1 learners before the run (see ensembles/tuning)."""
+
+    enabled: bool = False
+    models: list[str] = field(default_factory=list)  # [[models]] names; empty = every one with a search space
+    metric: str = "src"  # src | mae | smp (mean of the SRC and MAE ranks, as the SMP Challenge ranks)
+    n_trials: int = 20  # finished trials per model, counted over sessions and workers
+    timeout: float = 0.0  # seconds per model per session; 0 = no time budget
+    storage: str = ""  # database URL; empty = a SQLite file in output.cache_dir
+    study_prefix: str = ""  # default: the run name
+    retune: bool = False  # ignore a finished study for the same data/params and tune again
+    workers: int = 1  # processes on this machine sharing the study
+    startup_trials: int = 5  # MedianPruner: trials before pruning starts
+    warmup_folds: int = 1  # MedianPruner: folds of a trial before it may be pruned
+
+
+@dataclass
+class PseudoConfig:
+    """`[pseudo]`: pseudo-label rounds on the test rows (HyperFusion eq. 10; see ensembles/pseudo.py)."""
+
+    enabled: bool = False
+    rounds: int = 2  # at most this many rounds after the first fit; stops early when CV does not improve
+    alpha: float = 0.5  # tau = mu + alpha * sigma of the confidence scores; larger = fewer rows
+    weight: float = 0.5  # sample weight of a pseudo row (real rows weigh 1)
+    source: str = "folds"  # members whose disagreement is the confidence: every fold model, or each learner
+    min_gain: float = 0.0  # a round is kept when CV improves by more than this (in `metric` units)
 
 
 @dataclass
@@ -132,6 +171,8 @@ class RunConfig:
     local: LocalEngineConfig = field(default_factory=LocalEngineConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -209,8 +250,11 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
         learners=_models(st["learners"], f"{source} [stack].learners") if "learners" in st else StackConfig().learners,
         passthrough=bool(st.get("passthrough", False)),
         final=str(st.get("final", "best")),
+        fold_blend=bool(st.get("fold_blend", False)),
     )
-    for where, models in (("[[models]]", cfg.models), ("[stack].learners", cfg.stack.learners)):
+    _training_sections(cfg, top, st, source)
+    for where, models in (("[[models]]", cfg.models), ("[stack].learners", cfg.stack.learners),
+                          *((f"[[stack.levels]][{i}].learners", lv.learners) for i, lv in enumerate(cfg.stack.levels))):
         seen = set()
         for m in models:
             if m.key not in MODELS:
@@ -241,6 +285,36 @@ def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
     if cfg.retrain.margin < 0 or cfg.retrain.retune_every_days < 0:
         raise ConfigError(f"{source} [retrain]: margin and retune_every_days must be >= 0, got "
                           f"{cfg.retrain.margin!r} and {cfg.retrain.retune_every_days!r}")
+
+
+def _training_sections(cfg: RunConfig, top: dict, st: dict, source: str) -> None:
+    """`[[stack.levels]]`, `[tuning]` and `[pseudo]`."""
+    from ensembles.pseudo import SOURCES
+    from ensembles.tuning import OBJECTIVES
+
+    for i, lv in enumerate(st.get("levels", [])):
+        d = _build(StackLevelConfig, lv, f"{source} [[stack.levels]][{i}]")
+        cfg.stack.levels.append(StackLevelConfig(
+            learners=_models(d.get("learners", []), f"{source} [[stack.levels]][{i}].learners"),
+            passthrough=bool(d.get("passthrough", False))))
+        if not cfg.stack.levels[-1].learners:
+            raise ConfigError(f"{source} [[stack.levels]][{i}]: needs at least one learner")
+    cfg.tuning = TuningConfig(**_build(TuningConfig, top.get("tuning", {}), f"{source} [tuning]"))
+    if cfg.tuning.metric not in OBJECTIVES:
+        raise ConfigError(f"{source} [tuning]: metric must be one of {sorted(OBJECTIVES)}, got {cfg.tuning.metric!r}")
+    if cfg.tuning.n_trials < 1 or cfg.tuning.workers < 1:
+        raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {cfg.tuning.n_trials}, "
+                          f"{cfg.tuning.workers}")
+    names = [m.name or m.key for m in cfg.models]
+    unknown = [n for n in cfg.tuning.models if n not in names]
+    if unknown:
+        raise ConfigError(f"{source} [tuning]: models {unknown} are not [[models]] names; names: {names}")
+    cfg.pseudo = PseudoConfig(**_build(PseudoConfig, top.get("pseudo", {}), f"{source} [pseudo]"))
+    if cfg.pseudo.source not in SOURCES:
+        raise ConfigError(f"{source} [pseudo]: source must be one of {SOURCES}, got {cfg.pseudo.source!r}")
+    if cfg.pseudo.rounds < 0 or cfg.pseudo.weight <= 0:
+        raise ConfigError(f"{source} [pseudo]: rounds must be >= 0 and weight > 0, got {cfg.pseudo.rounds}, "
+                          f"{cfg.pseudo.weight}")
 
 
 def load_config(path: str | Path | None = None) -> RunConfig:

@@ -11,6 +11,7 @@ place at the end, so a killed run never leaves a folder that looks complete:
 from __future__ import annotations
 
 import logging
+from functools import partial
 import os
 import resource
 import shutil
@@ -24,10 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ensembles import (
-    GREATER_IS_BETTER, CVResult, FoldFeatures, cross_fit, fold_feature_frames, get_engine, get_model, make_folds,
-    predict_folds, stack,
+    GREATER_IS_BETTER, CVResult, FoldFeatures, fold_feature_frames, get_engine, inner_scheme, make_folds,
+    predict_folds,
 )
-from ensembles import inner_scheme
 from features import FeatureCache, build_features, transform_features
 
 from .config import RunConfig
@@ -36,6 +36,7 @@ from .importance import write_importance
 from .outliers import apply_outlier_filter
 from .runfolder import write_run_folder
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
+from .training import train as train_ensemble, write_training_files
 
 log = logging.getLogger("smp")
 
@@ -51,6 +52,8 @@ class FittedRun:
     level2: dict[str, list] = field(default_factory=dict)
     level2_inputs: dict[str, list[str]] = field(default_factory=dict)
     final: str = ""
+    # Levels 2, 3, ...: name -> {"models", "inputs", "kind"} ("fold_blend": per-fold weights over level-1 folds).
+    stack_levels: list[dict[str, dict]] = field(default_factory=list)
 
     def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame) -> pd.DataFrame:
         """Predictions of every learner for `new_posts`; unsupervised aggregates see training plus new posts."""
@@ -63,12 +66,25 @@ class FittedRun:
         new_posts = new_posts.reset_index(drop=True)
         n_folds = len(next(iter(self.level1.values())))
         extras = fold_feature_frames(self.target_generators, new_posts, n_folds)  # shared by every model
-        out = {name: predict_folds(models, X_new, extras) for name, models in self.level1.items()}
-        A = pd.DataFrame(out)
-        if self.level2:
-            A = pd.concat([A, X_new], axis=1)
-        for name, models in self.level2.items():
-            out[name] = predict_folds(models, A[self.level2_inputs[name]])
+        per_fold = {name: [m.predict(pd.concat([X_new, extras[k]], axis=1) if extras[k].shape[1] else X_new)
+                           for k, m in enumerate(models)] for name, models in self.level1.items()}
+        out = {name: np.mean(p, axis=0) for name, p in per_fold.items()}
+        levels = getattr(self, "stack_levels", None)
+        if not levels and self.level2:  # run folders written before multi-level stacking
+            levels = [{k: {"models": m, "inputs": self.level2_inputs[k], "kind": "cross_fit"}
+                       for k, m in self.level2.items()}]
+        prev = dict(out)
+        for level in levels or []:
+            A = pd.concat([pd.DataFrame(prev), X_new], axis=1)
+            cur = {}
+            for name, spec in level.items():
+                if spec["kind"] == "fold_blend":  # eq. 8-9: fold k's weights on fold k's level-1 predictions
+                    cur[name] = np.mean([np.column_stack([per_fold[i][k] for i in spec["inputs"]]) @
+                                         m.weights_.to_numpy() for k, m in enumerate(spec["models"])], axis=0)
+                else:
+                    cur[name] = predict_folds(spec["models"], A[spec["inputs"]])
+            out.update(cur)
+            prev = cur
         return pd.DataFrame(out)
 
 
@@ -135,35 +151,22 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     # Label encodings of training rows use inner folds of the same scheme as the outer ones.
     fold_features = FoldFeatures(
         fs.target_generators, train, y, test,
-        inner_folds=lambda part: make_folds(part, scheme=inner_scheme(cfg.cv.scheme), n_splits=cfg.cv.n_splits,
-                                            seed=fold_seed),
+        inner_folds=partial(make_folds, scheme=inner_scheme(cfg.cv.scheme), n_splits=cfg.cv.n_splits, seed=fold_seed),
     )
 
-    t = time.perf_counter()
-    level1: dict[str, CVResult] = {}
-    engine = get_engine(cfg)  # a plain loop by default; joblib processes or Ray tasks when the config asks
-    for m in cfg.models:
-        tm = time.perf_counter()
-        level1[m.name] = cross_fit(_seeded(m.key, m.params, cfg.seed), X_train, y, folds=folds, X_test=X_test,
-                                   fold_features=fold_features, progress=progress, desc=m.name, engine=engine)
-        level1[m.name].info["seconds"] = time.perf_counter() - tm
-        log.info("%-10s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
-                 level1[m.name].scores["mae"], level1[m.name].info["seconds"])
-    engine.close()
-    timings["level1"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    level2: dict[str, CVResult] = {}
-    if cfg.stack.learners:
-        learners = {m.name: _seeded(m.key, m.params, cfg.seed) for m in cfg.stack.learners}
-        level2 = stack(level1, y, folds, learners, X=X_train if cfg.stack.passthrough else None,
-                       X_test=X_test if cfg.stack.passthrough else None, progress=progress)
-        for name, r in level2.items():
-            log.info("%-10s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
-    timings["level2"] = time.perf_counter() - t
+    # Tuning, level 1, stacking levels and pseudo-label rounds (pipelines/training.py). Fold fits run on the
+    # configured engine: a plain loop by default, joblib processes or Ray tasks when the config asks.
+    engine = get_engine(cfg)
+    try:
+        trained = train_ensemble(cfg, X_train, y, X_test, folds, fold_features, progress=progress, timings=timings,
+                                 engine=engine)
+    finally:
+        engine.close()
+    level1 = trained.ensemble.level1
+    level2: dict[str, CVResult] = {k: v for lv in trained.ensemble.levels for k, v in lv.items()}
 
     results = {**level1, **level2}
-    final = choose_final(results, cfg.stack.final, cfg.metric)
+    final = trained.ensemble.final
     log.info("final: %s (CV SRC %.4f, MAE %.4f)", final, results[final].scores["src"], results[final].scores["mae"])
 
     fitted = FittedRun(
@@ -171,8 +174,8 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
         static_columns=list(fs.static.columns),
         target_generators=dict(fold_features.fitted),
         level1={k: r.models for k, r in level1.items()},
-        level2={k: r.models for k, r in level2.items()},
-        level2_inputs={k: r.info["inputs"] for k, r in level2.items()},
+        stack_levels=[{k: {"models": r.models, "inputs": r.info["inputs"], "kind": r.info.get("kind", "cross_fit")}
+                       for k, r in lv.items()} for lv in trained.ensemble.levels],
         final=final,
     )
     timings["total"] = time.perf_counter() - t_start
@@ -184,6 +187,7 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
                          labels_permuted=permute_labels)
         write_importance(tmp_dir, cfg=cfg, level1=level1, X=X_train, y=y, folds=folds, fold_features=fold_features,
                          fs=fs, progress=progress)
+        write_training_files(tmp_dir, trained)
         if submit:
             sub = make_submission(test["post_id"], results[final].test_pred, prefix=cfg.output.post_id_prefix,
                                   external_data=cfg.output.external_data)
@@ -201,15 +205,6 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
         log.info("submission: %s", copy)
     log.info("run folder: %s (%.1fs, peak memory %.0f MiB)", final_dir, time.perf_counter() - t_start, _peak_rss_mb())
     return final_dir
-
-
-def _seeded(key: str, params: dict, seed: int):
-    """The model with the run seed unless its params set one (each library names it differently)."""
-    model = get_model(key, params)
-    for name in ("seed", "random_seed", "random_state"):
-        if name in model.params and name not in params:
-            model.params[name] = seed
-    return model
 
 
 def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:

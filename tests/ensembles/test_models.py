@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from ensembles import MODELS, get_model
 
-FAST = {"lgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}}
+FAST = {"lgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}, "tabnet": {"max_epochs": 40, "patience": 10},
+        "mlp": {"max_epochs": 40, "patience": 10}}
 
 
 def _data(n=300, seed=0, missing=True):
@@ -34,9 +37,16 @@ def _fit(key, X, y):
     return m.fit(X.iloc[:200], y[:200], X_val=X.iloc[200:], y_val=y[200:])
 
 
+@functools.cache
+def _fitted(key):
+    """One fitted model per key on the contract data, shared by the read-only checks (neural fits cost seconds)."""
+    X, y = _data(missing=key != "blend")
+    return _fit(key, X, y)
+
+
 def test_fit_predict_shapes_and_skill(key):
     X, y = _data(missing=key != "blend")
-    m = _fit(key, X, y)
+    m = _fitted(key)
     p = m.predict(X.iloc[200:])
     assert p.shape == (100,) and np.isfinite(p).all()
     if key != "blend":  # a blend of raw features is not a predictor
@@ -45,26 +55,27 @@ def test_fit_predict_shapes_and_skill(key):
 
 def test_deterministic(key):
     X, y = _data(missing=key != "blend")
-    np.testing.assert_array_equal(_fit(key, X, y).predict(X), _fit(key, X, y).predict(X))
+    np.testing.assert_array_equal(_fitted(key).predict(X), _fit(key, X, y).predict(X))
 
 
 def test_clone_is_unfitted_with_same_params(key):
-    X, y = _data(missing=key != "blend")
-    m = _fit(key, X, y)
+    m = _fitted(key)
     c = m.clone()
     assert c.params == m.params and type(c) is type(m)
     assert not any(k.endswith("_") for k in vars(c))
 
 
-def test_pickle_round_trip(key):
+def test_pickle_round_trip(key, tmp_path):
     X, y = _data(missing=key != "blend")
-    m = _fit(key, X, y)
+    m = _fitted(key)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(m)).predict(X), m.predict(X))
+    joblib.dump(m, tmp_path / "m.joblib")  # how run folders store fold models
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), m.predict(X))
 
 
 def test_column_order_does_not_matter(key):
     X, y = _data(missing=key != "blend")
-    m = _fit(key, X, y)
+    m = _fitted(key)
     np.testing.assert_allclose(m.predict(X[X.columns[::-1]]), m.predict(X))
 
 
@@ -82,6 +93,16 @@ def test_bad_input(key, bad, exc, match):
     Xb, yb = bad(X, y)
     with pytest.raises(exc, match=match):
         get_model(key, FAST.get(key)).fit(Xb, yb)
+
+
+def test_sample_weight_changes_the_fit(key):
+    """Pseudo rows come in with a sample weight: every learner must take it (and it must matter)."""
+    X, y = _data(missing=key != "blend")
+    w = np.where(np.arange(200) < 100, 1.0, 0.05)
+    m = get_model(key, FAST.get(key)).fit(X.iloc[:200], y[:200], X_val=X.iloc[200:], y_val=y[200:], sample_weight=w)
+    assert np.isfinite(m.predict(X)).all()
+    if key not in ("blend",):
+        assert not np.allclose(m.predict(X), _fitted(key).predict(X))
 
 
 def test_blend_rejects_missing_predictions():
