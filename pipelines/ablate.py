@@ -146,9 +146,28 @@ def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_est
     v.stack.learners, v.stack.final = [], "best"
     v.cv.n_splits = 3
     v.output.submission = False
+    v.features = _specs_for(v)
     if hasattr(v, "importance"):
         v.importance.permutation = False  # a smoke test of the flow; gain importance is still written
     return v
+
+
+def _specs_for(cfg: RunConfig) -> list:
+    """The config's feature specs whose generators find their columns in the config's data; the others (say the
+    SMPD-Video media-table generators on synthetic SMPD-Image data) are dropped with a log line naming them."""
+    from features import get_generator
+
+    from .data import data_root, load_frame
+
+    columns = set(load_frame(cfg.data, cfg.output, root=data_root(cfg.data, cfg.output, False), progress=False).columns)
+    kept = []
+    for spec in cfg.features:
+        missing = [c for c in get_generator(spec.name, spec.params).requires if c not in columns]
+        if missing:
+            log.info("smoke config: dropping %s (the %s data lacks %s)", spec.name, cfg.data.format, missing)
+        else:
+            kept.append(spec)
+    return kept
 
 
 # ------------------------------------------------------------------------------------------------ running
