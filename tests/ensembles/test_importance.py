@@ -49,3 +49,20 @@ def test_permutation_covers_label_features_of_each_fold():
     feat = s[s["kind"] == "feature"].set_index("name")["perm_src_drop"]
     assert "user_target__mean" in feat.index and feat["user_target__mean"] > 0.1
     assert s[s["kind"] == "group"].set_index("name").loc["target", "perm_src_drop"] > 0.1
+
+
+def test_batched_prediction_equals_one_call_per_unit(monkeypatch):
+    import ensembles.importance as imp
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300),
+                      "c": pd.Categorical(rng.choice(["x", "y", "z"], 300))})
+    y = X["a"] + (X["c"] == "x") + rng.normal(0, 0.2, 300)
+    folds = make_folds(X, scheme="kfold", n_splits=3, seed=0)
+    res = {"lgbm": cross_fit(get_model("lgbm", {"n_estimators": 30, "num_leaves": 7}), X, y, folds=folds,
+                             progress=False)}
+    batched = permutation_importance(res, X, y, folds, groups={"c": "cat"}, progress=False)
+    monkeypatch.setattr(imp, "BATCH_ROWS", 1)  # one predict call per permuted unit
+    single = permutation_importance(res, X, y, folds, groups={"c": "cat"}, progress=False)
+    pd.testing.assert_frame_equal(batched, single)
+    assert batched.set_index(["kind", "name"]).loc[("feature", "c"), "src_drop"] > 0.05
