@@ -6,6 +6,10 @@ from ._plan import FeatureSet, FeatureSpec, build_features, transform_features
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
 from . import category  # noqa: F401  category
+from . import clusters  # noqa: F401  clusters
+from . import crossmodal  # noqa: F401  crossmodal
+from . import embeddings  # noqa: F401  glove, word2vec, sentence, clip_text
+from . import image  # noqa: F401  image_encoder, clip_image, image_stats
 from . import meta  # noqa: F401  post_meta
 from . import svd_vectors  # noqa: F401  user_svd, location_svd
 from . import tags  # noqa: F401  hot_tags
