@@ -139,9 +139,9 @@ class RowCache:
     ) -> tuple[np.ndarray | None, int, int]:
         """Vectors for `keys` (rows x dim), computing misses with `compute(positions)` in batches of `batch_size`.
 
-        Duplicate keys (identical rows) are computed once. Returns the matrix (None when there are no rows and
-        nothing cached tells the dimension), the number of distinct rows computed and the number of rows taken
-        from the cache.
+        Duplicate keys (identical rows) are encoded once. Returns the matrix (None when there are no rows), the
+        number of rows whose vector was computed in this call and the number taken from the cache (they add up to
+        the number of rows).
         """
         unique = list(dict.fromkeys(keys))
         found = self._load(set(unique))
@@ -160,7 +160,7 @@ class RowCache:
         cached = sum(1 for k in keys if k not in fresh)
         if not keys:
             return None, 0, 0
-        return np.stack([found[k] for k in keys]).astype(np.float32), len(missing), cached
+        return np.stack([found[k] for k in keys]).astype(np.float32), len(keys) - cached, cached
 
 
 def _save_npy(path: str, arr: np.ndarray) -> None:

@@ -45,7 +45,8 @@ class CrossModal(FeatureGenerator):
     requires = param_requires(lambda g: tuple(dict.fromkeys(
         ("user_id", "split", "title", "tags", *g.text_fields, *(("image_path",) if g.image else ())))))
 
-    def __init__(self, *, text_fields: tuple[str, ...] = ("title", "tags"), text_model: str = MINILM,
+    def __init__(self, *, text_fields: tuple[str, ...] = ("title", "category", "subcategory", "concept", "tags"),
+                 text_model: str = MINILM,
                  image: bool = True, image_resolution: int = 64, image_root: str | None = None,
                  clip_model: str | None = None, method: str = "cca", reduce_dims: int = 32, n_components: int = 8,
                  device: str = "auto", batch_size: int = 64):
