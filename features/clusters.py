@@ -20,6 +20,16 @@ from ._common import check_int, param_requires
 BLOCKS = ("sentence", "image_encoder", "clip_image", "clip_text", "glove")
 
 
+def nearest(Z: np.ndarray, C: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Index of the nearest row of `C` for each row of `Z`, in chunks (300k x 128 distances at once is GBs)."""
+    out = np.empty(len(Z), dtype=np.int64)
+    cc = (C**2).sum(axis=1)
+    for lo in range(0, len(Z), chunk):
+        z = Z[lo : lo + chunk]
+        out[lo : lo + chunk] = (cc[None, :] - 2.0 * z @ C.T).argmin(axis=1)
+    return out
+
+
 def _block_generator(block: str, dims: int, block_params: dict) -> FeatureGenerator:
     if block not in BLOCKS:
         raise ValueError(f"clusters: block must be one of {BLOCKS}, got {block!r}")
@@ -106,8 +116,7 @@ class Clusters(FeatureGenerator):
             ok = np.isfinite(Z).all(axis=1)
             fine = np.full(len(Z), -1)
             if model and ok.any():
-                d2 = ((Z[ok][:, None, :] - model["fine"][None, :, :]) ** 2).sum(axis=2)
-                fine[ok] = d2.argmin(axis=1)
+                fine[ok] = nearest(Z[ok], model["fine"])
             for k in sorted(set(int(v) for v in self.levels)):
                 dtype = pd.CategoricalDtype(pd.Index([str(i) for i in range(k)]), ordered=False)
                 ids = np.full(len(Z), -1)
