@@ -6,7 +6,8 @@
   spaces, so each is PCA-reduced and a CCA (or PLS) is fitted between them; the cosine is taken in the shared space.
   The alignment is unsupervised (no label) and fitted on the TRAINING rows only (`split == "train"`, both embeddings
   present), so a test post's own pair never shapes the space it is scored in; test rows and new posts are projected.
-- `title_tags_cos`: cosine of the sentence embeddings of the title alone and of the tags alone.
+- `title_tags_cos` (with `title_tags`): cosine of the sentence embeddings of the title alone and of the tags alone
+  (two more sentence encodings per post, so CPU-bound configs may switch it off).
 - `user_history_cos`: cosine of the post's text embedding and the mean embedding of the same user's OTHER posts in
   the frame (leave-one-out, never a label); NaN for a user's only post. `user_history_n` counts those posts.
 
@@ -49,7 +50,7 @@ class CrossModal(FeatureGenerator):
                  text_model: str = MINILM,
                  image: bool = True, image_resolution: int = 64, image_root: str | None = None,
                  clip_model: str | None = None, method: str = "cca", reduce_dims: int = 32, n_components: int = 8,
-                 device: str = "auto", batch_size: int = 64):
+                 title_tags: bool = True, device: str = "auto", batch_size: int = 64):
         self.text_fields = text_fields
         self.text_model = text_model
         self.image = image
@@ -59,17 +60,17 @@ class CrossModal(FeatureGenerator):
         self.method = method
         self.reduce_dims = reduce_dims
         self.n_components = n_components
+        self.title_tags = title_tags
         self.device = device
         self.batch_size = batch_size
 
     # ------------------------------------------------------------------------------------------- embeddings
     def _embedders(self) -> dict[str, object]:
         text = dict(model=self.text_model, n_components=None, device=self.device, batch_size=self.batch_size)
-        out = {
-            "text": SentenceEmbedding(fields=tuple(self.text_fields), **text),
-            "title": SentenceEmbedding(fields=("title",), **text),
-            "tags": SentenceEmbedding(fields=("tags",), **text),
-        }
+        out = {"text": SentenceEmbedding(fields=tuple(self.text_fields), **text)}
+        if self.title_tags:  # two more texts per post to embed: the costliest part on CPU
+            out["title"] = SentenceEmbedding(fields=("title",), **text)
+            out["tags"] = SentenceEmbedding(fields=("tags",), **text)
         if self.image:
             out["image"] = ImageEncoder(resolution=self.image_resolution, n_components=None,
                                         image_root=self.image_root, device=self.device)
@@ -130,7 +131,8 @@ class CrossModal(FeatureGenerator):
                 u, v = model.transform(pa.transform(A[ok]), pb.transform(B[ok]))
                 aligned[ok] = cosine(u, v)
             cols["aligned_cos"] = aligned
-        cols["title_tags_cos"] = cosine(E["title"], E["tags"])
+        if self.title_tags:
+            cols["title_tags_cos"] = cosine(E["title"], E["tags"])
         T = E["text"].astype(np.float64)
         have = np.isfinite(T).all(axis=1)
         g, k = codes(X["user_id"])

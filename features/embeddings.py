@@ -87,6 +87,7 @@ class Glove(FeatureGenerator):
         self.random_state = random_state
 
     def _doc_matrix(self, X: pd.DataFrame, vocab: pd.Index):
+        """(posts x words-used count matrix, vocabulary positions of those words): only the words present."""
         import scipy.sparse as sp
 
         toks = tokens(X[self.column], self.column)
@@ -95,7 +96,10 @@ class Glove(FeatureGenerator):
         rows = np.repeat(np.arange(len(toks)), lens)
         cols = vocab.get_indexer(flat) if len(flat) else np.zeros(0, dtype=np.int64)
         ok = cols >= 0
-        return sp.csr_matrix((np.ones(int(ok.sum())), (rows[ok], cols[ok])), shape=(len(toks), len(vocab)))
+        used, local = np.unique(cols[ok], return_inverse=True)
+        M = sp.csr_matrix((np.ones(int(ok.sum())), (rows[ok], local.ravel())), shape=(len(toks), len(used)))
+        M.sum_duplicates()
+        return M, used
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         if self.weighting not in ("mean", "tfidf"):
@@ -103,13 +107,12 @@ class Glove(FeatureGenerator):
         if self.n_components is not None:
             check_int("n_components", self.n_components, 1)
         vocab, _ = load_word_vectors(self.vectors)
-        M = self._doc_matrix(X, vocab)
-        df = np.asarray((M > 0).sum(axis=0)).ravel()
-        used = np.flatnonzero(df > 0)
+        M, used = self._doc_matrix(X, vocab)
+        df = np.diff(M.tocsc().indptr)
         # Only the idf of words this corpus uses is kept (the fitted generator pickles small); words first seen
         # later (new posts) get the idf of a word seen in no document.
         self.idf_words_ = pd.Index(vocab[used], dtype=object)
-        self.idf_ = (np.log((1.0 + M.shape[0]) / (1.0 + df[used])) + 1.0).astype(np.float32)
+        self.idf_ = (np.log((1.0 + M.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
         self.idf_unseen_ = float(np.log(1.0 + M.shape[0]) + 1.0)
         self.pca_ = None
         if self.n_components is not None:
@@ -121,16 +124,14 @@ class Glove(FeatureGenerator):
 
     def _vectors(self, X: pd.DataFrame) -> np.ndarray:
         vocab, matrix = load_word_vectors(self.vectors)
-        M = self._doc_matrix(X, vocab).astype(np.float64).tocsr()
-        M.eliminate_zeros()
+        M, used = self._doc_matrix(X, vocab)
+        M = M.astype(np.float64)
         if self.weighting == "tfidf" and M.nnz:
-            idf = np.full(len(vocab), self.idf_unseen_, dtype=np.float64)
-            pos = vocab.get_indexer(self.idf_words_)
-            idf[pos[pos >= 0]] = self.idf_[pos >= 0]
+            pos = self.idf_words_.get_indexer(vocab[used])
+            idf = np.where(pos >= 0, self.idf_[np.maximum(pos, 0)], self.idf_unseen_)
             M = M.multiply(idf[None, :]).tocsr()
         w = np.asarray(M.sum(axis=1)).ravel()
-        used = np.unique(M.indices)
-        S = np.asarray(M[:, used] @ np.asarray(matrix[used], dtype=np.float64))
+        S = np.asarray(M @ np.asarray(matrix[used], dtype=np.float64)) if len(used) else np.zeros((len(X), matrix.shape[1]))
         with np.errstate(invalid="ignore", divide="ignore"):
             E = (S / w[:, None]).astype(np.float32)
         E[w <= 0] = np.nan

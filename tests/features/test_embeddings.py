@@ -204,7 +204,7 @@ def test_tiny_clip_through_the_real_path(frame):
 
 # ------------------------------------------------------------------------------------------------ crossmodal
 def test_user_history_is_leave_one_out(frame):
-    gen = get_generator("crossmodal", {"image": False})
+    gen = get_generator("crossmodal", {"image": False, "title_tags": False})
     out = gen.fit_transform(frame)
     T = gen._embedders()["text"].embed(frame)
     users = frame["user_id"].to_numpy()
@@ -214,7 +214,7 @@ def test_user_history_is_leave_one_out(frame):
     expected = T[i] @ m / np.linalg.norm(T[i]) / np.linalg.norm(m)
     assert out["crossmodal__user_history_cos"].iloc[i] == pytest.approx(expected, rel=1e-4)
     assert out["crossmodal__user_history_n"].iloc[i] == len(others)
-    assert "crossmodal__aligned_cos" not in out
+    assert "crossmodal__aligned_cos" not in out and "crossmodal__title_tags_cos" not in out
 
 
 def test_alignment_is_fitted_on_training_rows_only(frame):
