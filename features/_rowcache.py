@@ -95,6 +95,7 @@ class RowCache:
             if len(keys) != len(vals):
                 continue
             for i, k in enumerate(keys.tolist()):
+                k = k.ljust(KEY_BYTES, b"\0")  # numpy's fixed-width bytes drop trailing NUL bytes of a digest
                 if k in wanted and k not in found:
                     found[k] = np.array(vals[i], dtype=np.float32)
             if len(found) == len(wanted):

@@ -47,6 +47,15 @@ def test_row_cache_computes_each_distinct_row_once_and_persists(tmp_path):
     assert computed == 3
 
 
+def test_row_cache_keys_ending_in_nul_bytes_round_trip(tmp_path):
+    keys = [b"k" * 15 + b"\0", b"j" * 14 + b"\0\0", b"x" * 16]
+    compute = lambda pos: np.array([[float(p)] for p in pos], np.float32)  # noqa: E731
+    RowCache("m", tmp_path).get_or_compute(keys, compute)
+    E, computed, cached = RowCache("m", tmp_path).get_or_compute(keys, compute)
+    assert (computed, cached) == (0, 3)
+    np.testing.assert_array_equal(E[:, 0], [0, 1, 2])
+
+
 def test_row_cache_skips_failed_rows_and_corrupt_shards(tmp_path):
     def compute(pos):
         return np.array([[np.nan] if p == 0 else [7.0] for p in pos], dtype=np.float32)
