@@ -33,7 +33,7 @@ def nearest(Z: np.ndarray, C: np.ndarray, chunk: int = 8192) -> np.ndarray:
 def _block_generator(block: str, dims: int, block_params: dict) -> FeatureGenerator:
     if block not in BLOCKS:
         raise ValueError(f"clusters: block must be one of {BLOCKS}, got {block!r}")
-    return get_generator(block, {**dict(block_params.get(block, {})), "n_components": int(dims)})
+    return get_generator(block, {**dict((block_params or {}).get(block, {})), "n_components": int(dims)})
 
 
 def _requires(g) -> tuple[str, ...]:
@@ -78,15 +78,24 @@ class Clusters(FeatureGenerator):
             return {}
         kmax = min(levels[-1], len(U))
         km = KMeans(n_clusters=kmax, n_init=int(self.n_init), random_state=int(self.random_state)).fit(U)
-        C = km.cluster_centers_
-        sizes = np.bincount(km.labels_, minlength=kmax).astype(float)
+        # Ids in a canonical order (centroids sorted), so the same partition always gets the same ids.
+        order = np.lexsort(km.cluster_centers_.T[::-1])
+        C = km.cluster_centers_[order]
+        rank = np.empty(kmax, dtype=np.int64)
+        rank[order] = np.arange(kmax)
+        sizes = np.bincount(rank[km.labels_], minlength=kmax).astype(float)
         maps = {}
         for k in levels:
             kk = min(k, kmax)
             if kk == kmax:
                 fine_to_coarse = np.arange(kmax)
             else:
-                fine_to_coarse = AgglomerativeClustering(n_clusters=kk, linkage="ward").fit(C).labels_
+                raw = AgglomerativeClustering(n_clusters=kk, linkage="ward").fit(C).labels_
+                # Coarse ids numbered by their first fine cluster, for the same reason.
+                _, first = np.unique(raw, return_index=True)
+                relabel = np.empty(kk, dtype=np.int64)
+                relabel[raw[np.sort(first)]] = np.arange(kk)
+                fine_to_coarse = relabel[raw]
             w = np.zeros((kk, C.shape[1]))
             np.add.at(w, fine_to_coarse, C * sizes[:, None])
             tot = np.bincount(fine_to_coarse, weights=sizes, minlength=kk)
