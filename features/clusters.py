@@ -49,6 +49,7 @@ class Clusters(FeatureGenerator):
 
     name = "clusters"
     group = "clusters"
+    version = 2  # 2: canonical cluster ids
     requires = param_requires(_requires)
 
     def __init__(self, *, blocks: tuple[str, ...] = ("sentence",), levels: tuple[int, ...] = (8, 32),
