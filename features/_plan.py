@@ -75,8 +75,8 @@ def _build_features(
         if hit is not None:
             out, gen = hit
             hits += 1
-            if hasattr(gen, "rows_computed_"):  # this run embedded nothing: every row came from a cache
-                gen.rows_cached_ = len(out)
+            if hasattr(gen, "rows_computed_"):  # this run embedded nothing: every vector came from a cache
+                gen.rows_cached_ = gen.rows_computed_ + gen.rows_cached_
                 gen.rows_computed_ = 0
         else:
             out = gen.fit_transform(frame)
