@@ -6,9 +6,13 @@ from ._plan import FeatureSet, FeatureSpec, build_features, transform_features
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
 from . import category  # noqa: F401  category
+from . import clusters  # noqa: F401  clusters
+from . import crossmodal  # noqa: F401  crossmodal
+from . import embeddings  # noqa: F401  glove, word2vec, sentence, clip_text
 from . import emotion  # noqa: F401  text_emotion
 from . import emotion_interactions  # noqa: F401  emotion_interactions
 from . import face_emotion  # noqa: F401  face_emotion
+from . import image  # noqa: F401  image_encoder, clip_image, image_stats
 from . import media_emotion  # noqa: F401  media_emotion
 from . import meta  # noqa: F401  post_meta
 from . import svd_vectors  # noqa: F401  user_svd, location_svd

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from ._base import FeatureGenerator, get_generator
 from ._cache import FeatureCache, generator_key
+from ._rowcache import active_root, use_row_cache
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,18 @@ def build_features(
     cache: FeatureCache | None = None,
     progress: bool = True,
 ) -> FeatureSet:
-    """Fit every static generator on the whole `frame` (through the cache) and collect target-aware ones unfitted."""
+    """Fit every static generator on the whole `frame` (through the cache) and collect target-aware ones unfitted.
+
+    With a cache, embedding generators also keep their per-row vectors under `<cache>/rows` (see `_rowcache.py`).
+    """
+    row_root = active_root() or (cache.root / "rows" if cache is not None else None)
+    with use_row_cache(row_root, progress=progress):
+        return _build_features(frame, specs, cache=cache, progress=progress)
+
+
+def _build_features(
+    frame: pd.DataFrame, specs: list[FeatureSpec], *, cache: FeatureCache | None, progress: bool
+) -> FeatureSet:
     generators = [spec.create() for spec in specs]
     static_parts: list[pd.DataFrame] = []
     fitted: list[FeatureGenerator] = []
@@ -63,6 +75,9 @@ def build_features(
         if hit is not None:
             out, gen = hit
             hits += 1
+            if hasattr(gen, "rows_computed_"):  # this run embedded nothing: every vector came from a cache
+                gen.rows_cached_ = gen.rows_computed_ + gen.rows_cached_
+                gen.rows_computed_ = 0
         else:
             out = gen.fit_transform(frame)
             if cache is not None:

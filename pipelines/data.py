@@ -69,5 +69,22 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
         return load_table(train, test, mapping=TableMapping.from_dict(mapping))
     root = Path(root) if root is not None else data_root(data, output, progress)
     frame = load_smpd_image(root, **data.options) if layout == "smpd_image" else load_smpd_video(root, **data.options)
-    frame.attrs["data_root"] = str(root)  # image generators resolve the relative `image_path` against it
+    frame = absolute_media_paths(frame, root)
+    frame.attrs["data_root"] = str(root)  # image generators resolve any remaining relative `image_path` against it
+    return frame
+
+
+def absolute_media_paths(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """`image_path` made absolute against the data folder it was loaded from.
+
+    Loaders give paths relative to their folder; a run keeps its training posts and `smp predict` adds posts
+    from another folder, so each row must carry where its own file lies. Image generators cache rows by the
+    file's bytes, not its path, so moving a data folder keeps every cached embedding.
+    """
+    base = Path(root).resolve()
+    paths = frame["image_path"].astype(object)
+    rel = paths.map(lambda p: isinstance(p, str) and bool(p) and not Path(p).is_absolute())
+    if rel.any():
+        frame = frame.copy()
+        frame.loc[rel, "image_path"] = [str(base / p) for p in paths[rel]]
     return frame

@@ -29,6 +29,7 @@ from ensembles import (
     predict_folds,
 )
 from features import FeatureCache, build_features, transform_features
+from features._rowcache import use_row_cache
 
 from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame
@@ -240,7 +241,8 @@ def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, 
     new = frame[frame["split"].eq("test")].reset_index(drop=True)
     if new.empty:
         raise ValueError(f"{data_dir}: no test posts to predict (layout {LAYOUT[cfg.data.format]})")
-    preds = fitted.predict(train_posts, new)
+    with use_row_cache(Path(cfg.output.cache_dir) / "rows", progress=progress):  # embed only unseen rows
+        preds = fitted.predict(train_posts, new)
     table = pd.DataFrame({"post_id": new["post_id"], "popularity_score": preds[fitted.final].to_numpy()})
     if not np.isfinite(table["popularity_score"]).all():
         raise ValueError("predictions contain non-finite values")

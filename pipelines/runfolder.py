@@ -87,7 +87,7 @@ def write_run_folder(
     })
     _json(d / "features.json", {
         "generators": [{"name": g.name, "group": g.group, "version": g.version, "uses_target": g.uses_target,
-                        "params": g.get_params()} for g in fs.static_generators + fs.target_generators],
+                        "params": g.get_params(), **_row_counts(g)} for g in fs.static_generators + fs.target_generators],
         "columns": fs.columns,
         "categorical": fs.categorical_columns(),
         "cache": {"static_generators": len(fs.static_generators), "from_cache": fs.cache_hits},
@@ -122,3 +122,10 @@ def write_run_folder(
     plot_importance(imp, d / "plots" / "importance.png")
     write_report(d / "report.md", cfg=cfg, table=table, final=final, imp=imp, timings=timings,
                  peak_rss_mb=peak_rss_mb, n_train=len(train), n_test=len(test), n_features=fs.static.shape[1])
+
+
+def _row_counts(gen) -> dict[str, int]:
+    """Embedding generators: rows embedded in this run vs taken from the per-row cache (features/_rowcache.py)."""
+    if not hasattr(gen, "rows_computed_"):
+        return {}
+    return {"rows_computed": int(gen.rows_computed_), "rows_cached": int(gen.rows_cached_)}

@@ -84,3 +84,27 @@ def _media_face_columns(n_posts: int, seed: int) -> dict[str, object]:
         "meta_face_dominant_emotion": dominant,
         "meta_face_emotion_distribution": dist,
     }
+def write_images(frame: pd.DataFrame, folder, *, size: int = 32, skip_every: int = 0, seed: int = 0) -> list:
+    """Write a small JPEG per row (colour from the category, brightness from the label) and return absolute paths.
+
+    With `skip_every=k`, every k-th row's path points at a file that is not written (a missing image).
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    codes = pd.factorize(frame["category"].fillna(""), sort=True)[0]
+    label = frame["label"].fillna(frame["label"].mean()).to_numpy()
+    paths = []
+    for i, (c, lab) in enumerate(zip(codes, label)):
+        path = folder / f"img{i}.jpg"
+        paths.append(str(path))
+        if skip_every and i % skip_every == 0:
+            continue
+        base = np.array([40 + 40 * (c % 5), 200 - 30 * (c % 4), 60 + 50 * (c % 3)], dtype=float)
+        px = base * np.clip(0.6 + 0.05 * (lab - 6), 0.2, 1.3) + rng.normal(0, 15, (size, size, 3))
+        Image.fromarray(np.clip(px, 0, 255).astype(np.uint8)).save(path, format="JPEG", quality=85)
+    return paths

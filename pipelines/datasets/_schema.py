@@ -14,7 +14,7 @@ Every loader maps its source onto these columns; everything downstream speaks on
 | location | str or missing | place / country code (SMPD-Video `post_location`) |
 | language | str or missing | text language code |
 | latitude, longitude, geo_accuracy | float | geo tag (NaN when absent or 0/0 "no geo") |
-| image_path | str or missing | path of the image / video file relative to the data folder |
+| image_path | str or missing | path of the image / video file relative to the data folder (`load_frame` makes it absolute) |
 | label | float | popularity on the log scale; NaN on test rows |
 | split | str | "train" or "test" |
 | user_* | float or str | user-profile columns (numeric ones are float; e.g. user_follower_count) |

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
-from tests._data import make_postframe
+from tests._data import make_postframe, write_images
+from tests._tiny_clip import tiny_clip_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
@@ -30,12 +31,40 @@ ALT_PARAMS = {
     "tfidf_svd": {"column": "tags"},
     "user_svd": {"n_components": 4},
     "user_target": {"smoothing": 1.0},
+    "glove": {"weighting": "mean"},
+    "word2vec": {"window": 3},
+    "sentence": {"n_components": 4},
+    "clip_text": {"n_components": 4},
+    "clip_image": {"n_components": 4},
+    "image_encoder": {"resolution": 48},
+    "image_stats": {"image_root": "/elsewhere"},
+    "crossmodal": {"method": "pls"},
+    "clusters": {"levels": [3, 6]},
+}
+
+# Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
+# in for `clip-ViT-B-32`), and small blocks keep the suite quick. Every other generator runs on its defaults.
+CONTRACT_PARAMS = {
+    "clip_text": lambda: {"model": tiny_clip_dir(), "n_components": 6},
+    "clip_image": lambda: {"model": tiny_clip_dir(), "n_components": 6},
+    "image_encoder": lambda: {"resolution": 32, "n_components": 6},
+    "crossmodal": lambda: {"image_resolution": 32, "clip_model": tiny_clip_dir()},
+    "sentence": lambda: {"n_components": 8},
+    "word2vec": lambda: {"vector_size": 8, "epochs": 3},
 }
 
 
+def make(name: str, params: dict | None = None):
+    """The registered generator with the suite's parameters (plus `params`)."""
+    base = CONTRACT_PARAMS[name]() if name in CONTRACT_PARAMS else {}
+    return get_generator(name, {**base, **(params or {})})
+
+
 @pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
+def frame(tmp_path_factory) -> pd.DataFrame:
     f = make_postframe()
+    # Real small images for most rows (image generators run their encoders); every fifth file is missing.
+    f["image_path"] = write_images(f, tmp_path_factory.mktemp("images"), skip_every=5)
     # A non-default, non-monotonic index catches generators that mix positions and labels.
     f.index = pd.Index(np.arange(len(f))[::-1] * 3 + 1000)
     return f
@@ -57,7 +86,7 @@ def train_part(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
 def fit_out(name: str, frame: pd.DataFrame, params: dict | None = None):
     """A fresh generator fitted the way the engine fits it, and its fit_transform output."""
-    gen = get_generator(name, params)
+    gen = make(name, params)
     if gen.uses_target:
         tr, y = train_part(frame)
         return gen, gen.fit_transform(tr, y)
@@ -135,7 +164,7 @@ def test_row_order_does_not_change_values(name, frame):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_required_column_raises_keyerror(name, frame):
-    gen = get_generator(name)
+    gen = make(name)
     tr, y = train_part(frame)
     if not gen.requires:  # prefix-only: the columns it was fitted with are required at transform
         gen.fit(tr, y if gen.uses_target else None)
@@ -176,25 +205,25 @@ def test_transform_subset_and_new_frame_keeps_columns_and_categories(name, frame
 @pytest.mark.parametrize("name", NAMES)
 def test_unfitted_transform_raises(name, frame):
     with pytest.raises(RuntimeError, match="must be fitted"):
-        get_generator(name).transform(frame)
+        make(name).transform(frame)
 
 
 @pytest.mark.parametrize("name", STATIC)
 def test_cache_round_trip_and_keys(name, frame, tmp_path):
     cache = FeatureCache(tmp_path)
-    gen = get_generator(name)
+    gen = make(name)
     key = generator_key(gen, frame)
     assert cache.load(gen, key) is None
     out = gen.fit_transform(frame)
     cache.save(gen, key, out)
-    hit = cache.load(get_generator(name), key)
+    hit = cache.load(make(name), key)
     assert hit is not None
     loaded, fitted = hit
     pd.testing.assert_frame_equal(loaded, out)
     pd.testing.assert_frame_equal(fitted.transform(frame), out)
-    assert generator_key(get_generator(name), frame.copy()) == key
+    assert generator_key(make(name), frame.copy()) == key
     if name in ALT_PARAMS:
-        assert generator_key(get_generator(name, ALT_PARAMS[name]), frame) != key
+        assert generator_key(make(name, ALT_PARAMS[name]), frame) != key
     else:
         assert not gen.get_params(), f"add a parameter change for {name!r} to ALT_PARAMS"
     col = gen.input_columns(frame)[-1]
@@ -203,12 +232,13 @@ def test_cache_round_trip_and_keys(name, frame, tmp_path):
 
 def test_cache_keys_for_target_generators_follow_params(frame):
     for name in TARGET:
-        key = generator_key(get_generator(name), frame)
-        assert generator_key(get_generator(name, ALT_PARAMS[name]), frame) != key
+        key = generator_key(make(name), frame)
+        assert generator_key(make(name, ALT_PARAMS[name]), frame) != key
 
 
 def test_build_features_with_every_generator(frame):
-    specs = [FeatureSpec(n) for n in NAMES] + [FeatureSpec("tfidf_svd", {"column": "tags", "n_components": 4})]
+    specs = [FeatureSpec(n, make(n).get_params()) for n in NAMES]
+    specs += [FeatureSpec("tfidf_svd", {"column": "tags", "n_components": 4})]
     fs = build_features(frame, specs, progress=False)
     assert fs.static.index.equals(frame.index)
     assert {g.name for g in fs.target_generators} == set(TARGET)
@@ -225,7 +255,7 @@ def test_target_fit_transform_is_out_of_fold(name, frame):
     for row in tr.index[[0, 17, 60]]:
         y2 = y.copy()
         y2.loc[row] += 100.0
-        out2 = get_generator(name).fit_transform(tr, y2)
+        out2 = make(name).fit_transform(tr, y2)
         pd.testing.assert_frame_equal(out2.loc[[row]], out.loc[[row]])
         assert not out2.equals(out)  # the changed label does reach rows of the other folds
 
@@ -233,7 +263,7 @@ def test_target_fit_transform_is_out_of_fold(name, frame):
 @pytest.mark.parametrize("name", TARGET)
 def test_target_unseen_keys_get_the_global_mean(name, frame):
     tr, y = train_part(frame)
-    gen = get_generator(name).fit(tr, y)
+    gen = make(name).fit(tr, y)
     unseen = tr.iloc[:4].copy()
     for col in gen.requires:
         unseen[col] = "never_seen"
@@ -249,6 +279,6 @@ def test_target_unseen_keys_get_the_global_mean(name, frame):
 def test_target_needs_y(name, frame):
     tr, _ = train_part(frame)
     with pytest.raises(ValueError, match="needs y"):
-        get_generator(name).fit(tr)
+        make(name).fit(tr)
     with pytest.raises(ValueError, match="needs y"):
-        get_generator(name).fit_transform(tr)
+        make(name).fit_transform(tr)
