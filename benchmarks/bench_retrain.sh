@@ -10,8 +10,8 @@ POSTS=${2:-10000}
 SMP=${SMP:-smp}  # e.g. SMP=$PWD/.venv/bin/smp
 CONFIG=$(realpath benchmarks/retrain_grown.toml)
 rm -rf "$W" && mkdir -p "$W" && cd "$W"
-$SMP -q synth --out early --posts "$POSTS" --users $((POSTS / 8)) --seed 0 --image-size 0 --until 2016-11-01
-$SMP -q synth --out grown --posts "$POSTS" --users $((POSTS / 8)) --seed 0 --image-size 0 --until 2017-06-01
+$SMP -q synth --out early --posts "$POSTS" --users $((POSTS / 8)) --seed 0 --image-size 32 --until 2016-11-01
+$SMP -q synth --out grown --posts "$POSTS" --users $((POSTS / 8)) --seed 0 --image-size 32 --until 2017-06-01
 for step in "early first" "early unchanged" "grown grown"; do
   set -- $step
   start=$(date +%s.%N)
