@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
+
+from ._cache import _atomic_write
 
 KEY_BYTES = 16
 _MEMORY: dict[str, dict[bytes, np.ndarray]] = {}
@@ -124,11 +125,11 @@ class RowCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         info = self.dir / "model.txt"
         if not info.exists():
-            _atomic(info, lambda p: Path(p).write_text(self.model_key + "\n"))
+            _atomic_write(info, lambda p: Path(p).write_text(self.model_key + "\n"))
         shard = uuid.uuid4().hex
         key_arr = np.array(keys, dtype=f"S{KEY_BYTES}")
-        _atomic(self.dir / f"{shard}.vals.npy", lambda p: _save_npy(p, values))
-        _atomic(self.dir / f"{shard}.keys.npy", lambda p: _save_npy(p, key_arr))
+        _atomic_write(self.dir / f"{shard}.vals.npy", lambda p: _save_npy(p, values))
+        _atomic_write(self.dir / f"{shard}.keys.npy", lambda p: _save_npy(p, key_arr))
 
     # ------------------------------------------------------------------------------------------------- public
     def get_or_compute(
@@ -168,13 +169,3 @@ def _save_npy(path: str, arr: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, arr)
 
-
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
