@@ -324,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="[smp] %(message)s",
                         stream=sys.stderr)
+    # Libraries that log every epoch or file at INFO (gensim's Word2Vec, Ray) would bury
+    # the run's own lines under the root handler; their warnings still come through.
+    for name in ("gensim", "ray", "httpx", "sentence_transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as e:
