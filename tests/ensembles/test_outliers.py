@@ -9,15 +9,7 @@ import pytest
 from ensembles import cross_fit, fold_ids, get_model, inner_scheme, make_folds
 from ensembles.outliers import filter_folds, iqr_keep
 
-
-def _frame(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    t0 = pd.Timestamp("2020-01-01", tz="UTC")
-    return pd.DataFrame({
-        "user_id": [f"u{u}" for u in rng.integers(0, 30, n)],
-        "post_time": t0 + pd.to_timedelta(rng.permutation(n) * 3600, unit="s"),
-        "x": rng.normal(size=n),
-    })
+from .test_cv import _frame  # users, times and one feature: the folds test frame
 
 
 @pytest.mark.parametrize("scheme, base", [("holdout", "kfold"), ("group_holdout", "group"), ("time_holdout", "time")])
