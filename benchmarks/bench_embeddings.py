@@ -25,10 +25,10 @@ def main() -> int:
     ap.add_argument("--resolutions", default="32,64,224", help="EfficientNet input sizes to time")
     args = ap.parse_args()
 
-    from features import _rowcache, get_generator
-    from features._encoders import resolve_device
-    from pipelines.config import load_config
-    from pipelines.data import load_frame
+    from smp.features import _rowcache, get_generator
+    from smp.features._encoders import resolve_device
+    from smp.pipelines.config import load_config
+    from smp.pipelines.data import load_frame
 
     cfg = load_config(args.config)
     frame = load_frame(cfg.data, cfg.output, progress=False).iloc[: args.rows].reset_index(drop=True)

@@ -24,8 +24,8 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="run folder (default: a new one under runs/)")
     args = ap.parse_args()
 
-    from pipelines.config import load_config
-    from pipelines.data import ensure_synthetic
+    from smp.pipelines.config import load_config
+    from smp.pipelines.data import ensure_synthetic
 
     cfg = load_config(args.config)
     if cfg.data.format == "synthetic":

@@ -148,7 +148,7 @@ def cross_fit(
 
     `X` holds the static features of the labelled rows (positional rows match `y` and `folds`); label-using
     features come from `fold_features`, refitted per fold. Test predictions are the mean over folds.
-    `engine` (see `ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
+    `engine` (see `smp.ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
     per fold, and results are assembled in fold order, so any engine gives the predictions of the plain loop.
     `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
     """

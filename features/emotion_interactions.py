@@ -2,7 +2,7 @@
 
     Y = b0 + b1 txt_emo + b2 img_emo + b3 likability + b4 txt_emo*img_emo + b5 txt_emo*img_emo*likability + e
 
-- ``txt_emo``: the signed text emotion, ``valence`` of `features.emotion` (VADER compound and the lexicon's
+- ``txt_emo``: the signed text emotion, ``valence`` of `smp.features.emotion` (VADER compound and the lexicon's
   valence averaged; EIJL graded text emotion by polarity from very negative to very positive).
 - ``img_emo``: the facial emotional intensity of the image, 1 - P(neutral) over the detected faces, 0 without a
   face (EIJL: facial emotion of the cover, split by face presence). ``image_source`` picks where it comes from:

@@ -66,7 +66,7 @@ def resolve_image_path(path: object, root: str | os.PathLike | None) -> Path | N
     """Where the file of a PostFrame `image_path` lies: absolute paths as they are, relative ones under `root`.
 
     `root` is the data folder (the generator's `image_root` parameter, else the frame's `attrs["data_root"]` that
-    `pipelines.data.load_frame` sets); without one, relative to the working directory. None for a missing path.
+    `smp.pipelines.data.load_frame` sets); without one, relative to the working directory. None for a missing path.
     """
     if path is None or (isinstance(path, float) and np.isnan(path)) or str(path).strip() == "":
         return None

@@ -1,7 +1,7 @@
 """Image features [visual]: CLIP image embeddings, EfficientNet-Lite0 embeddings and cheap image statistics.
 
 Image paths: the PostFrame's `image_path` is relative to the data folder; `smp run` / `smp predict` make it
-absolute when they load a data folder (`pipelines.data.load_frame`), so train posts and new posts from another
+absolute when they load a data folder (`smp.pipelines.data.load_frame`), so train posts and new posts from another
 folder each point at their own files. A relative path left in the frame is taken relative to the `image_root`
 parameter (default: the working directory).
 

@@ -1,6 +1,6 @@
 """Image/video emotion from the SMPD-Video media side tables, in the same columns as `face_emotion`.
 
-The loader (`pipelines.datasets.smpd_video`) already joins `media/{split}_face.csv` and `_audio.csv` as
+The loader (`smp.pipelines.datasets.smpd_video`) already joins `media/{split}_face.csv` and `_audio.csv` as
 `meta_face_*` / `meta_audio_*` columns; this generator only reads those columns (no second parse of the files):
 
 - `meta_face_has_face`, `meta_face_avg_faces_per_frame` -> has_face, face_count;

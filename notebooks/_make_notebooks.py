@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from pipelines.ablate import ablate, plan_variants, smoke_config
-from pipelines.config import load_config
+from smp.pipelines.ablate import ablate, plan_variants, smoke_config
+from smp.pipelines.config import load_config
 
 # SMP_NOTEBOOK_SMALL=1 (what the test suite sets) runs the same cells on a small synthetic set with one fast model.
 SMALL = os.environ.get("SMP_NOTEBOOK_SMALL", "") not in ("", "0")
@@ -64,7 +64,7 @@ def nb(title, intro, config_cell):
 
 ABL = nb(
     "Feature ablation on the embedded synthetic default",
-    "Runs `pipelines.ablate.ablate` (what `smp ablate --config default` runs) through the public API: the full "
+    "Runs `smp.pipelines.ablate.ablate` (what `smp ablate --config default` runs) through the public API: the full "
     "configuration, one variant without each feature group, without the ensemble and with a single split instead "
     "of K folds; then shows the table, the plot and the importance tables of the full run.",
     '''cfg = load_config("default")

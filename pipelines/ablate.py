@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ensembles import HOLDOUT_OF
-from features import GENERATORS
+from smp.ensembles import HOLDOUT_OF
+from smp.features import GENERATORS
 
 from .config import RunConfig
 
@@ -155,7 +155,7 @@ def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_est
 def _specs_for(cfg: RunConfig) -> list:
     """The config's feature specs whose generators find their columns in the config's data; the others (say the
     SMPD-Video media-table generators on synthetic SMPD-Image data) are dropped with a log line naming them."""
-    from features import get_generator
+    from smp.features import get_generator
 
     from .data import data_root, load_frame
 
@@ -228,7 +228,7 @@ def _absolute_paths(cfg: RunConfig) -> RunConfig:
 
 def _warm_cache(cfg: RunConfig, progress: bool) -> None:
     """Compute every static generator once (into the shared cache) before variants start in parallel."""
-    from features import FeatureCache, build_features
+    from smp.features import FeatureCache, build_features
 
     from .data import data_root, load_frame
 

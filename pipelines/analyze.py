@@ -41,7 +41,7 @@ GENERATOR = "emotion_interactions"
 
 def emotion_variables(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Series, str]:
     """txt_emo, img_emo, likability of the run's training posts, their labels, and where the variables came from."""
-    from features import get_generator
+    from smp.features import get_generator
 
     fitted, train_posts = load_fitted(run_dir)
     gens = [g for g in fitted.static_generators if g.name == GENERATOR]

@@ -185,7 +185,7 @@ def _cmd_registry(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from features import GENERATORS
+    from smp.features import GENERATORS
 
     rows = [{"name": k, "group": c.group, "uses_target": c.uses_target, "version": c.version,
              "requires": list(c.requires) + [f"{p}*" for p in c.requires_prefix], "params": c.default_params()}
@@ -202,7 +202,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from ensembles import MODELS
+    from smp.ensembles import MODELS
 
     rows = [{"key": k, "summary": c.summary, "defaults": c.defaults} for k, c in sorted(MODELS.items())]
     if args.json:

@@ -15,7 +15,7 @@ from typing import Any
 
 import tomli_w
 
-from features import FeatureSpec
+from smp.features import FeatureSpec
 
 DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
 BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
@@ -217,8 +217,8 @@ def _models(items: Any, where: str) -> list[ModelConfig]:
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig:
     """Validate a parsed TOML document into a `RunConfig`."""
-    from ensembles import GREATER_IS_BETTER, MODELS, SCHEMES
-    from features import GENERATORS
+    from smp.ensembles import GREATER_IS_BETTER, MODELS, SCHEMES
+    from smp.features import GENERATORS
 
     top = _build(RunConfig, raw, source)
     cfg = RunConfig(name=str(top.get("name", "run")), seed=int(top.get("seed", 0)), metric=top.get("metric", "src"))
@@ -270,7 +270,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
 
 def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
     """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
-    from ensembles import ENGINES
+    from smp.ensembles import ENGINES
 
     cfg.engine = str(top.get("engine", "local"))
     if cfg.engine not in ENGINES:
@@ -289,8 +289,8 @@ def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
 
 def _training_sections(cfg: RunConfig, top: dict, st: dict, source: str) -> None:
     """`[[stack.levels]]`, `[tuning]` and `[pseudo]`."""
-    from ensembles.pseudo import SOURCES
-    from ensembles.tuning import OBJECTIVES
+    from smp.ensembles.pseudo import SOURCES
+    from smp.ensembles.tuning import OBJECTIVES
 
     for i, lv in enumerate(st.get("levels", [])):
         d = _build(StackLevelConfig, lv, f"{source} [[stack.levels]][{i}]")
@@ -321,7 +321,7 @@ def load_config(path: str | Path | None = None) -> RunConfig:
     """Load a TOML config file, or a bundled one by name (`default`, `smpd_video`, ...), default `default`."""
     if path is None or str(path) in BUNDLED:
         name = "default" if path is None else str(path)
-        text = resources.files("pipelines").joinpath("configs", f"{name}.toml").read_text()
+        text = resources.files("smp.pipelines").joinpath("configs", f"{name}.toml").read_text()
         source = f"<bundled config {name}>"
     else:
         p = Path(path)

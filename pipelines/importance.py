@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ensembles.importance import permutation_importance, summarise_permutation
+from smp.ensembles.importance import permutation_importance, summarise_permutation
 
 from .config import RunConfig
 

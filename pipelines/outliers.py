@@ -1,4 +1,4 @@
-"""The `[outliers]` training step: IQR filtering of each fold's training part (see `ensembles.outliers`).
+"""The `[outliers]` training step: IQR filtering of each fold's training part (see `smp.ensembles.outliers`).
 
 How it interacts with the folds: the filter runs after the folds are made and before anything is fitted. Each
 fold's training part loses the rows outside the IQR fences, computed on that training part alone (on the label
@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ensembles.outliers import filter_folds
+from smp.ensembles.outliers import filter_folds
 
 from .config import OutliersConfig
 

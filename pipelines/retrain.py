@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles import GREATER_IS_BETTER, score_all
+from smp.ensembles import GREATER_IS_BETTER, score_all
 
 from .config import RunConfig
 from .registry import Registry, code_version, fault_point, now_utc

@@ -24,12 +24,12 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from ensembles import (
+from smp.ensembles import (
     GREATER_IS_BETTER, CVResult, FoldFeatures, fold_feature_frames, get_engine, inner_scheme, make_folds,
     predict_folds,
 )
-from features import FeatureCache, build_features, transform_features
-from features._rowcache import use_row_cache
+from smp.features import FeatureCache, build_features, transform_features
+from smp.features._rowcache import use_row_cache
 
 from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame

@@ -12,8 +12,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from ensembles import CVResult, fold_ids
-from features import FeatureSet, fingerprint_frame
+from smp.ensembles import CVResult, fold_ids
+from smp.features import FeatureSet, fingerprint_frame
 
 from .config import RunConfig
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, PseudoRows, cross_fit, get_model, stack_levels
-from ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
+from smp.ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, PseudoRows, cross_fit, get_model, stack_levels
+from smp.ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
 
 from .config import RunConfig
 
@@ -64,7 +64,7 @@ def tune_level1(cfg: RunConfig, X: pd.DataFrame, y: np.ndarray, folds, fold_feat
                 progress: bool = False) -> dict:
     """Tune the configured level-1 learners; returns name -> TuneResult (best params reused when a finished
     study for the same data, folds and base params exists, unless `retune`)."""
-    from ensembles.tuning import SPACES, default_storage, tune
+    from smp.ensembles.tuning import SPACES, default_storage, tune
 
     tc = cfg.tuning
     names = tc.models or [m.name for m in cfg.models if m.key in SPACES]
@@ -203,13 +203,13 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
     import os
     import shutil
 
-    from ensembles import make_folds
-    from features import FeatureCache, build_features
+    from smp.ensembles import make_folds
+    from smp.features import FeatureCache, build_features
 
     from .data import data_root, load_frame
     from .run import new_run_dir
 
-    from ensembles.tuning import SPACES
+    from smp.ensembles.tuning import SPACES
 
     names = {m.name: m.key for m in cfg.models}
     unknown = [n for n in cfg.tuning.models if n not in names]

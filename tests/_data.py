@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.datasets._schema import finalize_postframe
+from smp.pipelines.datasets._schema import finalize_postframe
 
 VOCAB = [f"w{i}" for i in range(60)]
 CATEGORIES = ["Travel", "Food", "Animal", "Fashion", "Sports"]

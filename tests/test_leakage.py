@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import FoldFeatures, cross_fit, get_model, make_folds
-from features import FeatureSpec, build_features, get_generator
+from smp.ensembles import FoldFeatures, cross_fit, get_model, make_folds
+from smp.features import FeatureSpec, build_features, get_generator
 from tests._data import make_postframe
 
 STATIC = ["user_profile", "user_posts", "user_post_interval", "time", "category", "hot_tags", "text_stats"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import FoldFeatures, cross_fit, fold_ids, get_model, make_folds, restrict_folds, stack
+from smp.ensembles import FoldFeatures, cross_fit, fold_ids, get_model, make_folds, restrict_folds, stack
 
 
 def _frame(n=240, seed=0):

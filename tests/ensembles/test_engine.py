@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import FoldFeatures, LocalEngine, RayEngine, cross_fit, get_engine, get_model, make_folds, make_engine
-from features import get_generator
+from smp.ensembles import FoldFeatures, LocalEngine, RayEngine, cross_fit, get_engine, get_model, make_folds, make_engine
+from smp.features import get_generator
 from tests._data import make_postframe
 
 
@@ -53,7 +53,7 @@ def test_engine_errors(name, options, match):
 
 
 def test_get_engine_reads_config_sections():
-    from pipelines.config import config_from_dict
+    from smp.pipelines.config import config_from_dict
 
     cfg = config_from_dict({"models": ["ridge"], "engine": "ray",
                             "ray": {"address": "auto", "num_cpus": 3, "task_cpus": 2}})
@@ -106,9 +106,9 @@ def test_ray_fold_fits_equal_the_plain_loop(ray_cluster):
 
 def test_ray_run_equals_local_run(ray_cluster, tmp_path):
     """`engine = "ray"` in a config: the same run folder predictions as the default local run."""
-    from pipelines.config import config_from_dict
-    from pipelines.datasets.synthetic import generate_smpd_image
-    from pipelines.run import run
+    from smp.pipelines.config import config_from_dict
+    from smp.pipelines.datasets.synthetic import generate_smpd_image
+    from smp.pipelines.run import run
     from tests.pipelines.test_run import small_config
 
     data = generate_smpd_image(tmp_path / "smpd", n_posts=600, n_users=60, seed=5, image_size=0, progress=False)

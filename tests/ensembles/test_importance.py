@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ensembles import FoldFeatures, cross_fit, get_model, make_folds
-from ensembles.importance import permutation_importance, summarise_permutation
+from smp.ensembles import FoldFeatures, cross_fit, get_model, make_folds
+from smp.ensembles.importance import permutation_importance, summarise_permutation
 
 
 def test_permutation_ranks_signal_over_noise_and_groups():
@@ -34,7 +34,7 @@ def test_permutation_ranks_signal_over_noise_and_groups():
 
 
 def test_permutation_covers_label_features_of_each_fold():
-    from features import get_generator
+    from smp.features import get_generator
     from tests._data import make_postframe
 
     frame = make_postframe(n_posts=300, n_users=30, seed=2)
@@ -52,7 +52,7 @@ def test_permutation_covers_label_features_of_each_fold():
 
 
 def test_batched_prediction_equals_one_call_per_unit(monkeypatch):
-    import ensembles.importance as imp
+    import smp.ensembles.importance as imp
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300),

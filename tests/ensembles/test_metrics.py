@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ensembles.metrics import mae, mape, mse, score_all, src
+from smp.ensembles.metrics import mae, mape, mse, score_all, src
 
 
 def test_values_by_hand():

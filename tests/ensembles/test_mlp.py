@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from ensembles import get_model
-from ensembles.models._mlp_net import supcon_loss
-from ensembles.models.mlp import EMOTION_COLUMNS
+from smp.ensembles import get_model
+from smp.ensembles.models._mlp_net import supcon_loss
+from smp.ensembles.models.mlp import EMOTION_COLUMNS
 
 FAST = {"max_epochs": 6, "patience": 3, "hidden": [32, 16]}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import MODELS, get_model
+from smp.ensembles import MODELS, get_model
 
 FAST = {"lgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}, "tabnet": {"max_epochs": 40, "patience": 10},
         "mlp": {"max_epochs": 40, "patience": 10}}

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import cross_fit, fold_ids, get_model, inner_scheme, make_folds
-from ensembles.outliers import filter_folds, iqr_keep
+from smp.ensembles import cross_fit, fold_ids, get_model, inner_scheme, make_folds
+from smp.ensembles.outliers import filter_folds, iqr_keep
 
 from .test_cv import _frame  # users, times and one feature: the folds test frame
 
@@ -75,7 +75,7 @@ def test_filter_drops_training_rows_only_with_per_fold_fences():
 
 
 def test_stacking_on_a_single_split_is_refused():
-    from ensembles import stack
+    from smp.ensembles import stack
 
     f = _frame()
     y = f["x"].to_numpy()

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import CVResult, FoldFeatures, PseudoRows, cross_fit, make_folds
-from ensembles.models import Model
-from ensembles.pseudo import (
+from smp.ensembles import CVResult, FoldFeatures, PseudoRows, cross_fit, make_folds
+from smp.ensembles.models import Model
+from smp.ensembles.pseudo import (
     disagreement_confidence, member_predictions, pseudo_rounds, pseudo_rows, select_confident,
 )
 

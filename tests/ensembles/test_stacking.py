@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles import cross_fit, fold_blend, get_model, make_folds, stack_levels
+from smp.ensembles import cross_fit, fold_blend, get_model, make_folds, stack_levels
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from ensembles import get_model, make_folds
-from ensembles.tuning import SPACES, CVObjective, get_space, params_from_trial, redact, tune
+from smp.ensembles import get_model, make_folds
+from smp.ensembles.tuning import SPACES, CVObjective, get_space, params_from_trial, redact, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,8 +100,8 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
 
 SCRIPT = """
 import sys, numpy as np, pandas as pd
-from ensembles import make_folds
-from ensembles.tuning import tune
+from smp.ensembles import make_folds
+from smp.ensembles.tuning import tune
 
 def main():
     rng = np.random.default_rng(0)
@@ -166,7 +166,7 @@ def test_killed_tuning_process_resumes_the_same_study(tmp_path):
 
 def test_fold_generators_stay_per_fold_after_one_fold_at_a_time_tuning():
     """Tuning fits one fold at a time (each as fold 0); the run's fold k must still get fold k's generators."""
-    from ensembles import FoldFeatures
+    from smp.ensembles import FoldFeatures
 
     class MeanOfLabels:
         name = "m"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
+from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
 from tests._data import make_postframe, write_images
 from tests._tiny_clip import tiny_clip_dir
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FeatureCache, FeatureSpec, build_features, get_generator
-from features import _rowcache
-from features._embedding import prompt_texts
-from features._rowcache import RowCache, row_hashes, use_row_cache
+from smp.features import FeatureCache, FeatureSpec, build_features, get_generator
+from smp.features import _rowcache
+from smp.features._embedding import prompt_texts
+from smp.features._rowcache import RowCache, row_hashes, use_row_cache
 from tests._data import make_postframe, write_images
 from tests._tiny_clip import tiny_clip_dir
 
@@ -182,8 +182,8 @@ def test_image_encoder_sees_the_images(frame):
 
 
 def test_load_frame_makes_image_paths_absolute(tmp_path):
-    from pipelines.config import DataConfig, OutputConfig
-    from pipelines.data import load_frame
+    from smp.pipelines.config import DataConfig, OutputConfig
+    from smp.pipelines.data import load_frame
 
     data = DataConfig(format="synthetic", path=str(tmp_path / "syn"),
                       synthetic={"n_posts": 40, "n_users": 8, "seed": 1, "image_size": 8})
@@ -195,7 +195,7 @@ def test_load_frame_makes_image_paths_absolute(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------ CLIP
 def test_tiny_clip_through_the_real_path(frame):
-    from features._encoders import load_clip
+    from smp.features._encoders import load_clip
 
     clip = tiny_clip_dir()
     img = get_generator("clip_image", {"model": clip, "n_components": None}).fit_transform(frame)

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import get_generator
-from features import emotion as emo
-from features import face_emotion as fe
-from features.media_emotion import parse_distribution
+from smp.features import get_generator
+from smp.features import emotion as emo
+from smp.features import face_emotion as fe
+from smp.features.media_emotion import parse_distribution
 from tests._data import make_postframe
 
 
@@ -218,7 +218,7 @@ VIDEO_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "smpd-vid
 
 @pytest.mark.skipif(not VIDEO_DATA.is_dir(), reason=f"{VIDEO_DATA} not present")
 def test_media_emotion_on_the_real_side_tables():
-    from pipelines.datasets import load_smpd_video
+    from smp.pipelines.datasets import load_smpd_video
 
     f = load_smpd_video(VIDEO_DATA)
     out = get_generator("media_emotion").fit_transform(f)
@@ -291,9 +291,9 @@ def test_interactions_face_source_reads_images(images):
 
 @needs_face_model
 def test_loaded_frame_knows_its_data_root_for_images(tmp_path):
-    from pipelines.config import DataConfig, OutputConfig
-    from pipelines.data import load_frame
-    from pipelines.datasets.synthetic import generate_smpd_image
+    from smp.pipelines.config import DataConfig, OutputConfig
+    from smp.pipelines.data import load_frame
+    from smp.pipelines.datasets.synthetic import generate_smpd_image
 
     root = tmp_path / "smpd"
     generate_smpd_image(root, n_posts=80, n_users=10, seed=1, image_size=16, progress=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import features
-from features import GENERATORS, FeatureGenerator, get_generator, register
+from smp import features
+from smp.features import GENERATORS, FeatureGenerator, get_generator, register
 
 EXPECTED = {
     "category",

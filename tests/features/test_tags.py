@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import get_generator
+from smp.features import get_generator
 
 
 def tag_frame() -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
-from features import get_generator
+from smp.features import get_generator
 
 
 def target_frame() -> tuple[pd.DataFrame, pd.Series]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FeatureSpec, build_features, get_generator
+from smp.features import FeatureSpec, build_features, get_generator
 from tests._data import make_postframe
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import get_generator
+from smp.features import get_generator
 
 T0 = pd.Timestamp("2020-01-01", tz="UTC")
 

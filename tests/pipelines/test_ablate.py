@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import tomli_w
 
-import pipelines.ablate as ablate_mod
-from pipelines.ablate import ablate, plan_variants
-from pipelines.cli import main
-from pipelines.config import config_from_dict
-from pipelines.datasets.synthetic import generate_smpd_image
+import smp.pipelines.ablate as ablate_mod
+from smp.pipelines.ablate import ablate, plan_variants
+from smp.pipelines.cli import main
+from smp.pipelines.config import config_from_dict
+from smp.pipelines.datasets.synthetic import generate_smpd_image
 
 FEATURES = ["user_profile", "user_posts", "time", "text_stats", "user_target"]
 

@@ -4,7 +4,7 @@ import tomllib
 
 import pytest
 
-from pipelines.config import BUNDLED, ConfigError, config_from_dict, load_config
+from smp.pipelines.config import BUNDLED, ConfigError, config_from_dict, load_config
 
 
 @pytest.mark.parametrize("name", BUNDLED)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.datasets import (
+from smp.pipelines.datasets import (
     CORE_COLUMNS,
     LOADERS,
     DataError,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.registry import Registry, RegistryError, RegistryLocked, registry_lock
+from smp.pipelines.registry import Registry, RegistryError, RegistryLocked, registry_lock
 
 
 def _stage(reg: Registry, tag: str):

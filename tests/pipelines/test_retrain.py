@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 import tomli_w
 
-from pipelines.cli import main
-from pipelines.config import load_config
-from pipelines.datasets.snapshot import snapshot_smpd_image
-from pipelines.datasets.synthetic import generate_smpd_image
-from pipelines.registry import Registry
-from pipelines.retrain import apply_retune, retrain, retune_due, window_rows
+from smp.pipelines.cli import main
+from smp.pipelines.config import load_config
+from smp.pipelines.datasets.snapshot import snapshot_smpd_image
+from smp.pipelines.datasets.synthetic import generate_smpd_image
+from smp.pipelines.registry import Registry
+from smp.pipelines.retrain import apply_retune, retrain, retune_due, window_rows
 
 UNTIL = int(pd.Timestamp("2016-08-01", tz="UTC").timestamp())
 
@@ -107,7 +107,7 @@ def test_second_job_exits_while_the_first_holds_the_lock(world, tmp_path, capsys
 
 
 def _retrain_cmd(config, reg, data):
-    return [sys.executable, "-m", "pipelines.cli", "retrain", "--config", str(config), "--registry", str(reg.root),
+    return [sys.executable, "-m", "smp.pipelines.cli", "retrain", "--config", str(config), "--registry", str(reg.root),
             "--data", str(data)]
 
 
@@ -207,7 +207,7 @@ def test_window_is_the_most_recent_labelled_posts():
 
 
 def test_compare_promotes_only_beyond_the_margin():
-    from pipelines.retrain import compare
+    from smp.pipelines.retrain import compare
 
     y = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
     good, worse = pd.Series([1.1, 2.0, 3.2, 3.9, 5.1]), pd.Series([2.0, 1.0, 3.0, 5.0, 4.0])

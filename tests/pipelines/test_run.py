@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.cli import main
-from pipelines.config import config_from_dict
-from pipelines.datasets.synthetic import generate_smpd_image
-from pipelines.run import run
-from pipelines.submission import validate_submission
+from smp.pipelines.cli import main
+from smp.pipelines.config import config_from_dict
+from smp.pipelines.datasets.synthetic import generate_smpd_image
+from smp.pipelines.run import run
+from smp.pipelines.submission import validate_submission
 
 FEATURES = ["user_profile", "user_posts", "user_post_interval", "time", "geo", "category", "hot_tags", "text_stats",
             {"name": "tfidf_svd", "params": {"column": "title", "n_components": 4}}, "post_meta",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelines.config import load_config
-from pipelines.run import run
+from smp.pipelines.config import load_config
+from smp.pipelines.run import run
 
 pytestmark = pytest.mark.slow
 

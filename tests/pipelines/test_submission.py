@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from pipelines.submission import VERSION, make_submission, validate_submission, write_exclusive, write_submission
+from smp.pipelines.submission import VERSION, make_submission, validate_submission, write_exclusive, write_submission
 
 
 def test_official_format_and_prefix(tmp_path):

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
-from pipelines.datasets import generate_smpd_image
-from pipelines.datasets.synthetic import CATEGORY_TREE
+from smp.pipelines.datasets import generate_smpd_image
+from smp.pipelines.datasets.synthetic import CATEGORY_TREE
 
 N_POSTS, N_USERS = 3000, 300
 TABLES = ("category", "text", "temporalspatial_information", "additional_information", "user_data")

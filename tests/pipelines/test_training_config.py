@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from pipelines.config import ConfigError, config_from_dict, load_config
+from smp.pipelines.config import ConfigError, config_from_dict, load_config
 
 BASE = {"models": [{"key": "lgbm"}, {"key": "ridge", "name": "r"}]}
 

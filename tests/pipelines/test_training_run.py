@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import tomli_w
 
-from pipelines.cli import main
-from pipelines.config import config_from_dict
-from pipelines.datasets.synthetic import generate_smpd_image
-from pipelines.run import run
+from smp.pipelines.cli import main
+from smp.pipelines.config import config_from_dict
+from smp.pipelines.datasets.synthetic import generate_smpd_image
+from smp.pipelines.run import run
 
 
 @pytest.mark.slow  # about 25 s on an idle machine: tuning, an MLP and a pseudo round refit every model

@@ -1,0 +1,40 @@
+"""Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
+
+from ._cv import CVResult, FoldFeatures, PseudoRows, cross_fit, fold_feature_frames, predict_folds
+from ._folds import HOLDOUT_OF, SCHEMES, fold_ids, inner_scheme, make_folds
+from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
+from .metrics import GREATER_IS_BETTER, METRICS, score_all
+from .models import MODELS, Model, get_model, register_model
+from .stacking import fold_blend, prediction_matrix, restrict_folds, stack, stack_levels
+
+__all__ = [
+    "CVResult",
+    "ENGINES",
+    "Engine",
+    "LocalEngine",
+    "RayEngine",
+    "get_engine",
+    "make_engine",
+    "FoldFeatures",
+    "GREATER_IS_BETTER",
+    "HOLDOUT_OF",
+    "METRICS",
+    "MODELS",
+    "Model",
+    "PseudoRows",
+    "SCHEMES",
+    "cross_fit",
+    "fold_blend",
+    "fold_feature_frames",
+    "fold_ids",
+    "get_model",
+    "inner_scheme",
+    "make_folds",
+    "predict_folds",
+    "prediction_matrix",
+    "register_model",
+    "restrict_folds",
+    "score_all",
+    "stack",
+    "stack_levels",
+]

@@ -1,0 +1,233 @@
+"""The cross-fitting engine: out-of-fold predictions, fold-averaged test predictions, label-using features
+refitted inside each fold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ._folds import Folds
+from .engine import Engine
+from .metrics import score_all
+from .models import Model
+
+
+class LabelFeature(Protocol):
+    """What the engine needs of a label-using feature generator (see `features.TargetGenerator`)."""
+
+    name: str
+
+    def clone(self) -> "LabelFeature": ...
+    def fit_transform(self, frame: pd.DataFrame, y: pd.Series, *, folds=None) -> pd.DataFrame: ...
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+
+class FoldFeatures:
+    """Label-using generators fitted on each fold's training part, shared by every model of a run.
+
+    For fold k: ``fit_transform`` on the training part (out-of-fold values, so no training row sees its own
+    label), ``transform`` on the validation part and the test rows with statistics of the training part only.
+    `inner_folds(part)` makes the inner folds of a training part, normally the outer scheme again, so training
+    rows are encoded as validation rows will be (with user-grouped folds a validation user is never seen).
+    Results are memoised per fold, so ten models on the same folds fit the encoders once.
+    """
+
+    def __init__(self, generators: list[LabelFeature], frame: pd.DataFrame, y, frame_test: pd.DataFrame | None = None,
+                 *, inner_folds: Callable[[pd.DataFrame], Folds] | None = None):
+        self.generators = list(generators)
+        self.frame = frame.reset_index(drop=True)
+        self.y = pd.Series(np.asarray(y, dtype=float))
+        self.frame_test = None if frame_test is None else frame_test.reset_index(drop=True)
+        self.inner_folds = inner_folds
+        self._memo: dict[tuple[int, int, int], tuple] = {}
+        self.fitted: dict[int, list[LabelFeature]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.generators)
+
+    def for_fold(self, k: int, tr: np.ndarray, va: np.ndarray):
+        key = (k, hash(tr.tobytes()), hash(va.tobytes()))
+        if key not in self._memo:
+            parts_tr, parts_va, parts_te, fitted = [], [], [], []
+            f_tr, f_va = self.frame.iloc[tr], self.frame.iloc[va]
+            inner = self.inner_folds(f_tr.reset_index(drop=True)) if self.inner_folds else None
+            for gen in self.generators:
+                g = gen.clone()
+                parts_tr.append(g.fit_transform(f_tr, self.y.iloc[tr], folds=inner))
+                parts_va.append(g.transform(f_va))
+                if self.frame_test is not None:
+                    parts_te.append(g.transform(self.frame_test))
+                fitted.append(g)
+            self._memo[key] = (
+                _hcat(parts_tr, len(tr)),
+                _hcat(parts_va, len(va)),
+                _hcat(parts_te, 0 if self.frame_test is None else len(self.frame_test)),
+                fitted,
+            )
+        # Set on every call, memoised or not: a caller that numbers folds differently (tuning fits one fold at a
+        # time as fold 0) must not leave fold k's generators pointing at another fold's.
+        self.fitted[k] = self._memo[key][3]
+        return self._memo[key][:3]
+
+
+def fold_feature_frames(fitted: dict[int, list[LabelFeature]], frame: pd.DataFrame, n_folds: int) -> list[pd.DataFrame]:
+    """Label features of new rows for each fold, from that fold's fitted generators (`FoldFeatures.fitted`),
+    i.e. as each fold model saw them; feed the list to `predict_folds`."""
+    frame = frame.reset_index(drop=True)
+    return [_hcat([g.transform(frame) for g in fitted.get(k, [])], len(frame)) for k in range(n_folds)]
+
+
+def _hcat(parts: list[pd.DataFrame], n: int) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    return pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
+
+
+@dataclass
+class CVResult:
+    """What `cross_fit` returns; `oof` is NaN on rows no validation fold covered."""
+
+    oof: np.ndarray
+    test_pred: np.ndarray | None
+    fold_scores: list[dict[str, float]]
+    scores: dict[str, float]
+    models: list[Model]
+    importances: pd.DataFrame  # feature x fold gain importance
+    fold_test_preds: list[np.ndarray] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PseudoRows:
+    """Test rows with pseudo-labels that join every fold's TRAINING part (never a validation part).
+
+    `index` are positions in `X_test`; their label features come from the fold's generators fitted on real labels
+    only (the test-row transform), so a pseudo-label never feeds an encoder.
+    """
+
+    index: np.ndarray
+    y: np.ndarray
+    weight: float | np.ndarray = 1.0
+
+    def __post_init__(self):
+        self.index = np.asarray(self.index, dtype=int)
+        self.y = np.asarray(self.y, dtype=float)
+        if self.index.shape != self.y.shape:
+            raise ValueError(f"pseudo rows: index and y must have the same length, got {self.index.shape} and {self.y.shape}")
+        if not np.isfinite(self.y).all():
+            raise ValueError("pseudo rows: pseudo-labels must be finite")
+
+    def weights(self) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.weight, dtype=float), self.y.shape).copy()
+
+
+def _join(X: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    X = X.reset_index(drop=True)
+    return pd.concat([X, extra], axis=1) if extra.shape[1] else X
+
+
+def cross_fit(
+    model: Model,
+    X: pd.DataFrame,
+    y,
+    *,
+    folds: Folds,
+    X_test: pd.DataFrame | None = None,
+    fold_features: FoldFeatures | None = None,
+    sample_weight=None,
+    pseudo: PseudoRows | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+    engine: Engine | None = None,
+) -> CVResult:
+    """Fit a clone of `model` on each fold's training part, predict its validation part and the test rows.
+
+    `X` holds the static features of the labelled rows (positional rows match `y` and `folds`); label-using
+    features come from `fold_features`, refitted per fold. Test predictions are the mean over folds.
+    `engine` (see `smp.ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
+    per fold, and results are assembled in fold order, so any engine gives the predictions of the plain loop.
+    `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
+    """
+    X = X.reset_index(drop=True)
+    y = np.asarray(y, dtype=float)
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+    n = len(y)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if pseudo is not None and len(pseudo.index):
+        if X_test is None:
+            raise ValueError("pseudo rows index X_test, but no X_test was given")
+        if pseudo.index.min() < 0 or pseudo.index.max() >= len(X_test):
+            raise ValueError(f"pseudo row index out of range for {len(X_test)} test rows")
+    else:
+        pseudo = None
+    oof = np.full(n, np.nan)
+    fold_scores, models, imps, test_preds = [], [], {}, []
+    in_loop = engine is None or getattr(engine, "n_jobs", None) == 1  # fit as we go: one fold's data at a time
+    tasks, done = [], []
+    bar = tqdm(list(enumerate(folds)), desc=desc or model.key, unit="fold", disable=not (progress and in_loop),
+               leave=False)
+    for k, (tr, va) in bar:
+        extra_tr = extra_va = extra_te = pd.DataFrame(index=pd.RangeIndex(0))
+        if fold_features:
+            extra_tr, extra_va, extra_te = fold_features.for_fold(k, tr, va)
+        X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
+        X_te = None if X_test is None else _join(X_test, extra_te)
+        y_tr, w_tr = y[tr], None if w is None else w[tr]
+        if pseudo is not None:
+            X_tr = pd.concat([X_tr, X_te.iloc[pseudo.index].reset_index(drop=True)], ignore_index=True)
+            y_tr = np.concatenate([y_tr, pseudo.y])
+            w_tr = np.concatenate([np.ones(len(tr)) if w_tr is None else w_tr, pseudo.weights()])
+        task = (model, X_tr, y_tr, X_va, y[va], w_tr, X_te)
+        if in_loop:
+            done.append(_fit_fold(task))
+            bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")
+        else:
+            tasks.append(task)
+    if tasks:
+        done = engine.map(_fit_fold, tasks, desc=desc or model.key, progress=progress)
+    for k, ((tr, va), (m, pred_va, pred_te)) in enumerate(zip(folds, done)):
+        oof[va] = pred_va
+        fold_scores.append(score_all(y[va], oof[va]))
+        models.append(m)
+        imps[f"fold{k}"] = m.feature_importance()
+        if pred_te is not None:
+            test_preds.append(pred_te)
+    return CVResult(
+        oof=oof,
+        test_pred=np.mean(test_preds, axis=0) if test_preds else None,
+        fold_scores=fold_scores,
+        scores=score_all(y, oof),
+        models=models,
+        importances=pd.DataFrame(imps),
+        fold_test_preds=test_preds,
+    )
+
+
+def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
+    """One fold: fit a clone on the training part, predict the validation part and the test rows.
+
+    A module-level function of plain data, so process and Ray workers can run it."""
+    from threadpoolctl import threadpool_limits
+
+    model, X_tr, y_tr, X_va, y_va, w_tr, X_te = task
+    # BLAS sums in a thread-count-dependent order, and workers get fewer threads than this process: one BLAS
+    # thread everywhere makes a fold's fit bit-identical wherever it runs (the learners' own threads are
+    # deterministic: LightGBM `deterministic`, CatBoost by design).
+    with threadpool_limits(limits=1, user_api="blas"):
+        # We clone the model so that all the folds are independent.
+        m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y_va, sample_weight=w_tr)
+        pred_va = np.asarray(m.predict(X_va), dtype=float)
+        pred_te = None if X_te is None else np.asarray(m.predict(X_te), dtype=float)
+    return m, pred_va, pred_te
+
+
+def predict_folds(models: list[Model], X: pd.DataFrame, extras: list[pd.DataFrame] | None = None) -> np.ndarray:
+    """Mean prediction of fold models on new rows (each fold with its own label-feature columns)."""
+    X = X.reset_index(drop=True)
+    preds = [m.predict(_join(X, extras[k] if extras else pd.DataFrame(index=X.index))) for k, m in enumerate(models)]
+    return np.mean(preds, axis=0)

@@ -1,0 +1,75 @@
+"""Fold schemes: shuffled KFold, GroupKFold by user, a time-ordered expanding-window split, and single
+train/validation splits of each (the "K-fold vs single split" ablation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, KFold
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+SCHEMES = ("kfold", "group", "time", "holdout", "group_holdout", "time_holdout")
+# A single split is one fold of its K-fold scheme: a seeded 1/n_splits of the rows (or of the users) validated,
+# or for time the latest chunk validated after training on everything before it.
+HOLDOUT_OF = {"holdout": "kfold", "group_holdout": "group", "time_holdout": "time"}
+
+
+def make_folds(
+    frame: pd.DataFrame,
+    *,
+    scheme: str = "kfold",
+    n_splits: int = 5,
+    seed: int = 0,
+    group_col: str = "user_id",
+    time_col: str = "post_time",
+) -> Folds:
+    """Positional (train_idx, val_idx) pairs over the rows of `frame` (the labelled rows).
+
+    - ``kfold``: shuffled KFold; every row is validated once.
+    - ``group``: GroupKFold on `group_col` (a user's posts are never split across train and validation),
+      groups shuffled with `seed` so the assignment is seeded but not order-dependent.
+    - ``time``: the rows sorted by `time_col` are cut into ``n_splits + 1`` chunks; fold k trains on chunks
+      0..k and validates on chunk k+1. The first chunk is never validated and keeps NaN out-of-fold predictions.
+    - ``holdout`` / ``group_holdout`` / ``time_holdout``: a single train/validation split, the last fold of
+      ``kfold`` / ``group`` / ``time`` (about 1/n_splits of the rows validated, seeded). Rows outside the
+      validation part keep NaN out-of-fold predictions, so nothing can be stacked on them.
+    """
+    n = len(frame)
+    if scheme not in SCHEMES:
+        raise ValueError(f"fold scheme must be one of {SCHEMES}, got {scheme!r}")
+    if scheme in HOLDOUT_OF:
+        return make_folds(frame, scheme=HOLDOUT_OF[scheme], n_splits=n_splits, seed=seed, group_col=group_col,
+                          time_col=time_col)[-1:]
+    if not 2 <= n_splits <= n:
+        raise ValueError(f"`2 <= n_splits <= n_rows` must hold, but got n_splits={n_splits}, n_rows={n}")
+    idx = np.arange(n)
+    if scheme == "kfold":
+        return [(tr, va) for tr, va in KFold(n_splits, shuffle=True, random_state=seed).split(idx)]
+    if scheme == "group":
+        if group_col not in frame.columns:
+            raise KeyError(f"group folds need column {group_col!r}; available: {sorted(map(str, frame.columns))}")
+        codes, uniques = pd.factorize(frame[group_col])
+        if len(uniques) < n_splits:
+            raise ValueError(f"group folds need at least n_splits={n_splits} groups, got {len(uniques)}")
+        # Relabel groups in a seeded random order so the fold assignment does not follow id order.
+        perm = np.random.default_rng(seed).permutation(len(uniques))
+        return [(tr, va) for tr, va in GroupKFold(n_splits).split(idx, groups=perm[codes])]
+    if time_col not in frame.columns:
+        raise KeyError(f"time folds need column {time_col!r}; available: {sorted(map(str, frame.columns))}")
+    order = np.argsort(frame[time_col].to_numpy(), kind="stable")
+    chunks = np.array_split(order, n_splits + 1)
+    return [(np.sort(np.concatenate(chunks[: k + 1])), np.sort(chunks[k + 1])) for k in range(n_splits)]
+
+
+def inner_scheme(scheme: str) -> str:
+    """The scheme for inner folds (label encodings of a training part): a single split still encodes its
+    training rows out of fold with the K-fold scheme it was cut from, so every training row gets a value."""
+    return HOLDOUT_OF.get(scheme, scheme)
+
+
+def fold_ids(folds: Folds, n: int) -> np.ndarray:
+    """Validation fold number of each row, -1 for rows never validated."""
+    out = np.full(n, -1, dtype=int)
+    for k, (_, va) in enumerate(folds):
+        out[va] = k
+    return out

@@ -1,0 +1,257 @@
+"""Optuna studies whose objective is the cross-validated metric of `cross_fit`.
+
+- Objective metrics: ``src`` (maximise), ``mae`` (minimise) or ``smp``: the SMP Challenge ranks teams by the
+  average of their SRC rank and MAE rank. A trial on its own has no rank, so the objective value is the mean of
+  SRC and the MAE skill 1 - MAE / MAE(constant median), and the best trial is the one with the best average
+  rank over SRC and MAE among the finished trials, as the challenge would rank them.
+- Each fold's score is reported as an intermediate value, so the MedianPruner stops a trial whose folds fall
+  below the median of earlier trials at the same fold.
+- Storage: any database URL (SQLite file by default); `load_if_exists=True` so a killed study resumes, and the
+  trial budget counts finished (complete + pruned) trials over all sessions and workers.
+- `workers > 1` runs that many processes on this machine, each optimising the same study through the storage.
+- A study that reached its budget (or ran out its time budget) is marked finished; later calls reuse its best
+  parameters without new trials unless `retune`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._cv import FoldFeatures, cross_fit
+from .._folds import Folds
+from ..metrics import score_all
+from ..models import get_model
+from .spaces import get_space, params_from_trial
+
+log = logging.getLogger("smp")
+
+OBJECTIVES = {"src": "maximize", "mae": "minimize", "smp": "maximize"}
+
+
+@dataclass
+class TuneResult:
+    name: str
+    key: str
+    study_name: str
+    storage: str
+    metric: str
+    best_params: dict[str, Any]  # model params (space applied), merged over the base params by the caller
+    best_value: float
+    best_trial: int
+    n_finished: int
+    reused: bool
+    seconds: float
+    trials: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def default_storage(cache_dir: str | Path) -> str:
+    path = Path(cache_dir).resolve() / "optuna.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def redact(url: str) -> str:
+    """The storage URL without a password, for logs and run folders."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def study_key(X: pd.DataFrame, y, folds: Folds, key: str, base_params: dict, metric: str) -> str:
+    """Short hash of what the tuned score depends on, so a study is never reused for other data, folds or params."""
+    h = hashlib.sha256()
+    h.update(json.dumps([key, metric, base_params, list(map(str, X.columns))], sort_keys=True, default=str).encode())
+    h.update(pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy().tobytes())
+    h.update(np.asarray(y, dtype=float).tobytes())
+    for tr, va in folds:
+        h.update(np.asarray(va, dtype=np.int64).tobytes())
+    return h.hexdigest()[:10]
+
+
+def _storage(url: str):
+    import optuna
+
+    if url.startswith("sqlite"):
+        # Several workers write to one SQLite file: wait for the lock rather than fail.
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
+    return optuna.storages.RDBStorage(url) if "://" in url else optuna.storages.get_storage(url)
+
+
+def _finished(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+class CVObjective:
+    """Picklable objective: params = base params updated by the space, scored fold by fold through `cross_fit`."""
+
+    def __init__(self, key: str, base_params: dict, X: pd.DataFrame, y, folds: Folds, *, metric: str,
+                 fold_features: FoldFeatures | None = None, seed_param: str | None = None):
+        if metric not in OBJECTIVES:
+            raise ValueError(f"tuning metric must be one of {sorted(OBJECTIVES)}, got {metric!r}")
+        self.key, self.base_params, self.metric = key, dict(base_params), metric
+        self.X, self.y, self.folds, self.fold_features = X.reset_index(drop=True), np.asarray(y, float), folds, fold_features
+        self.mae_const = float(np.mean(np.abs(self.y - np.median(self.y)))) or 1.0
+        get_space(key)  # fail early for a model without a space
+
+    def value(self, scores: dict[str, float]) -> float:
+        if self.metric == "smp":
+            return 0.5 * (scores["src"] + 1.0 - scores["mae"] / self.mae_const)
+        return scores[self.metric]
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        params = {**self.base_params, **get_space(self.key)(trial)}
+        model = get_model(self.key, params)
+        oof = np.full(len(self.y), np.nan)
+        fold_values = []
+        t = time.perf_counter()
+        for k, fold in enumerate(self.folds):
+            r = cross_fit(model, self.X, self.y, folds=[fold], fold_features=self.fold_features, progress=False)
+            oof[fold[1]] = r.oof[fold[1]]
+            fold_values.append(self.value(r.fold_scores[0]))
+            trial.report(fold_values[-1], k)
+            if trial.should_prune():
+                trial.set_user_attr("fold_values", fold_values)
+                raise optuna.TrialPruned(f"pruned after fold {k}")
+        scores = score_all(self.y, oof)
+        trial.set_user_attr("src", scores["src"])
+        trial.set_user_attr("mae", scores["mae"])
+        trial.set_user_attr("fold_values", fold_values)
+        trial.set_user_attr("seconds", time.perf_counter() - t)
+        trial.set_user_attr("worker", os.getpid())
+        return self.value(scores)
+
+
+def _run_worker(objective: CVObjective, storage: str, study_name: str, n_trials: int, timeout: float | None,
+                seed: int, progress: bool = False) -> int:
+    """One process optimising the shared study until the global trial budget or the time budget is spent."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=study_name, storage=_storage(storage),
+                              sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner_of(study_name, storage))
+    remaining = n_trials - _finished(study)
+    if remaining <= 0:
+        return 0
+    study.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=False, show_progress_bar=progress,
+                   callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
+    return remaining
+
+
+def _pruner_of(study_name: str, storage: str):
+    """The pruner settings are stored with the study, so every worker and every resumed session prunes alike."""
+    import optuna
+
+    attrs = optuna.load_study(study_name=study_name, storage=_storage(storage)).user_attrs
+    return optuna.pruners.MedianPruner(n_startup_trials=int(attrs.get("startup_trials", 5)),
+                                       n_warmup_steps=int(attrs.get("warmup_folds", 1)))
+
+
+def tune(
+    key: str,
+    X: pd.DataFrame,
+    y,
+    folds: Folds,
+    *,
+    name: str | None = None,
+    base_params: dict | None = None,
+    fold_features: FoldFeatures | None = None,
+    metric: str = "src",
+    n_trials: int = 20,
+    timeout: float | None = None,
+    storage: str,
+    study_prefix: str = "smp",
+    seed: int = 0,
+    workers: int = 1,
+    retune: bool = False,
+    startup_trials: int = 5,
+    warmup_folds: int = 1,
+    progress: bool = False,
+) -> TuneResult:
+    """Tune model `key` on the cross-validated `metric`; returns the best params (reused when the study for these
+    data, folds and base params already finished, unless `retune`)."""
+    import optuna
+
+    if n_trials < 1:
+        raise ValueError(f"tuning n_trials must be >= 1, got {n_trials}")
+    if workers < 1:
+        raise ValueError(f"tuning workers must be >= 1, got {workers}")
+    if timeout is not None and timeout <= 0:
+        timeout = None
+    name = name or key
+    base_params = dict(base_params or {})
+    objective = CVObjective(key, base_params, X, y, folds, metric=metric, fold_features=fold_features)
+    study_name = f"{study_prefix}-{name}-{study_key(X, y, folds, key, base_params, metric)}"
+    t = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = _storage(storage)
+    if retune:
+        try:
+            optuna.delete_study(study_name=study_name, storage=store)
+            log.info("tuning %s: retune, deleted the previous study %s", name, study_name)
+        except KeyError:
+            pass
+    study = optuna.create_study(study_name=study_name, storage=store, direction=OBJECTIVES[metric],
+                                load_if_exists=True)
+    if "metric" not in study.user_attrs:
+        for k, v in {"metric": metric, "model": key, "n_trials": n_trials, "startup_trials": startup_trials,
+                     "warmup_folds": warmup_folds}.items():
+            study.set_user_attr(k, v)
+    done = _finished(study)
+    reused = bool(study.user_attrs.get("finished")) or done >= n_trials
+    if reused:
+        log.info("tuning %s: reusing study %s (%d finished trials)", name, study_name, done)
+    else:
+        log.info("tuning %s: study %s, %d/%d trials finished, %d worker(s)%s", name, study_name, done, n_trials,
+                 workers, f", time budget {timeout:.0f}s" if timeout else "")
+        if workers == 1:
+            _run_worker(objective, storage, study_name, n_trials, timeout, seed, progress)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the parent may hold OpenMP/torch thread pools that a forked child would inherit broken.
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(_run_worker, objective, storage, study_name, n_trials, timeout, seed + i)
+                           for i in range(workers)]
+                for f in futures:
+                    f.result()
+        study = optuna.load_study(study_name=study_name, storage=store)
+        study.set_user_attr("finished", True)
+    return _result(study, name, key, storage, metric, reused, time.perf_counter() - t)
+
+
+def _result(study, name, key, storage, metric, reused, seconds) -> TuneResult:
+    from optuna.trial import TrialState
+
+    trials = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not complete:
+        raise ValueError(f"tuning {name}: no trial of study {study.study_name} completed (all pruned or failed)")
+    if metric == "smp":  # the SMP Challenge ranking: mean of the SRC rank and the MAE rank
+        src = pd.Series([t.user_attrs.get("src", np.nan) for t in complete]).rank(ascending=False)
+        mae = pd.Series([t.user_attrs.get("mae", np.nan) for t in complete]).rank(ascending=True)
+        best = complete[int(np.argmin((src + mae).to_numpy() - 1e-9 * np.array([t.value for t in complete])))]
+    else:
+        best = study.best_trial
+    return TuneResult(name=name, key=key, study_name=study.study_name, storage=redact(storage), metric=metric,
+                      best_params=params_from_trial(key, best.params), best_value=float(best.value),
+                      best_trial=best.number, n_finished=_finished(study), reused=reused, seconds=seconds,
+                      trials=trials)

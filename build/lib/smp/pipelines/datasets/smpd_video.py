@@ -1,0 +1,233 @@
+"""Load the SMP Challenge video track (SMPD-Video, TikTok) release into a canonical PostFrame.
+
+Layout: `root/{train,test}/SMP-Video_anonymized_{posts,videos,users,popularity}_{split}.jsonl` (popularity only
+for train; users is one row per user, joined on uid) and optional third-party media statistics
+`root/media/{train,test}_{face,audio}.csv` keyed by pid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import (
+    as_text,
+    check_unique,
+    dedupe_keyed,
+    missing_mask,
+    parse_datetime,
+    parse_labels,
+    read_jsonl,
+    require_columns,
+    require_file,
+    require_same_columns,
+    to_float,
+    to_optional_str,
+    to_text,
+)
+from ._schema import DataError, finalize_postframe
+
+POST_FIELDS = (
+    "pid",
+    "uid",
+    "post_content",
+    "post_location",
+    "post_suggested_words",
+    "post_text_language",
+    "video_path",
+    "post_time",
+)
+USER_FIELDS = (
+    "user_following_count",
+    "user_follower_count",
+    "user_likes_count",
+    "user_video_count",
+    "user_digg_count",
+    "user_heart_count",
+    "user_friend_count",
+)
+# videos table field -> (canonical column, numeric?)
+VIDEO_FIELDS: dict[str, tuple[str, bool]] = {
+    "video_height": ("meta_video_height", True),
+    "video_width": ("meta_video_width", True),
+    "video_duration": ("meta_video_duration", True),
+    "video_ratio": ("meta_video_ratio", False),
+    "video_format": ("meta_video_format", False),
+    "music_title": ("meta_music_title", False),
+    "music_duration": ("meta_music_duration", True),
+}
+# Media side-table columns kept as text; every other column is parsed as a number.
+MEDIA_TEXT = {"face": ("dominant_emotion", "emotion_distribution"), "audio": ("emotion_label",)}
+MEDIA_KEYS = {"face": ("pid",), "audio": ("pid", "vid")}
+SPLITS = ("train", "test")
+
+
+def table_path(root: Path, split: str, table: str) -> Path:
+    """Path of one release table, e.g. `train/SMP-Video_anonymized_posts_train.jsonl`."""
+    return root / split / f"SMP-Video_anonymized_{table}_{split}.jsonl"
+
+
+def load_smpd_video(root: str | Path, *, media: bool = True) -> pd.DataFrame:
+    """Load train and test posts of an SMPD-Video folder as one canonical PostFrame.
+
+    `media=True` joins `media/{split}_{face,audio}.csv` when present (as `meta_face_*` / `meta_audio_*`);
+    a side table present for one split must be present, with the same columns, for the other.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, None, str(root), "data folder does not exist")
+    train = _read_tables(root, "train", None)
+    tables = {"train": train, "test": _read_tables(root, "test", train)}
+    parts = [_build_split(root, split, tables[split]) for split in SPLITS]
+    both = parts[0]["post_id"][parts[0]["post_id"].isin(parts[1]["post_id"])]
+    if len(both):
+        files = f"{table_path(root, 'train', 'posts')} and {table_path(root, 'test', 'posts')}"
+        raise DataError(files, "pid", both.iloc[0], "a post id must not appear in both train and test")
+    frame = pd.concat(parts, ignore_index=True)
+    if media:
+        for kind in ("face", "audio"):
+            frame = _join_media(root, frame, kind)
+    return finalize_postframe(frame, root)
+
+
+def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
+    """Read and check one split's tables: required fields (train) or train/test column parity (test), unique keys."""
+    names = ("posts", "videos", "users", "popularity") if split == "train" else ("posts", "videos", "users")
+    required = {
+        "posts": POST_FIELDS,
+        "videos": ("pid", *VIDEO_FIELDS),
+        "users": ("uid", *USER_FIELDS),
+        "popularity": ("pid", "popularity"),
+    }
+    tables = {}
+    for name in names:
+        path = table_path(root, split, name)
+        frame = read_jsonl(path)
+        if train is not None:
+            require_same_columns(train[name], frame, required[name], path)
+        require_columns(frame, required[name], path)
+        key = "uid" if name == "users" else "pid"
+        frame[key] = as_text(frame[key])
+        # Numbers are parsed here so an error names the row of this file, not of the joined posts.
+        numeric = (
+            USER_FIELDS
+            if name == "users"
+            else [f for f, (_, num) in VIDEO_FIELDS.items() if num]
+            if name == "videos"
+            else ()
+        )
+        for field in numeric:
+            frame[field] = to_float(frame[field], path, field, strict=True)
+        if name == "users":
+            # The release repeats some users verbatim; only disagreeing rows are an error.
+            frame = dedupe_keyed(frame[["uid", *USER_FIELDS]], "uid", path)
+        else:
+            check_unique(frame[key], path, key)
+        tables[name] = frame
+    return tables
+
+
+def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Map one split's posts (joined with videos, users and popularity) onto canonical columns."""
+    posts = tables["posts"]
+    posts_path = table_path(root, split, "posts")
+    n = len(posts)
+    out = pd.DataFrame(
+        {
+            "post_id": posts["pid"].to_numpy(),
+            "user_id": posts["uid"].to_numpy(),
+            "post_time": parse_datetime(posts["post_time"], posts_path, "post_time").array,
+            "title": "",
+            "tags": to_text(posts["post_content"]).map(_split_commas).to_numpy(),
+            "description": posts["post_suggested_words"].map(_join_words).to_numpy(),
+            "category": None,
+            "subcategory": None,
+            "concept": None,
+            "location": to_optional_str(posts["post_location"]).to_numpy(),
+            "language": to_optional_str(posts["post_text_language"]).to_numpy(),
+            "latitude": np.nan,
+            "longitude": np.nan,
+            "geo_accuracy": np.nan,
+            "image_path": to_optional_str(posts["video_path"]).to_numpy(),
+            "label": np.nan,
+            "split": split,
+        },
+        index=pd.RangeIndex(n),
+    )
+    if split == "train":
+        pop_path = table_path(root, split, "popularity")
+        pop = tables["popularity"]
+        labels = pd.Series(parse_labels(pop["popularity"], pop_path, "popularity"), index=pop["pid"].to_numpy())
+        lacking = ~out["post_id"].isin(labels.index)
+        if lacking.any():
+            raise DataError(
+                pop_path,
+                "popularity",
+                f"no row for pid {out.loc[lacking, 'post_id'].iloc[0]!r}",
+                "every train post needs a label",
+            )
+        out["label"] = labels.reindex(out["post_id"].to_numpy()).to_numpy()
+
+    aligned = tables["users"].set_index("uid").reindex(out["user_id"].to_numpy())
+    for field in USER_FIELDS:
+        out[field] = aligned[field].to_numpy(dtype=float)
+
+    videos = tables["videos"].set_index("pid").reindex(out["post_id"].to_numpy()).reset_index(drop=True)
+    for field, (column, numeric) in VIDEO_FIELDS.items():
+        out[column] = videos[field].to_numpy(dtype=float) if numeric else to_optional_str(videos[field]).to_numpy()
+    return out
+
+
+def _split_commas(text: str) -> list[str]:
+    return [t for t in (p.strip() for p in text.split(",")) if t]
+
+
+def _join_words(words: object) -> str:
+    """Suggested words (a list in the release) as one ", "-joined string; a plain string is kept."""
+    if isinstance(words, (list, tuple, np.ndarray)):
+        return ", ".join(str(w) for w in words if w is not None)
+    return words if isinstance(words, str) else ""
+
+
+def _media_path(root: Path, split: str, kind: str) -> Path:
+    return root / "media" / f"{split}_{kind}.csv"
+
+
+def _join_media(root: Path, frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Join `media/{split}_{kind}.csv` on pid as `meta_{kind}_<column>`; absent for both splits means skipped."""
+    paths = {split: _media_path(root, split, kind) for split in SPLITS}
+    present = {split: p.is_file() for split, p in paths.items()}
+    if not any(present.values()):
+        return frame
+    for split in SPLITS:
+        require_file(paths[split])  # one split's side table without the other's would give test rows NaN silently
+    tables = {}
+    for split in SPLITS:
+        table = pd.read_csv(paths[split], dtype={"pid": str, "vid": str}, keep_default_na=False, na_values=[""])
+        require_columns(table, ("pid",), paths[split])
+        check_unique(table["pid"], paths[split], "pid")
+        tables[split] = table
+    require_same_columns(tables["train"], tables["test"], tables["train"].columns, paths["test"])
+    value_columns = [c for c in tables["train"].columns if c not in MEDIA_KEYS[kind]]
+    combined = pd.concat([tables[s][["pid", *value_columns]] for s in SPLITS], ignore_index=True)
+    check_unique(combined["pid"], f"{paths['train']} and {paths['test']}", "pid")
+    combined = combined.set_index("pid").reindex(frame["post_id"].to_numpy()).reset_index(drop=True)
+    source = f"{paths['train']} / {paths['test']}"
+    for column in value_columns:
+        name = f"meta_{kind}_{column}"
+        if column in MEDIA_TEXT[kind]:
+            frame[name] = to_optional_str(combined[column]).to_numpy()
+        else:
+            frame[name] = _numeric_or_text(combined[column], source, column)
+    return frame
+
+
+def _numeric_or_text(values: pd.Series, file: str, column: str) -> np.ndarray:
+    """Numbers as float; a column that is not numeric at all (an unknown text column) is kept as text."""
+    missing = missing_mask(values)
+    parsed = pd.to_numeric(values.astype(object).where(~missing, None), errors="coerce").astype(float).to_numpy()
+    if (np.isnan(parsed) & ~missing).all() and (~missing).any():
+        return to_optional_str(values).to_numpy()
+    return to_float(values, file, column, strict=True)

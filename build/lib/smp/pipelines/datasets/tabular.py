@@ -1,0 +1,256 @@
+"""Load posts from generic CSV / Parquet tables into a canonical PostFrame, driven by a column mapping.
+
+Either two files (train with labels, test without) or one file with a split column ("train"/"test"; no split
+column and no test file means every row is train). The file extension picks the reader: `.csv` / `.csv.gz`,
+`.tsv`, `.parquet` / `.pq`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import (
+    check_unique,
+    missing_mask,
+    parse_datetime,
+    parse_epoch,
+    plain,
+    require_columns,
+    require_file,
+    require_same_columns,
+    to_float,
+    to_optional_str,
+    to_text,
+)
+from ._schema import SPLITS, DataError, finalize_postframe
+
+TEXT_FIELDS = ("title", "description")
+OPTIONAL_TEXT_FIELDS = ("category", "subcategory", "concept", "location", "language", "image_path")
+FLOAT_FIELDS = ("latitude", "longitude", "geo_accuracy")
+
+
+@dataclass
+class TableMapping:
+    """Which source column feeds each canonical column (None: the source has none).
+
+    `time_unit` ("s", "ms", ...) reads numeric epochs; otherwise times are parsed with `time_format` (ISO 8601
+    when None; naive times are taken as UTC). `tags_sep=None` splits tags on whitespace; a list-valued column
+    (Parquet) is used as is. `user_columns` / `meta_columns` are copied as `user_<name>` / `meta_<name>`
+    (names already carrying the prefix are kept); numeric ones become float.
+    """
+
+    post_id: str = "post_id"
+    user_id: str = "user_id"
+    post_time: str = "post_time"
+    time_format: str | None = None
+    time_unit: str | None = None
+    title: str | None = None
+    tags: str | None = None
+    tags_sep: str | None = None
+    description: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    concept: str | None = None
+    location: str | None = None
+    language: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    geo_accuracy: str | None = None
+    image_path: str | None = None
+    label: str | None = "label"
+    split: str | None = None
+    user_columns: list[str] = field(default_factory=list)
+    meta_columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> TableMapping:
+        """Build from a config dict; an unknown key raises `ValueError` naming it and the valid keys."""
+        valid = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in valid:
+                raise ValueError(f"unknown TableMapping key {key!r}; valid keys: {valid}")
+        mapping = cls(**dict(data))
+        for name in ("user_columns", "meta_columns"):
+            value = getattr(mapping, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"TableMapping.{name} must be a list of column names, but got {value!r}")
+            setattr(mapping, name, list(value))
+        for name in valid:
+            value = getattr(mapping, name)
+            if name not in ("user_columns", "meta_columns") and value is not None and not isinstance(value, str):
+                raise TypeError(f"TableMapping.{name} must be a column name (str) or None, but got {value!r}")
+        return mapping
+
+    def source_columns(self, *, with_label: bool = True, with_split: bool = True) -> list[str]:
+        """Source columns this mapping reads, in a stable order."""
+        names = ["post_id", "user_id", "post_time", "tags", *TEXT_FIELDS, *OPTIONAL_TEXT_FIELDS, *FLOAT_FIELDS]
+        if with_label:
+            names.append("label")
+        if with_split:
+            names.append("split")
+        cols = [getattr(self, n) for n in names if getattr(self, n) is not None]
+        return list(dict.fromkeys([*cols, *self.user_columns, *self.meta_columns]))
+
+
+def read_table(path: str | Path, *, id_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV / TSV / Parquet file chosen by extension; `id_columns` are read as text (keeps "007")."""
+    path = require_file(Path(path))
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    sep = "\t" if ".tsv" in suffixes else "," if ".csv" in suffixes else None
+    if sep is None:
+        raise DataError(
+            path, None, "".join(path.suffixes), "unsupported extension; use .csv, .csv.gz, .tsv or .parquet"
+        )
+    return pd.read_csv(path, sep=sep, dtype={c: str for c in id_columns}, keep_default_na=False, na_values=[""])
+
+
+def load_table(
+    train_path: str | Path,
+    test_path: str | Path | None = None,
+    mapping: TableMapping | Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """Load one or two tables as a canonical PostFrame (see the module docstring for the two shapes)."""
+    if mapping is None:
+        mapping = TableMapping()
+    elif not isinstance(mapping, TableMapping):
+        mapping = TableMapping.from_dict(mapping)
+    ids = (mapping.post_id, mapping.user_id)
+    train_path = Path(train_path)
+    train = read_table(train_path, id_columns=ids)
+    if test_path is None:
+        require_columns(train, mapping.source_columns(), train_path)
+        if mapping.split is None:
+            split = np.full(len(train), "train", dtype=object)
+        else:
+            split = to_text(train[mapping.split]).str.strip().str.lower().to_numpy(dtype=object)
+            bad = ~np.isin(split, SPLITS)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    train_path,
+                    mapping.split,
+                    f"row {i}: {plain(train[mapping.split].iloc[i])!r}",
+                    f"split must be one of {SPLITS}",
+                )
+        check_unique(_ids(train[mapping.post_id]), train_path, mapping.post_id)
+        frame = _map(train, split, mapping, train_path)
+        return finalize_postframe(frame, train_path)
+
+    test_path = Path(test_path)
+    test = read_table(test_path, id_columns=ids)
+    require_columns(train, mapping.source_columns(with_split=False), train_path)
+    unlabelled = mapping.source_columns(with_label=False, with_split=False)
+    require_same_columns(train, test, unlabelled, test_path)
+    require_columns(test, unlabelled, test_path)
+    for path, table in ((train_path, train), (test_path, test)):
+        check_unique(_ids(table[mapping.post_id]), path, mapping.post_id)
+    both = set(_ids(train[mapping.post_id])) & set(_ids(test[mapping.post_id]))
+    if both:
+        raise DataError(
+            f"{train_path} and {test_path}",
+            mapping.post_id,
+            sorted(both)[0],
+            "a post id must not appear in both train and test",
+        )
+    parts = [
+        _map(train, np.full(len(train), "train", dtype=object), mapping, train_path),
+        _map(test, np.full(len(test), "test", dtype=object), mapping, test_path),
+    ]
+    return finalize_postframe(pd.concat(parts, ignore_index=True), f"{train_path} + {test_path}")
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    """Ids as text; Parquet integer ids become their decimal string."""
+    return values.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
+def _map(table: pd.DataFrame, split: np.ndarray, m: TableMapping, path: Path) -> pd.DataFrame:
+    """Map one table's columns onto canonical ones; labels are parsed for train rows only."""
+    n = len(table)
+    table = table.reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "post_id": _ids(table[m.post_id]).to_numpy(),
+            "user_id": _ids(table[m.user_id]).to_numpy(),
+            "post_time": _times(table[m.post_time], m, path).array,
+            "split": split,
+        },
+        index=pd.RangeIndex(n),
+    )
+    out["tags"] = _tags(table[m.tags], m.tags_sep) if m.tags else [[] for _ in range(n)]
+    for name in TEXT_FIELDS:
+        out[name] = to_text(table[getattr(m, name)]).to_numpy() if getattr(m, name) else ""
+    for name in OPTIONAL_TEXT_FIELDS:
+        out[name] = to_optional_str(table[getattr(m, name)]).to_numpy() if getattr(m, name) else None
+    for name in FLOAT_FIELDS:
+        col = getattr(m, name)
+        out[name] = to_float(table[col], path, col, strict=True) if col else np.nan
+    label = np.full(n, np.nan)
+    is_train = split == "train"
+    if m.label is not None and m.label in table.columns and is_train.any():
+        rows = np.flatnonzero(is_train)
+        label[rows] = _labels(table[m.label].iloc[rows], path, m.label)
+    out["label"] = label
+    for prefix, columns in (("user_", m.user_columns), ("meta_", m.meta_columns)):
+        for col in columns:
+            name = col if col.startswith(prefix) else f"{prefix}{col}"
+            out[name] = _numeric_or_text(table[col])
+    return out
+
+
+def _labels(values: pd.Series, path: Path, column: str) -> np.ndarray:
+    """Parse train labels; an error names the file line as an editor shows it (the CSV header is line 1)."""
+    parsed = pd.to_numeric(values.astype(object), errors="coerce").astype(float).to_numpy()
+    bad = ~np.isfinite(parsed)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            path,
+            column,
+            f"line {int(values.index[i]) + 2}: {plain(values.iloc[i])!r}",
+            "train labels must be finite numbers",
+        )
+    return parsed
+
+
+def _times(values: pd.Series, m: TableMapping, path: Path) -> pd.Series:
+    if m.time_unit is not None:
+        return parse_epoch(values, path, m.post_time, unit=m.time_unit)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        raise DataError(
+            path, m.post_time, str(values.dtype), "numeric times need `time_unit` (e.g. 's') in the mapping"
+        )
+    return parse_datetime(values, path, m.post_time, m.time_format)
+
+
+def _tags(values: pd.Series, sep: str | None) -> list[list[str]]:
+    """Tags from a delimited string (whitespace when `sep` is None) or from a list-valued column."""
+    out = []
+    for v in values.tolist():
+        if isinstance(v, (list, tuple, np.ndarray)):
+            out.append([str(t) for t in v if t is not None and str(t).strip()])
+        elif isinstance(v, str):
+            out.append([t.strip() for t in v.split(sep)] if sep else v.split())
+            out[-1] = [t for t in out[-1] if t]
+        else:
+            out.append([])
+    return out
+
+
+def _numeric_or_text(values: pd.Series) -> np.ndarray | pd.Series:
+    """Numeric and boolean columns as float; anything else as text with None for missing."""
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return values.astype(float).to_numpy()
+    missing = missing_mask(values)
+    parsed = pd.to_numeric(values.astype(object).where(~missing, None), errors="coerce").astype(float).to_numpy()
+    if (~missing).any() and not (np.isnan(parsed) & ~missing).any():
+        return parsed
+    return to_optional_str(values).to_numpy()

@@ -1,0 +1,172 @@
+"""Feature-importance tables of a run folder, per feature and per group (HyperFusion Table 2, HVLA Table 2).
+
+The foundation writes `importance.csv` (gain normalised per model, averaged over folds and level-1 models). This
+step extends it, in the same folder before it is renamed into place:
+
+- `importance.csv` gains the permutation columns `perm_src_drop`, `perm_src_drop_std`, `perm_mae_rise` (mean over
+  level-1 models of the out-of-fold score change when the feature is shuffled in each fold's validation part);
+- `importance_groups.csv`: per feature group, the summed gain and the permutation drop of shuffling the whole group;
+- `importance_permutation.csv`: the permutation results per model (features and groups);
+- `importance_top.csv` / `importance.md`: the top-N table (and in the markdown the group table); `plots/importance_groups.png`,
+  `plots/importance_permutation.png`; a section appended to `report.md`.
+
+`[importance] permutation = false` skips the permutation part (gain tables and plots are still written).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smp.ensembles.importance import permutation_importance, summarise_permutation
+
+from .config import RunConfig
+
+PERM_COLUMNS = ["perm_src_drop", "perm_src_drop_std", "perm_mae_rise"]
+
+
+def group_table(imp: pd.DataFrame, perm: pd.DataFrame | None) -> pd.DataFrame:
+    """Per group: number of features, summed gain, and the drop of permuting the group's columns jointly."""
+    if imp.empty:
+        g = pd.DataFrame(columns=["group", "features", "gain"])
+    else:
+        g = (imp.assign(group=imp["group"].fillna("").replace("", "?"))
+             .groupby("group").agg(features=("feature", "size"), gain=("importance", "sum")).reset_index())
+    if perm is not None and not perm.empty:
+        pg = perm[perm["kind"] == "group"].drop(columns="kind").rename(columns={"name": "group"})
+        g = g.merge(pg, on="group", how="outer")
+        g["features"] = g["features"].fillna(0).astype(int)
+        g = g.sort_values("perm_src_drop", ascending=False)
+    else:
+        g = g.sort_values("gain", ascending=False)
+    return g.reset_index(drop=True)
+
+
+def top_table(imp: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The top-N features by gain with their gain rank and (when computed) permutation drop and rank."""
+    t = imp.copy()
+    t["gain_rank"] = np.arange(1, len(t) + 1)
+    cols = ["gain_rank", "feature", "group", "importance"]
+    if "perm_src_drop" in t.columns:
+        t["perm_rank"] = t["perm_src_drop"].rank(ascending=False, method="min").astype("Int64")
+        cols += ["perm_src_drop", "perm_rank", "perm_mae_rise"]
+    return t[cols].head(top).rename(columns={"importance": "gain"})
+
+
+def write_importance(d: Path, *, cfg: RunConfig, level1, X: pd.DataFrame, y, folds, fold_features, fs,
+                     progress: bool = True) -> dict:
+    """Extend `importance.csv` and write the group / permutation tables, the top-N markdown and the plots."""
+    from .report import _md
+
+    t0 = time.perf_counter()
+    ic = cfg.importance
+    imp = pd.read_csv(d / "importance.csv")
+    perm_long = perm = None
+    # Learners with fold models of their own on these folds (level 1); a model with no predictions is skipped.
+    scored = {k: r for k, r in level1.items() if len(r.models) == len(folds)}
+    if ic.permutation and scored:
+        groups = {c: meta.get("group", "") for c, meta in fs.columns.items()}
+        perm_long = permutation_importance(scored, X, y, folds, fold_features=fold_features, groups=groups,
+                                           repeats=int(ic.repeats), max_rows=int(ic.max_rows) or None,
+                                           seed=cfg.seed, progress=progress)
+        perm = summarise_permutation(perm_long)
+        pf = perm[perm["kind"] == "feature"].drop(columns="kind").rename(columns={"name": "feature"})
+        imp = imp.drop(columns=[c for c in PERM_COLUMNS if c in imp.columns])
+        # Features without gain (a model with no gain, e.g. only a Ridge) still get a row.
+        imp = imp.merge(pf, on="feature", how="outer")
+        imp["importance"] = imp["importance"].fillna(0.0)
+        for c in ("generator", "group"):
+            imp[c] = imp[c].fillna(imp["feature"].map(lambda f, c=c: fs.columns.get(f, {}).get(c, "")))
+        imp = imp.sort_values(["importance", "perm_src_drop"], ascending=False).reset_index(drop=True)
+        _atomic_csv(imp, d / "importance.csv")
+        _atomic_csv(perm_long, d / "importance_permutation.csv")
+    groups_t = group_table(imp, perm)
+    _atomic_csv(groups_t, d / "importance_groups.csv")
+    top = top_table(imp, int(ic.top))
+    _atomic_csv(top, d / "importance_top.csv")
+    seconds = time.perf_counter() - t0
+
+    (d / "plots").mkdir(exist_ok=True)
+    plot_importance_groups(groups_t, d / "plots" / "importance_groups.png")
+    if perm is not None:
+        plot_permutation(imp, d / "plots" / "importance_permutation.png", top=int(ic.top))
+    how = (f"Permutation: each feature (and each group, jointly) shuffled in each fold's validation part "
+           f"(at most {ic.max_rows} rows, {ic.repeats} repeat(s)), predicted by that fold's model; "
+           f"`perm_src_drop` = SRC drop, `perm_mae_rise` = MAE rise, mean over the level-1 models "
+           f"{sorted(scored)}; {seconds:.1f}s." if perm is not None else
+           "Permutation importance is off (`[importance] permutation = false`).")
+    text = f"""## Top {len(top)} features
+
+Gain: normalised per model, mean over folds and level-1 models. {how}
+
+{_md(top)}
+
+## Feature groups
+
+{_md(groups_t)}
+
+![groups](plots/importance_groups.png)
+""" + ("\n![permutation](plots/importance_permutation.png)\n" if perm is not None else "")
+    (d / "importance.md").write_text(f"# Feature importance: {cfg.name}\n\n{text}")
+    with open(d / "report.md", "a") as f:
+        f.write("\n" + text.replace("## ", "## Importance: ", 1))
+    return {"seconds": seconds, "permutation": perm is not None}
+
+
+def _colours(groups) -> dict:
+    import matplotlib.pyplot as plt
+
+    return {g: plt.cm.tab10(i % 10) for i, g in enumerate(sorted(set(groups)))}
+
+
+def plot_importance_groups(g: pd.DataFrame, path: Path) -> None:
+    """Per group: summed gain (left) and the SRC drop of permuting the group (right, when computed)."""
+    from .report import plt
+
+    has_perm = "perm_src_drop" in g.columns
+    fig, axes = plt.subplots(1, 2 if has_perm else 1, figsize=(11 if has_perm else 6, max(3, 0.35 * len(g) + 1)))
+    axes = np.atleast_1d(axes)
+    colours = _colours(g["group"])
+    order = g.iloc[::-1]
+    axes[0].barh(order["group"], order["gain"].fillna(0), color=[colours[x] for x in order["group"]])
+    axes[0].set_xlabel("summed normalised gain")
+    axes[0].set_title("gain by group")
+    if has_perm:
+        axes[1].barh(order["group"], order["perm_src_drop"].fillna(0), color=[colours[x] for x in order["group"]],
+                     xerr=order.get("perm_src_drop_std", pd.Series(0, index=order.index)).fillna(0))
+        axes[1].axvline(0, color="k", lw=0.8)
+        axes[1].set_xlabel("SRC drop when the group is permuted (OOF)")
+        axes[1].set_title("permutation by group")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_permutation(imp: pd.DataFrame, path: Path, top: int = 20) -> None:
+    """Top features by permutation SRC drop, coloured by group, with the fold standard deviation."""
+    from matplotlib.patches import Patch
+
+    from .report import plt
+
+    t = imp.sort_values("perm_src_drop", ascending=False).head(top).iloc[::-1]
+    colours = _colours(imp["group"].fillna(""))
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(t) + 1)))
+    ax.barh(t["feature"], t["perm_src_drop"], xerr=t["perm_src_drop_std"].fillna(0),
+            color=[colours[x] for x in t["group"].fillna("")])
+    ax.axvline(0, color="k", lw=0.8)
+    ax.legend(handles=[Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(t["group"])],
+              fontsize=8, loc="lower right", title="group")
+    ax.set_xlabel("SRC drop when permuted (OOF, mean over folds and models)")
+    ax.set_title(f"top {len(t)} features by permutation importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)

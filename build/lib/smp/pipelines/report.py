@@ -1,0 +1,102 @@
+"""Plots and the markdown report of a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: runs write files, never open windows
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .config import RunConfig  # noqa: E402
+
+
+def plot_predictions(y: np.ndarray, pred: np.ndarray, path: Path, *, title: str) -> None:
+    """Left: distributions of true labels and OOF predictions; right: predicted vs true with the y = x line."""
+    keep = np.isfinite(pred)
+    y, pred = y[keep], pred[keep]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
+    bins = np.linspace(min(y.min(), pred.min()), max(y.max(), pred.max()), 50)
+    a.hist(y, bins=bins, alpha=0.55, label="true")
+    a.hist(pred, bins=bins, alpha=0.55, label="predicted (OOF)")
+    a.set_xlabel("popularity")
+    a.set_ylabel("posts")
+    a.legend()
+    a.set_title("distribution")
+    b.hexbin(y, pred, gridsize=45, mincnt=1, bins="log", cmap="viridis")
+    lo, hi = bins[0], bins[-1]
+    b.plot([lo, hi], [lo, hi], "r--", lw=1)
+    b.set_xlabel("true")
+    b.set_ylabel("predicted (OOF)")
+    b.set_title("predicted vs true")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_importance(imp: pd.DataFrame, path: Path, top: int = 30) -> None:
+    """Top features by normalised gain, coloured by feature group."""
+    top_imp = imp.head(top).iloc[::-1]
+    groups = sorted(imp["group"].unique()) if len(imp) else []
+    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(top_imp) + 1)))
+    ax.barh(top_imp["feature"], top_imp["importance"], color=[colours[g] for g in top_imp["group"]])
+    handles = [Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(top_imp["group"])]
+    ax.legend(handles=handles, fontsize=8, loc="lower right", title="group")
+    ax.set_xlabel("normalised gain (mean over folds and models)")
+    ax.set_title(f"top {len(top_imp)} features")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, *, cfg: RunConfig, table: pd.DataFrame, final: str, imp: pd.DataFrame,
+                 timings: dict[str, float], peak_rss_mb: float, n_train: int, n_test: int, n_features: int) -> None:
+    groups = imp.groupby("group")["importance"].sum().sort_values(ascending=False).reset_index()
+    text = f"""# Run report: {cfg.name}
+
+Data: `{cfg.data.format}`, {n_train} training and {n_test} test posts; {n_features} static feature columns.
+Cross-validation: {cfg.cv.scheme}, {cfg.cv.n_splits} folds, seed {cfg.seed}. Final model: **{final}**
+(chosen by `{cfg.stack.final}` on CV {cfg.metric}).
+
+## Cross-validated scores (out-of-fold)
+
+{_md(table)}
+
+MAPE is a fraction (0.10 = 10%). `src_fold_std` is the standard deviation of SRC over folds.
+
+![predicted vs true](plots/pred_vs_true.png)
+
+## Feature importance (normalised gain, mean over folds and level-1 models)
+
+By group:
+
+{_md(groups)}
+
+Top 20 features:
+
+{_md(imp.head(20)[["feature", "group", "importance"]])}
+
+![importance](plots/importance.png)
+
+## Cost
+
+{_md(pd.DataFrame([{"step": k, "seconds": v} for k, v in timings.items()]), ".1f")}
+
+Peak memory: {peak_rss_mb:.0f} MiB.
+"""
+    path.write_text(text)
