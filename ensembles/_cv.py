@@ -154,6 +154,8 @@ def cross_fit(
     """
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
+    if X_test is not None and len(X_test) == 0:
+        X_test = None  # no test rows (a forward evaluation of a table without a test file): nothing to predict
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
     n = len(y)

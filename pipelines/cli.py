@@ -11,30 +11,49 @@ from typing import Callable
 log = logging.getLogger("smp")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, **changes):
+    """The `--config` of a verb with `--data` (when the verb has it) and `changes` applied (None: unchanged)."""
     from .config import load_config
-    from .run import run
 
     cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
-    if args.name:
-        cfg.name = args.name
-    if args.engine:
-        cfg.engine = args.engine
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if getattr(args, "data", None):
+        changes["data"] = {"path": args.data}
+    return cfg.evolve(**changes) if changes else cfg
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import run
+
+    cfg = _config(args, name=args.name, engine=args.engine)
     if args.permute_labels:
-        cfg.name = f"{cfg.name}-permuted"
+        cfg = cfg.evolve(name=f"{cfg.name}-permuted")
     run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    cfg = _config(args)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    evaluate(cfg, holdout_frac=args.holdout_frac, seeds=seeds, out=args.out, progress=not args.quiet)
+    return 0
+
+
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
+    p.add_argument("--holdout-frac", type=float, default=0.2,
+                   help="the latest fraction of labelled posts (by post_time) held back and scored (default 0.2)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each (default: the config's seed)")
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-forward)")
+    p.add_argument("--data", default=None, help="override [data].path")
+
+
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablate import ablate
-    from .config import load_config
 
-    cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
+    cfg = _config(args)
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
     ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
     return 0
@@ -51,28 +70,21 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .training import tune_run
+    from .tune import tune_run
 
-    cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
+    cfg = _config(args)
     tc = cfg.tuning
-    tc.models = args.model or tc.models
-    tc.n_trials = args.trials or tc.n_trials
-    tc.timeout = tc.timeout if args.timeout is None else args.timeout
-    tc.workers = args.workers or tc.workers
-    tc.metric = args.metric or tc.metric
-    tc.storage = args.storage or tc.storage
-    tc.retune = tc.retune or args.retune
-    if tc.workers < 1 or tc.n_trials < 1:
-        raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
+    cfg = cfg.evolve(tuning={
+        "models": args.model or tc.models, "n_trials": args.trials or tc.n_trials,
+        "timeout": tc.timeout if args.timeout is None else args.timeout, "workers": args.workers or tc.workers,
+        "metric": args.metric or tc.metric, "storage": args.storage or tc.storage, "retune": tc.retune or args.retune,
+    })
     tune_run(cfg, out=args.out, progress=not args.quiet)
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .run import predict_run
+    from .predict import predict_run
 
     run_dir = args.run
     if run_dir is None:  # the registry's champion (see `smp registry`)
@@ -298,6 +310,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "ablate": ("run the config and each variant without a feature group / training component; ablation table",
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "evaluate": ("forward score: train on the earliest labelled posts, score the latest (beside CV)",
+                 _args_evaluate, _cmd_evaluate),
     "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,
