@@ -51,6 +51,8 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from smp.ensembles.tuning import dashboard_command, default_storage
+
     from .config import load_config
     from .training import tune_run
 
@@ -68,6 +70,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if tc.workers < 1 or tc.n_trials < 1:
         raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
     tune_run(cfg, out=args.out, progress=not args.quiet)
+    print(f"study dashboard: {dashboard_command(tc.storage or default_storage(cfg.output.cache_dir))}")
     return 0
 
 

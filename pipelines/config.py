@@ -82,6 +82,10 @@ class TuningConfig:
     workers: int = 1  # processes on this machine sharing the study
     startup_trials: int = 5  # MedianPruner: trials before pruning starts
     warmup_folds: int = 1  # MedianPruner: folds of a trial before it may be pruned
+    # A worker killed mid-trial: its trial stops beating, is failed after the grace period and queued again.
+    heartbeat_interval: int = 60  # seconds between a running trial's heartbeats in the storage; 0 = off
+    grace_period: int = 0  # seconds without a heartbeat before a running trial is failed; 0 = 2 x interval
+    max_retry: int = 2  # times a failed (stale) trial is queued again with the same parameters
 
 
 @dataclass
@@ -290,7 +294,7 @@ def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
 def _training_sections(cfg: RunConfig, top: dict, st: dict, source: str) -> None:
     """`[[stack.levels]]`, `[tuning]` and `[pseudo]`."""
     from smp.ensembles.pseudo import SOURCES
-    from smp.ensembles.tuning import OBJECTIVES
+    from smp.ensembles.tuning import OBJECTIVES, Heartbeat
 
     for i, lv in enumerate(st.get("levels", [])):
         d = _build(StackLevelConfig, lv, f"{source} [[stack.levels]][{i}]")
@@ -305,6 +309,10 @@ def _training_sections(cfg: RunConfig, top: dict, st: dict, source: str) -> None
     if cfg.tuning.n_trials < 1 or cfg.tuning.workers < 1:
         raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {cfg.tuning.n_trials}, "
                           f"{cfg.tuning.workers}")
+    try:
+        Heartbeat(cfg.tuning.heartbeat_interval, cfg.tuning.grace_period, cfg.tuning.max_retry)
+    except ValueError as e:
+        raise ConfigError(f"{source} [tuning]: {e}") from e
     names = [m.name or m.key for m in cfg.models]
     unknown = [n for n in cfg.tuning.models if n not in names]
     if unknown:
