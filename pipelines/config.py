@@ -145,6 +145,8 @@ class RayConfig:
     task_cpus: float = 1.0  # CPUs each fold-fit task reserves
     temp_dir: str = ""  # local cluster only: Ray's session folder (default: the system temp folder)
     init: dict[str, Any] = field(default_factory=dict)  # extra ray.init keyword arguments
+    max_retries: int = 3  # a fold task whose worker or node dies is run again, up to this many times
+    timeout: float = 0.0  # seconds to wait for the next fold result before failing (0 = no limit)
 
 
 @dataclass

@@ -149,9 +149,22 @@ class RayNode:
 
     proc: subprocess.Popen
     log: Path
+    node_id: str | None = None  # Ray's id of this node (read from its raylet once it is up)
 
     def pids(self) -> set[int]:
         return {self.proc.pid, *(p.pid for p in _descendants(self.proc.pid))}
+
+    def raylet_node_id(self) -> str | None:
+        """The Ray node id of this node, from its raylet's command line (`--node_id=...`)."""
+        import psutil
+
+        for p in _descendants(self.proc.pid):
+            try:
+                if p.name() == "raylet":
+                    return next((a.split("=", 1)[1] for a in p.cmdline() if a.startswith("--node_id=")), None)
+            except psutil.Error:
+                continue
+        return None
 
     def running_task(self, name: str) -> bool:
         """Whether a worker of this node is executing the remote function `name` (Ray titles it `ray::name`)."""
@@ -220,6 +233,7 @@ class RayCluster:
                 raise RuntimeError(f"ray start {'--head' if head else '(worker)'} did not come up "
                                    f"(exit {proc.poll()}):\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
+        node.node_id = node.raylet_node_id()
         return node
 
     def stop(self) -> None:
