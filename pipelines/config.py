@@ -161,6 +161,17 @@ class RetrainConfig:
 
 
 @dataclass
+class TrackingConfig:
+    """`[tracking]`: MLflow tracking of finished runs, ablations and retraining (extra `tracking`; see
+    pipelines/tracking.py). Off while `mlflow_uri` is empty."""
+
+    mlflow_uri: str = ""  # e.g. "http://mlflow-host:5000" or "sqlite:///mlflow.db"; CLI: --mlflow URI
+    experiment: str = ""  # default: the config name
+    artifact_location: str = ""  # artifact root of an experiment this creates (default: the server's)
+    model_name: str = ""  # registered model that `smp retrain` mirrors the registry into (default: the config name)
+
+
+@dataclass
 class RunConfig:
     name: str = "run"
     seed: int = 0
@@ -179,6 +190,7 @@ class RunConfig:
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
     pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -275,7 +287,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
 
 
 def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
-    """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
+    """`engine`, `[local]`, `[ray]`, `[retrain]` and `[tracking]` (scale-out, scheduled retraining, MLflow)."""
     from smp.ensembles import ENGINES
 
     cfg.engine = str(top.get("engine", "local"))
@@ -286,6 +298,7 @@ def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source} [local]: n_jobs must be a positive integer or -1, got {cfg.local.n_jobs!r}")
     cfg.ray = RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]"))
     cfg.retrain = RetrainConfig(**_build(RetrainConfig, top.get("retrain", {}), f"{source} [retrain]"))
+    cfg.tracking = TrackingConfig(**_build(TrackingConfig, top.get("tracking", {}), f"{source} [tracking]"))
     if not 0.0 < cfg.retrain.window_frac < 1.0:
         raise ConfigError(f"{source} [retrain]: window_frac must be in (0, 1), got {cfg.retrain.window_frac!r}")
     if cfg.retrain.margin < 0 or cfg.retrain.retune_every_days < 0:
