@@ -143,6 +143,21 @@ def _descendants(pid: int) -> list:
         return []
 
 
+def _ours(session: int) -> list:
+    """The processes of the session a `ray start` of ours leads (it was started with a new session), plus its
+    descendants: what it launched, even if a parent died and they were re-parented."""
+    import psutil
+
+    found = {p.pid: p for p in _descendants(session)}
+    for p in psutil.process_iter():
+        try:
+            if p.pid != session and os.getsid(p.pid) == session:
+                found.setdefault(p.pid, p)
+        except (OSError, psutil.Error):
+            continue
+    return list(found.values())
+
+
 @dataclass
 class RayNode:
     """One `ray start --block` command and the processes under it (raylet, workers, agents, GCS on the head)."""
@@ -182,8 +197,8 @@ class RayNode:
         """SIGKILL this node's processes at once, as a lost machine or an OOM kill would (no draining)."""
         import psutil
 
-        procs = _descendants(self.proc.pid)
-        for p in [*procs]:
+        procs = _ours(self.proc.pid)
+        for p in procs:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
@@ -238,7 +253,7 @@ class RayCluster:
 
     def stop(self) -> None:
         for node in reversed(self.nodes):
-            if node.proc.poll() is None or _descendants(node.proc.pid):
+            if node.proc.poll() is None or _ours(node.proc.pid):
                 node.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -9,6 +9,7 @@ error when retries are off, never a hang.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -69,8 +70,6 @@ def setup(cluster, data, tmp_path_factory):
 
 
 def _smp_run(config: Path, out: Path, cluster) -> subprocess.Popen:
-    import os
-
     return subprocess.Popen([sys.executable, "-m", "smp.pipelines.cli", "-q", "run", "--config", str(config),
                              "--engine", "ray", "--out", str(out)], env={**os.environ, **cluster.env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

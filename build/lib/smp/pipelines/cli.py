@@ -14,6 +14,7 @@ log = logging.getLogger("smp")
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .run import run
+    from .tracking import track
 
     cfg = load_config(args.config)
     if args.data:
@@ -24,19 +25,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.engine = args.engine
     if args.permute_labels:
         cfg.name = f"{cfg.name}-permuted"
-    run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
+    tracker = _tracker(cfg, args)
+    track(tracker, "run", run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels))
     return 0
+
+
+def _tracker(cfg, args: argparse.Namespace):
+    """`--mlflow URI` over `[tracking] mlflow_uri`; checked before the long work (see pipelines/tracking.py)."""
+    from .tracking import Tracker
+
+    if args.mlflow:
+        cfg.tracking.mlflow_uri = args.mlflow
+    return Tracker.from_config(cfg)
+
+
+def _args_mlflow(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mlflow", default=None, metavar="URI",
+                   help="log to this MLflow tracking URI (overrides [tracking] mlflow_uri; needs the extra `tracking`)")
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablate import ablate
     from .config import load_config
+    from .tracking import track
 
     cfg = load_config(args.config)
     if args.data:
         cfg.data.path = args.data
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
-    ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
+    tracker = _tracker(cfg, args)
+    track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only))
     return 0
 
 
@@ -48,9 +66,12 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+    _args_mlflow(p)
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from smp.ensembles.tuning import dashboard_command, default_storage
+
     from .config import load_config
     from .training import tune_run
 
@@ -68,6 +89,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if tc.workers < 1 or tc.n_trials < 1:
         raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
     tune_run(cfg, out=args.out, progress=not args.quiet)
+    print(f"study dashboard: {dashboard_command(tc.storage or default_storage(cfg.output.cache_dir))}")
     return 0
 
 
@@ -126,13 +148,16 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     from .config import load_config
     from .registry import RegistryLocked
     from .retrain import retrain
+    from .tracking import track
 
     cfg = load_config(args.config)
+    tracker = _tracker(cfg, args)
     try:
         res = retrain(cfg, data=args.data, retune=args.retune, progress=not args.quiet, registry_dir=args.registry)
     except RegistryLocked as e:
         print(f"smp retrain: {e}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: cron may simply try again next time
+    track(tracker, "retrain", args.registry or cfg.retrain.registry_dir, version=res.version)
     print(json.dumps({"version": res.version, "promoted": res.promoted, "champion": res.champion,
                       "validation": res.manifest["validation"]}, indent=1, default=str))
     return 0
@@ -239,6 +264,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=None, choices=("local", "ray"), help="override `engine` (where fold fits run)")
     p.add_argument("--permute-labels", action="store_true",
                    help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
+    _args_mlflow(p)
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:
@@ -265,6 +291,7 @@ def _args_retrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="override [data].path: the current data folder")
     p.add_argument("--retune", action="store_true", help="re-tune hyperparameters in this job ([tuning])")
     p.add_argument("--registry", default=None, help="override [retrain].registry_dir")
+    _args_mlflow(p)
 
 
 def _args_registry(p: argparse.ArgumentParser) -> None:
@@ -330,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as e:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError, TimeoutError) as e:
         # User mistakes get one clear line, not a traceback (set SMP_DEBUG=1 for the traceback).
         import os
 

@@ -6,6 +6,7 @@ place at the end, so a killed run never leaves a folder that looks complete:
     runs/<timestamp>-<name>/
       config.resolved.toml  data.json  features.json  metrics.json  oof.parquet  test_pred.parquet
       importance.csv  report.md  plots/*.png  submission.json  models/{fitted.joblib, train_posts.parquet}
+      engine.json (where each level-1 fold was fitted)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame
 from .importance import write_importance
 from .outliers import apply_outlier_filter
-from .runfolder import write_run_folder
+from .runfolder import write_engine_file, write_run_folder
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
 from .training import train as train_ensemble, write_training_files
 
@@ -186,6 +187,7 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
                          results=results, level1=level1, final=final, fitted=fitted, timings=timings,
                          peak_rss_mb=_peak_rss_mb(), data_path=str(root) if root else None,
                          labels_permuted=permute_labels)
+        write_engine_file(tmp_dir, engine, level1)
         write_importance(tmp_dir, cfg=cfg, level1=level1, X=X_train, y=y, folds=folds, fold_features=fold_features,
                          fs=fs, progress=progress)
         write_training_files(tmp_dir, trained)

@@ -129,3 +129,21 @@ def _row_counts(gen) -> dict[str, int]:
     if not hasattr(gen, "rows_computed_"):
         return {}
     return {"rows_computed": int(gen.rows_computed_), "rows_cached": int(gen.rows_cached_)}
+
+
+def write_engine_file(d: Path, engine, level1: dict[str, CVResult]) -> None:
+    """`engine.json`: the engine that fitted the level-1 folds and where each fold ran (host, pid and, on Ray, node
+    id and ip), per model and per node; a cluster run shows here which nodes did the work."""
+    folds = {name: [{"fold": k, **w} for k, w in enumerate(r.info.get("placements", []))] for name, r in level1.items()}
+    nodes: dict[str, dict] = {}
+    for name, rows in folds.items():
+        for w in rows:
+            key = w["node_id"] or f"{w['host']}:{w['pid']}"
+            node = nodes.setdefault(key, {"ip": w["ip"], "host": w["host"], "pids": [], "folds": []})
+            node["folds"].append(f"{name}/{w['fold']}")
+            if w["pid"] not in node["pids"]:
+                node["pids"].append(w["pid"])
+    describe = getattr(engine, "describe", None)
+    _json(d / "engine.json", {**(describe() if describe else {"engine": repr(engine)}), "nodes": nodes,
+                              "folds": folds})
+
