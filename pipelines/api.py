@@ -122,6 +122,8 @@ class Predictor:
         # Fold fits run on the configured engine: a plain loop by default, joblib processes or Ray tasks.
         with get_engine(cfg) as engine:
             trained = train(prep, progress=self.progress, engine=engine)
+            describe = getattr(engine, "describe", None)
+            self.engine_info_ = describe() if describe else {"engine": repr(engine)}
         self.cfg_, self.prepared_, self.trained_ = cfg, prep, trained
         self.fitted_: FittedRun = fitted_run(prep, trained)
         self.train_posts_ = prep.train
@@ -218,7 +220,7 @@ class Predictor:
             timings["importance"] = time.perf_counter() - t
             write_run_folder(tmp, prep=prep, trained=self.trained_, fitted=self.fitted_, timings=timings,
                              peak_rss_mb=_peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
-                             importance=importance)
+                             importance=importance, engine_info=self.engine_info_)
             if submit:
                 sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
                                       prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)

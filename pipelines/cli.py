@@ -24,11 +24,13 @@ def _config(args: argparse.Namespace, **changes):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .run import run
+    from .tracking import track
 
     cfg = _config(args, name=args.name, engine=args.engine)
     if args.permute_labels:
         cfg = cfg.evolve(name=f"{cfg.name}-permuted")
-    run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
+    tracker = _tracker(cfg, args)
+    track(tracker, "run", run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels))
     return 0
 
 
@@ -50,12 +52,28 @@ def _args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="override [data].path")
 
 
+def _tracker(cfg, args: argparse.Namespace):
+    """`--mlflow URI` over `[tracking] mlflow_uri`; checked before the long work (see pipelines/tracking.py)."""
+    from .tracking import Tracker
+
+    if args.mlflow:
+        cfg = cfg.evolve(tracking={"mlflow_uri": args.mlflow})
+    return Tracker.from_config(cfg)
+
+
+def _args_mlflow(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mlflow", default=None, metavar="URI",
+                   help="log to this MLflow tracking URI (overrides [tracking] mlflow_uri; needs the extra `tracking`)")
+
+
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablate import ablate
+    from .tracking import track
 
     cfg = _config(args)
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
-    ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
+    tracker = _tracker(cfg, args)
+    track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only))
     return 0
 
 
@@ -67,9 +85,12 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+    _args_mlflow(p)
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from smp.ensembles.tuning import dashboard_command, default_storage
+
     from .tune import tune_run
 
     cfg = _config(args)
@@ -80,6 +101,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         "metric": args.metric or tc.metric, "storage": args.storage or tc.storage, "retune": tc.retune or args.retune,
     })
     tune_run(cfg, out=args.out, progress=not args.quiet)
+    print(f"study dashboard: {dashboard_command(cfg.tuning.storage or default_storage(cfg.output.cache_dir))}")
     return 0
 
 
@@ -138,13 +160,16 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     from .config import load_config
     from .registry import RegistryLocked
     from .retrain import retrain
+    from .tracking import track
 
     cfg = load_config(args.config)
+    tracker = _tracker(cfg, args)
     try:
         res = retrain(cfg, data=args.data, retune=args.retune, progress=not args.quiet, registry_dir=args.registry)
     except RegistryLocked as e:
         print(f"smp retrain: {e}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: cron may simply try again next time
+    track(tracker, "retrain", args.registry or cfg.retrain.registry_dir, version=res.version)
     print(json.dumps({"version": res.version, "promoted": res.promoted, "champion": res.champion,
                       "validation": res.manifest["validation"]}, indent=1, default=str))
     return 0
@@ -251,6 +276,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=None, choices=("local", "ray"), help="override `engine` (where fold fits run)")
     p.add_argument("--permute-labels", action="store_true",
                    help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
+    _args_mlflow(p)
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:
@@ -277,6 +303,7 @@ def _args_retrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="override [data].path: the current data folder")
     p.add_argument("--retune", action="store_true", help="re-tune hyperparameters in this job ([tuning])")
     p.add_argument("--registry", default=None, help="override [retrain].registry_dir")
+    _args_mlflow(p)
 
 
 def _args_registry(p: argparse.ArgumentParser) -> None:
@@ -344,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as e:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError, TimeoutError) as e:
         # User mistakes get one clear line, not a traceback (set SMP_DEBUG=1 for the traceback).
         import os
 

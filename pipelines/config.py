@@ -84,6 +84,10 @@ class TuningConfig:
     workers: int = 1  # processes on this machine sharing the study
     startup_trials: int = 5  # MedianPruner: trials before pruning starts
     warmup_folds: int = 1  # MedianPruner: folds of a trial before it may be pruned
+    # A worker killed mid-trial: its trial stops beating, is failed after the grace period and queued again.
+    heartbeat_interval: int = 60  # seconds between a running trial's heartbeats in the storage; 0 = off
+    grace_period: int = 0  # seconds without a heartbeat before a running trial is failed; 0 = 2 x interval
+    max_retry: int = 2  # times a failed (stale) trial is queued again with the same parameters
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ class RayConfig:
     task_cpus: float = 1.0  # CPUs each fold-fit task reserves
     temp_dir: str = ""  # local cluster only: Ray's session folder (default: the system temp folder)
     init: dict[str, Any] = field(default_factory=dict)  # extra ray.init keyword arguments
+    max_retries: int = 3  # a fold task whose worker or node dies is run again, up to this many times
+    timeout: float = 0.0  # seconds to wait for the next fold result before failing (0 = no limit)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,17 @@ class RetrainConfig:
     margin: float = 0.0  # promote only if the challenger beats the champion by more than this on `metric`
     retune_every_days: float = 0.0  # > 0: re-tune when the last tuned version is this old (0: only with --retune)
     lock_file: str = ""  # default: <registry_dir>/.retrain.lock
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """`[tracking]`: MLflow tracking of finished runs, ablations and retraining (extra `tracking`; see
+    pipelines/tracking.py). Off while `mlflow_uri` is empty."""
+
+    mlflow_uri: str = ""  # e.g. "http://mlflow-host:5000" or "sqlite:///mlflow.db"; CLI: --mlflow URI
+    experiment: str = ""  # default: the config name
+    artifact_location: str = ""  # artifact root of an experiment this creates (default: the server's)
+    model_name: str = ""  # registered model that `smp retrain` mirrors the registry into (default: the config name)
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,7 @@ class RunConfig:
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
     pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -299,7 +317,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
 
 
 def _engine_sections(top: dict[str, Any], source: str) -> dict[str, Any]:
-    """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
+    """`engine`, `[local]`, `[ray]`, `[retrain]` and `[tracking]` (scale-out, scheduled retraining, MLflow)."""
     from smp.ensembles import ENGINES
 
     engine = str(top.get("engine", "local"))
@@ -315,13 +333,14 @@ def _engine_sections(top: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source} [retrain]: margin and retune_every_days must be >= 0, got "
                           f"{rt.margin!r} and {rt.retune_every_days!r}")
     return {"engine": engine, "local": local, "retrain": rt,
-            "ray": RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]"))}
+            "ray": RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]")),
+            "tracking": TrackingConfig(**_build(TrackingConfig, top.get("tracking", {}), f"{source} [tracking]"))}
 
 
 def _training_sections(top: dict, names: list[str], source: str) -> dict[str, Any]:
     """`[tuning]` and `[pseudo]`."""
     from smp.ensembles.pseudo import SOURCES
-    from smp.ensembles.tuning import OBJECTIVES
+    from smp.ensembles.tuning import OBJECTIVES, Heartbeat
 
     tuning = TuningConfig(**_build(TuningConfig, top.get("tuning", {}), f"{source} [tuning]"))
     if tuning.metric not in OBJECTIVES:
@@ -329,6 +348,10 @@ def _training_sections(top: dict, names: list[str], source: str) -> dict[str, An
     if tuning.n_trials < 1 or tuning.workers < 1:
         raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {tuning.n_trials}, "
                           f"{tuning.workers}")
+    try:
+        Heartbeat(tuning.heartbeat_interval, tuning.grace_period, tuning.max_retry)
+    except ValueError as e:
+        raise ConfigError(f"{source} [tuning]: {e}") from e
     unknown = [n for n in tuning.models if n not in names]
     if unknown:
         raise ConfigError(f"{source} [tuning]: models {unknown} are not [[models]] names; names: {names}")

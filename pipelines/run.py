@@ -6,6 +6,7 @@ place at the end, so a killed run never leaves a folder that looks complete:
     runs/<timestamp>-<name>/
       config.resolved.toml  data.json  features.json  metrics.json  oof.parquet  test_pred.parquet
       importance.csv  report.md  plots/*.png  submission.json  models/{fitted.joblib, train_posts.parquet}
+      engine.json (where each level-1 fold was fitted)
 """
 
 from __future__ import annotations

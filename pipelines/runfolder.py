@@ -35,7 +35,8 @@ def metrics_table(results: dict[str, CVResult], level1: dict[str, CVResult]) -> 
 
 
 def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float], peak_rss_mb: float,
-                     data_path: str | None, labels_permuted: bool = False, importance=None) -> None:
+                     data_path: str | None, labels_permuted: bool = False, importance=None,
+                     engine_info: dict | None = None) -> None:
     """Every documented file of a run folder into `d` (an empty staging folder): descriptions of data and
     features, metrics, predictions, fitted objects, importances, plots and the report."""
     cfg, frame, train, test, y, fs = prep.cfg, prep.frame, prep.train, prep.test, prep.y, prep.fs
@@ -92,6 +93,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
                  peak_rss_mb=peak_rss_mb, n_train=len(train), n_test=len(test), n_features=fs.static.shape[1])
     write_importance(d, importance, cfg)
     write_training_files(d, trained)
+    write_engine_file(d, engine_info or {}, level1)
 
 
 def _row_counts(gen) -> dict[str, int]:
@@ -99,3 +101,19 @@ def _row_counts(gen) -> dict[str, int]:
     if not hasattr(gen, "rows_computed_"):
         return {}
     return {"rows_computed": int(gen.rows_computed_), "rows_cached": int(gen.rows_cached_)}
+
+
+def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -> None:
+    """`engine.json`: the engine that fitted the level-1 folds and where each fold ran (host, pid and, on Ray, node
+    id and ip), per model and per node; a cluster run shows here which nodes did the work."""
+    folds = {name: [{"fold": k, **w} for k, w in enumerate(r.info.get("placements", []))] for name, r in level1.items()}
+    nodes: dict[str, dict] = {}
+    for name, rows in folds.items():
+        for w in rows:
+            key = w["node_id"] or f"{w['host']}:{w['pid']}"
+            node = nodes.setdefault(key, {"ip": w["ip"], "host": w["host"], "pids": [], "folds": []})
+            node["folds"].append(f"{name}/{w['fold']}")
+            if w["pid"] not in node["pids"]:
+                node["pids"].append(w["pid"])
+    _json(d / "engine.json", {**engine_info, "nodes": nodes, "folds": folds})
+

@@ -54,13 +54,14 @@ class Trained:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def tune_level1(prep: Prepared, *, progress: bool = False, study_prefix: str = "") -> dict:
+def tune_level1(prep: Prepared, *, progress: bool = False) -> dict:
     """Tune the configured level-1 learners; returns name -> TuneResult (best params reused when a finished
     study for the same data, folds and base params exists, unless `retune`)."""
-    from smp.ensembles.tuning import default_storage, search_spaces, tune
+    from smp.ensembles.tuning import Heartbeat, default_storage, search_spaces, tune
 
     cfg = prep.cfg
     tc = cfg.tuning
+    heartbeat = Heartbeat(tc.heartbeat_interval, tc.grace_period, tc.max_retry)
     names = tc.models or [m.name for m in cfg.models if m.key in search_spaces()]
     storage = tc.storage or default_storage(cfg.output.cache_dir)
     out = {}
@@ -70,10 +71,9 @@ def tune_level1(prep: Prepared, *, progress: bool = False, study_prefix: str = "
         base = make_model(m.key, m.params, seed=cfg.seed).params
         out[m.name] = tune(m.key, prep.X_train, prep.y, prep.folds, name=m.name, base_params=base,
                            fold_features=prep.fold_features, metric=tc.metric, n_trials=tc.n_trials,
-                           timeout=tc.timeout or None, storage=storage,
-                           study_prefix=tc.study_prefix or study_prefix or cfg.name, seed=cfg.seed,
-                           workers=tc.workers, retune=tc.retune, startup_trials=tc.startup_trials,
-                           warmup_folds=tc.warmup_folds, progress=progress)
+                           timeout=tc.timeout or None, storage=storage, study_prefix=tc.study_prefix or cfg.name,
+                           seed=cfg.seed, workers=tc.workers, retune=tc.retune, startup_trials=tc.startup_trials,
+                           warmup_folds=tc.warmup_folds, heartbeat=heartbeat, progress=progress)
         r = out[m.name]
         log.info("tuned %-10s best %s %.4f (trial %d of %d%s) %s", m.name, tc.metric, r.best_value, r.best_trial,
                  r.n_finished, ", reused" if r.reused else "", r.best_params)
@@ -185,7 +185,8 @@ def write_training_files(d: Path, trained: Trained) -> None:
     for name, r in trained.tuning.items():
         info = {"model": r.key, "study_name": r.study_name, "storage": r.storage, "metric": r.metric,
                 "best_value": r.best_value, "best_trial": r.best_trial, "best_params": r.best_params,
-                "n_finished_trials": r.n_finished, "reused": r.reused, "seconds": r.seconds}
+                "n_finished_trials": r.n_finished, "finished_per_worker": r.per_worker, "reused": r.reused,
+                "seconds": r.seconds}
         (d / "tuning" / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         r.trials.to_csv(d / "tuning" / f"{name}_trials.csv", index=False)
         done = r.trials[r.trials["state"].astype(str).str.endswith("COMPLETE")]

@@ -3,7 +3,10 @@ optuna is imported lazily, inside the functions that need it."""
 
 from ..models import search_spaces
 from .spaces import get_space, params_from_trial
-from .study import OBJECTIVES, CVObjective, TuneResult, default_storage, redact, tune
+from .study import (
+    OBJECTIVES, CVObjective, Heartbeat, TuneResult, dashboard_command, default_storage, finished_per_worker, redact,
+    tune,
+)
 
-__all__ = ["OBJECTIVES", "search_spaces", "CVObjective", "TuneResult", "default_storage", "get_space", "params_from_trial",
-           "redact", "tune"]
+__all__ = ["OBJECTIVES", "CVObjective", "Heartbeat", "TuneResult", "dashboard_command", "default_storage",
+           "finished_per_worker", "get_space", "params_from_trial", "redact", "search_spaces", "tune"]

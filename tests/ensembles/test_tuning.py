@@ -50,6 +50,7 @@ def test_unknown_space_and_metric():
 def test_redact_hides_password():
     assert redact("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
     assert redact("sqlite:///a.db") == "sqlite:///a.db"
+    assert redact("postgresql+psycopg://me@db/x") == "postgresql+psycopg://me@db/x"  # no password to hide
 
 
 def test_tune_reports_folds_reuses_and_retunes(tmp_path):
