@@ -18,8 +18,8 @@ import tomli_w
 from smp.features import FeatureSpec
 
 from ._fieldtypes import field_type_problem, key_path
+from .datasets._schema import DEFAULT_LABEL_RANGE
 
-DEFAULT_LABEL_RANGE = (-1e4, 1e4)
 DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
 BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
 

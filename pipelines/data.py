@@ -66,9 +66,10 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
         if root is not None:  # predict: the new folder holds files of the same names
             train = str(Path(root) / Path(train).name)
             test = str(Path(root) / Path(test).name) if test else None
-        return load_table(train, test, mapping=TableMapping.from_dict(mapping))
+        return load_table(train, test, mapping=TableMapping.from_dict(mapping), label_range=data.label_range)
     root = Path(root) if root is not None else data_root(data, output, progress)
-    frame = load_smpd_image(root, **data.options) if layout == "smpd_image" else load_smpd_video(root, **data.options)
+    loader = load_smpd_image if layout == "smpd_image" else load_smpd_video
+    frame = loader(root, **{"label_range": data.label_range, **data.options})
     frame = absolute_media_paths(frame, root)
     frame.attrs["data_root"] = str(root)  # image generators resolve any remaining relative `image_path` against it
     return frame

@@ -19,7 +19,18 @@ from .config import RunConfig
 
 
 def _json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    """Strict JSON: a non-finite float is written as null, never as the `Infinity` / `NaN` JSON has no word for."""
+    path.write_text(json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False) + "\n")
+
+
+def _finite(v):
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    return v
 
 
 def _jsonable(v):
