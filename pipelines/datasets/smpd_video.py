@@ -135,12 +135,17 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
             if name == "videos"
             else ()
         )
+        repaired: dict[str, tuple[int, str]] = {}
         for field in numeric:
             raw = frame[field]
             frame[field] = to_float(raw, path, field, strict=True)
             if name == "users" and field in OVERFLOWED_INT32:
-                frame[field] = _repair_int32(frame[field].to_numpy(), raw, path, field)
+                frame[field], repaired[field] = _repair_int32(frame[field].to_numpy(), raw)
             check_counts(frame[field].to_numpy(), raw, path, field)
+        repaired = {f: r for f, r in repaired.items() if r[0]}
+        if repaired:
+            log.warning("%s: repaired negative %s, a 32-bit overflow in the release (value + 2^32): %s", path,
+                        " and ".join(repaired), "; ".join(f"{n} row(s) of {f}, e.g. {e}" for f, (n, e) in repaired.items()))
         if name == "users":
             # The release repeats some users verbatim; only disagreeing rows are an error.
             frame = dedupe_keyed(frame[["uid", *USER_FIELDS]], "uid", path)
@@ -150,17 +155,18 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
     return tables
 
 
-def _repair_int32(parsed: np.ndarray, raw: pd.Series, path: Path, field: str) -> np.ndarray:
-    """Negative whole numbers in [-2^31, 0) are 32-bit overflows of totals in [2^31, 2^32): add 2^32 and say so."""
+def _repair_int32(parsed: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, tuple[int, str]]:
+    """Negative whole numbers in [-2^31, 0) are 32-bit overflows of totals in [2^31, 2^32): add 2^32.
+
+    Returns the repaired values and (rows repaired, an example "line 139: -984901888 -> 3310065408").
+    """
     wrapped = (parsed < 0) & (parsed >= -(2.0**31)) & (parsed == np.round(parsed))
     if not wrapped.any():
-        return parsed
+        return parsed, (0, "")
     i = int(np.flatnonzero(wrapped)[0])
     fixed = parsed.copy()
     fixed[wrapped] += 2.0**32
-    log.warning("%s: repaired %d negative %s value(s), a 32-bit overflow in the release (+2^32), e.g. %s -> %d",
-                path, int(wrapped.sum()), field, at(raw, i), int(fixed[i]))
-    return fixed
+    return fixed, (int(wrapped.sum()), f"{at(raw, i)} -> {int(fixed[i])}")
 
 
 def _build_split(
