@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-import os
 import resource
 import shutil
 import time
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -35,7 +33,10 @@ from .config import RunConfig
 from .data import LAYOUT, data_root, load_frame
 from .importance import write_importance
 from .outliers import apply_outlier_filter
-from .runfolder import write_run_folder
+from .runfolder import (
+    check_destinations, check_finished_run, check_writable, claim_run_dir, publish_run_dir, read_fitted,
+    write_run_folder,
+)
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
 from .training import train as train_ensemble, write_training_files
 
@@ -110,17 +111,25 @@ def new_run_dir(cfg: RunConfig, out: str | Path | None) -> Path:
     return path
 
 
-def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False) -> Path:
+def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False,
+        permute_seed: int | None = None) -> Path:
     """Run the config end to end and return the finished run folder.
 
-    `permute_labels` is the leak check: training labels are shuffled (seeded) after loading, so every honest
-    cross-validated score must come out near zero SRC; such a run writes no submission.
+    `permute_labels` is the leak check: training labels are shuffled (seeded by `permute_seed`, default the run
+    seed) after loading, so every honest cross-validated score must come out near zero SRC; such a run writes no
+    submission. Every destination is checked, and the run folder claimed, before any data is loaded.
     """
+    final_dir = new_run_dir(cfg, out)
+    check_destinations(cfg, final_dir, submit=cfg.output.submission and not permute_labels)
+    with claim_run_dir(final_dir, renumber=out is None) as (final_dir, tmp_dir):
+        return _run(cfg, final_dir, tmp_dir, progress=progress, permute_labels=permute_labels,
+                    permute_seed=cfg.seed if permute_seed is None else permute_seed)
+
+
+def _run(cfg: RunConfig, final_dir: Path, tmp_dir: Path, *, progress: bool, permute_labels: bool,
+         permute_seed: int) -> Path:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    final_dir = new_run_dir(cfg, out)
-    tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
 
     t = time.perf_counter()
     root = data_root(cfg.data, cfg.output, progress)
@@ -129,8 +138,8 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     if permute_labels:
         # Shuffle the values, not a Series: an index-aligned assignment would put every label back in place.
         labels = frame.loc[is_train, "label"].to_numpy()
-        frame.loc[is_train, "label"] = np.random.default_rng(cfg.seed).permutation(labels)
-        log.info("leak check: training labels permuted (seed %d); no submission is written", cfg.seed)
+        frame.loc[is_train, "label"] = np.random.default_rng(permute_seed).permutation(labels)
+        log.info("leak check: training labels permuted (seed %d); no submission is written", permute_seed)
     submit = cfg.output.submission and not permute_labels
     train, test = frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True)
     y = train["label"].to_numpy(dtype=float)
@@ -194,9 +203,7 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
                                   external_data=cfg.output.external_data)
             validate_submission(sub, test["post_id"], prefix=cfg.output.post_id_prefix)
             write_submission(sub, tmp_dir / "submission.json")
-        if final_dir.exists():  # `--out` named an existing empty folder
-            final_dir.rmdir()
-        tmp_dir.rename(final_dir)
+        publish_run_dir(tmp_dir, final_dir)  # manifest of checksums, then the rename; `--out` may be an empty folder
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)  # nothing half-written stays behind
         raise
@@ -221,20 +228,17 @@ def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
 
 
 def load_fitted(run_dir: str | Path) -> tuple[FittedRun, pd.DataFrame]:
-    run_dir = Path(run_dir)
-    path = run_dir / "models" / "fitted.joblib"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {path.relative_to(run_dir)})")
-    return joblib.load(path), pd.read_parquet(run_dir / "models" / "train_posts.parquet")
+    return read_fitted(check_finished_run(run_dir))  # says what is missing or corrupt, never a pickle traceback
 
 
 def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:
     """`smp predict`: the run's fitted features and models on the test split of another folder of the same layout."""
     from .config import load_config
 
-    run_dir, out_csv = Path(run_dir), Path(out_csv)
+    run_dir, out_csv = check_finished_run(run_dir), Path(out_csv)
     if out_csv.exists():
         raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
+    check_writable(out_csv.parent, "--out's folder")
     cfg = load_config(run_dir / "config.resolved.toml")
     fitted, train_posts = load_fitted(run_dir)
     frame = load_frame(cfg.data, cfg.output, root=Path(data_dir), progress=progress)
