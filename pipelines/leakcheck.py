@@ -1,0 +1,108 @@
+"""`smp run --permute-labels --repeats N`: the leak check over N label permutations, with a noise band.
+
+One permuted run gives one draw of a null SRC whose spread on a few hundred rows is about 1/sqrt(n) (0.06 at 300
+rows), so "near zero" cannot be judged from it. This runs the same config N times, each on a different permutation
+of the training labels (same folds and model seeds, so only the permutation varies), and reports per model the mean,
+spread and range of the cross-validated SRC. A model is flagged when its mean lies outside a 3-sigma band,
+3 * max(std, 1/sqrt(n - 1)) / sqrt(N): a leak shows as a mean that stays away from zero across permutations.
+
+    <folder>/repeat-1 ... repeat-N/   the permuted run folders (no submissions)
+    <folder>/leak_check.json, leak_check.md
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .config import RunConfig
+from .submission import write_exclusive
+
+log = logging.getLogger("smp")
+SIGMAS = 3.0
+
+
+@dataclass(frozen=True)
+class NullBand:
+    """One model's CV SRC over the permutations and whether its mean is within noise of zero."""
+
+    model: str
+    srcs: tuple[float, ...]
+    rows: int
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.srcs))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.srcs, ddof=1)) if len(self.srcs) > 1 else float("nan")
+
+    @property
+    def band(self) -> float:
+        """Half-width of the band the mean must fall in: SIGMAS standard errors of the mean, never narrower than
+        the theoretical null spread of a rank correlation on `rows` rows."""
+        spread = max(self.std if math.isfinite(self.std) else 0.0, 1.0 / math.sqrt(max(self.rows - 1, 1)))
+        return SIGMAS * spread / math.sqrt(len(self.srcs))
+
+    @property
+    def near_zero(self) -> bool:
+        return abs(self.mean) <= self.band
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "srcs": list(self.srcs), "rows": self.rows, "mean": self.mean,
+                "std": self.std if math.isfinite(self.std) else None, "min": min(self.srcs), "max": max(self.srcs),
+                "band": self.band, "near_zero": self.near_zero}
+
+
+def null_bands(per_repeat: list[dict[str, tuple[float, int]]]) -> list[NullBand]:
+    """Bands from each repeat's {model: (CV SRC, rows)}; models missing from a repeat are left out."""
+    models = [m for m in per_repeat[0] if all(m in r for r in per_repeat)]
+    return [NullBand(m, tuple(float(r[m][0]) for r in per_repeat), int(per_repeat[0][m][1])) for m in models]
+
+
+def leak_check(cfg: RunConfig, *, repeats: int, out: str | Path | None = None, progress: bool = True) -> Path:
+    """Run `cfg` on `repeats` label permutations (seeds cfg.seed + 1 ... + repeats) and write the band report."""
+    from .run import run
+
+    if repeats < 2:
+        raise ValueError(f"--repeats must be >= 2 for a noise band, got {repeats}")
+    if out is None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        out = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}-leakcheck"
+    folder = Path(out)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} already exists and is not empty; refusing to overwrite a leak check")
+    per_repeat = []
+    for i in range(1, repeats + 1):
+        log.info("leak check: permutation %d of %d", i, repeats)
+        d = run(cfg, out=folder / f"repeat-{i}", progress=progress, permute_labels=True, permute_seed=cfg.seed + i)
+        metrics = json.loads((d / "metrics.json").read_text())
+        per_repeat.append({name: (m["overall"]["src"], m["overall"]["n"]) for name, m in metrics["models"].items()
+                           if m["overall"].get("src") is not None})
+    bands = null_bands(per_repeat)
+    report = {"repeats": repeats, "sigmas": SIGMAS, "permutation_seeds": [cfg.seed + i for i in range(1, repeats + 1)],
+              "models": [b.as_dict() for b in bands], "near_zero": all(b.near_zero for b in bands)}
+    write_exclusive(folder / "leak_check.json", json.dumps(report, indent=1) + "\n")
+    write_exclusive(folder / "leak_check.md", _markdown(bands, repeats))
+    for b in bands:
+        log.info("leak check %-12s CV SRC mean %+.4f  std %.4f  range [%+.4f, %+.4f]  band +-%.4f: %s", b.model,
+                 b.mean, b.std, min(b.srcs), max(b.srcs), b.band, "near zero" if b.near_zero else "LEAK SUSPECTED")
+    log.info("leak check: %s", folder / "leak_check.md")
+    return folder
+
+
+def _markdown(bands: list[NullBand], repeats: int) -> str:
+    lines = [f"# Leak check: CV SRC on {repeats} permutations of the training labels", "",
+             f"A model passes when |mean| <= {SIGMAS:g} * max(std, 1/sqrt(n-1)) / sqrt({repeats}).", "",
+             "| model | mean | std | min | max | band | verdict |", "|---|---|---|---|---|---|---|"]
+    for b in bands:
+        lines.append(f"| {b.model} | {b.mean:+.4f} | {b.std:.4f} | {min(b.srcs):+.4f} | {max(b.srcs):+.4f} | "
+                     f"+-{b.band:.4f} | {'near zero' if b.near_zero else '**leak suspected**'} |")
+    return "\n".join(lines) + "\n"
