@@ -119,6 +119,20 @@ def require_ids(values: pd.Series, file: Path | str, column: str) -> pd.Series:
     return as_text(obj)
 
 
+def require_text(values: pd.Series, file: Path | str, column: str, *, lists: bool = False) -> pd.Series:
+    """A text field must hold text (or a number, read as its text) or nothing; a boolean, table or (unless `lists`,
+    for list-valued fields) array is a wrong type, which would otherwise become text like "[1, 2]" silently."""
+    kinds = (bool, dict) if lists else (bool, dict, list)
+    bad = values.astype(object).map(lambda v: isinstance(v, kinds)).to_numpy()
+    if lists:
+        bad = bad | values.astype(object).map(lambda v: isinstance(v, list) and not all(isinstance(x, str) for x in v)).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        rule = "value must be text, a list of texts or empty" if lists else "value must be text or empty"
+        raise DataError(file, column, at(values, i), rule)
+    return values
+
+
 def missing_mask(values: pd.Series) -> np.ndarray:
     """True where a value is absent: None/NaN or one of the string tokens in `MISSING_TOKENS`."""
     obj = values.astype(object)
@@ -407,6 +421,9 @@ def read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
                 continue
             if width is None:
                 width = len(fields)
+                dup = next((f for i, f in enumerate(fields) if f in fields[:i]), None)
+                if dup is not None:  # pandas would rename the second one "name.1" silently
+                    raise DataError(path, dup, f"line {begin}", "column names in the header must be unique")
                 continue
             if len(fields) != width:
                 raise DataError(path, None, f"line {begin}: {len(fields)} fields",

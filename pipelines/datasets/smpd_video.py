@@ -29,6 +29,7 @@ from ._io import (
     require_file,
     require_ids,
     require_same_columns,
+    require_text,
     to_float,
     to_optional_str,
     to_text,
@@ -69,6 +70,11 @@ VIDEO_FIELDS: dict[str, tuple[str, bool]] = {
 # Media side-table columns kept as text; every other column is parsed as a number.
 MEDIA_TEXT = {"face": ("dominant_emotion", "emotion_distribution"), "audio": ("emotion_label",)}
 MEDIA_KEYS = {"face": ("pid",), "audio": ("pid", "vid")}
+# Text fields of each table (read as text or missing; a boolean, table or array there is a wrong type).
+TEXT_FIELDS = {
+    "posts": ("post_content", "post_location", "post_text_language", "video_path", "post_time"),
+    "videos": ("video_ratio", "video_format", "music_title"),
+}
 SPLITS = ("train", "test")
 # The release stores these per-user totals as signed 32-bit integers: a total above 2^31 - 1 (a few of the biggest
 # accounts, e.g. -984901888 for 3,310,065,408 likes) wrapped around to a negative number. `user_heart_count` is the
@@ -126,6 +132,10 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
         require_columns(frame, required[name], path)
         for key in ("pid", "uid") if name != "users" else ("uid",):
             frame[key] = require_ids(frame[key], path, key)
+        for field in TEXT_FIELDS.get(name, ()):
+            require_text(frame[field], path, field)
+        if name == "posts":
+            require_text(frame["post_suggested_words"], path, "post_suggested_words", lists=True)
         key = "uid" if name == "users" else "pid"
         # Numbers are parsed here so an error names the line of this file, not of the joined posts.
         numeric = (
@@ -269,6 +279,7 @@ def _join_media(root: Path, frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         check_unique(table["pid"], paths[split], "pid")
         tables[split] = table
     require_same_columns(tables["train"], tables["test"], tables["train"].columns, paths["test"])
+    require_same_columns(tables["test"], tables["train"], tables["test"].columns, paths["train"])
     value_columns = [c for c in tables["train"].columns if c not in MEDIA_KEYS[kind]]
     # A column is text when the train table holds no number in it at all (an unknown text column); otherwise each
     # split's values are parsed in their own file, so an error names that file and line.

@@ -37,6 +37,7 @@ from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError, finalize_postframe
 TEXT_FIELDS = ("title", "description")
 OPTIONAL_TEXT_FIELDS = ("category", "subcategory", "concept", "location", "language", "image_path")
 FLOAT_FIELDS = ("latitude", "longitude", "geo_accuracy")
+NUMERIC_SHARE = 0.9  # a user_/meta_ column with at least this share of numbers is numeric
 
 
 @dataclass
@@ -250,13 +251,18 @@ def _tags(values: pd.Series, sep: str | None) -> list[list[str]]:
 
 
 def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray | pd.Series:
-    """Numeric and boolean columns as float (finite, not absurdly large); anything else as text, None for missing."""
+    """Numeric and boolean columns as float (finite, not absurdly large); anything else as text, None for missing.
+
+    A column whose present values are mostly (90%) numbers is numeric, and its few non-numbers are an error naming
+    the cell: one typo must not turn a follower count into a text column silently.
+    """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float).to_numpy()
     if pd.api.types.is_numeric_dtype(values.dtype):
         return to_float(values, path, column, strict=True)
     missing = missing_mask(values)
     parsed = pd.to_numeric(values.astype(object).where(~missing, None), errors="coerce").astype(float).to_numpy()
-    if (~missing).any() and not (np.isnan(parsed) & ~missing).any():
+    present = int((~missing).sum())
+    if present and (~np.isnan(parsed) & ~missing).sum() >= NUMERIC_SHARE * present:
         return to_float(values, path, column, strict=True)
     return to_optional_str(values).to_numpy()
