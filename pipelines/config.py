@@ -256,6 +256,9 @@ def _feature_specs(items: list, source: str) -> list[FeatureSpec]:
         if not isinstance(params, dict):
             raise ConfigError(f"{where}.params must be a table, got {params!r}")
         spec = FeatureSpec(item["name"], dict(params))
+        twin = next((j for j, other in enumerate(specs) if other == spec), None)
+        if twin is not None:  # the same generator with the same params twice: both would write the same columns
+            raise ConfigError(f"{where}: {item['name']!r} with these params is already [[features]][{twin}]")
         try:
             spec.create()  # generators only store their parameters: this checks the names, and costs nothing
         except (TypeError, ValueError, KeyError) as e:

@@ -70,6 +70,8 @@ VIDEO_FIELDS: dict[str, tuple[str, bool]] = {
 # Media side-table columns kept as text; every other column is parsed as a number.
 MEDIA_TEXT = {"face": ("dominant_emotion", "emotion_distribution"), "audio": ("emotion_label",)}
 MEDIA_KEYS = {"face": ("pid",), "audio": ("pid", "vid")}
+# The ids each table is joined on (other id fields of a table, such as the videos' uid, are not read).
+ID_FIELDS = {"posts": ("pid", "uid"), "videos": ("pid",), "users": ("uid",), "popularity": ("pid",)}
 # Text fields of each table (read as text or missing; a boolean, table or array there is a wrong type).
 TEXT_FIELDS = {
     "posts": ("post_content", "post_location", "post_text_language", "video_path", "post_time"),
@@ -130,7 +132,7 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
         if train is not None:
             require_same_columns(train[name], frame, required[name], path)
         require_columns(frame, required[name], path)
-        for key in ("pid", "uid") if name != "users" else ("uid",):
+        for key in ID_FIELDS[name]:
             frame[key] = require_ids(frame[key], path, key)
         for field in TEXT_FIELDS.get(name, ()):
             require_text(frame[field], path, field)
