@@ -34,7 +34,7 @@ from .data import LAYOUT, data_root, load_frame
 from .importance import write_importance
 from .outliers import apply_outlier_filter
 from .runfolder import (
-    check_destinations, check_finished_run, check_writable, claim_run_dir, publish_run_dir, read_fitted,
+    MODEL_FILES, check_destinations, check_finished_run, check_writable, claim_run_dir, publish_run_dir, read_fitted,
     write_run_folder,
 )
 from .submission import make_submission, validate_submission, write_exclusive, write_submission
@@ -228,7 +228,7 @@ def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
 
 
 def load_fitted(run_dir: str | Path) -> tuple[FittedRun, pd.DataFrame]:
-    return read_fitted(check_finished_run(run_dir))  # says what is missing or corrupt, never a pickle traceback
+    return read_fitted(check_finished_run(run_dir, MODEL_FILES))  # says what is missing or corrupt, not a traceback
 
 
 def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:

@@ -162,6 +162,7 @@ def _row_counts(gen) -> dict[str, int]:
 # What `smp predict` (and analyze / retrain) needs from a finished run folder.
 FINISHED_RUN_FILES = ("config.resolved.toml", "data.json", "features.json", "metrics.json", "oof.parquet",
                       "test_pred.parquet", "models/fitted.joblib", "models/train_posts.parquet")
+MODEL_FILES = ("models/fitted.joblib", "models/train_posts.parquet")  # what `load_fitted` reads
 MANIFEST = "manifest.json"  # sha256 and size of every file, written last, just before the folder is renamed in
 CLAIM = ".smp-claim.json"  # inside a temporary run folder: which process is writing it
 TMP_NAME = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
@@ -267,10 +268,10 @@ def publish_run_dir(tmp: Path, final_dir: Path) -> Path:
     return final_dir
 
 
-def check_finished_run(run_dir: str | Path) -> Path:
+def check_finished_run(run_dir: str | Path, needs: tuple[str, ...] = FINISHED_RUN_FILES) -> Path:
     """`run_dir` if it is a finished, intact run folder; otherwise a `RunFolderError` that says what is wrong:
-    a temporary folder of a run still writing (or killed), missing files, or files changed since the run finished
-    (their sha256 no longer matches the manifest)."""
+    a temporary folder of a run still writing (or killed), missing files (of `needs`, what the caller reads), or
+    files changed since the run finished (their sha256 no longer matches the manifest)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(f"{run_dir} is not a folder (expected a run folder written by `smp run`)")
@@ -280,7 +281,7 @@ def check_finished_run(run_dir: str | Path) -> Path:
         state = "is still writing it" if info and _alive(info) else "is gone (killed); the next run removes it"
         raise RunFolderError(f"{run_dir} is the temporary folder of an unfinished run: process {m.group('pid')} "
                              f"{state}; predict with the finished folder {run_dir.parent / m.group('name')}")
-    missing = [f for f in FINISHED_RUN_FILES if not (run_dir / f).is_file()]
+    missing = [f for f in needs if not (run_dir / f).is_file()]
     if missing:
         raise RunFolderError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)} "
                              f"(a run folder written by `smp run` has {', '.join(FINISHED_RUN_FILES)})")
