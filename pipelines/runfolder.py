@@ -179,7 +179,8 @@ class RunFolderBusy(FileExistsError):
 def check_destinations(cfg: RunConfig, final_dir: Path, *, submit: bool) -> None:
     """Everything a run will write, checked before any data is loaded: the run folder's parent, the cache and (when
     it submits) the submissions folder must be writable, and the submission's name must be free."""
-    check_writable(final_dir.parent, "run folder's parent")
+    default = final_dir.parent == Path(cfg.output.runs_dir)
+    check_writable(final_dir.parent, "[output].runs_dir" if default else "the run folder's parent")
     check_writable(Path(cfg.output.cache_dir), "[output].cache_dir")
     if submit:
         sub = Path(cfg.output.submissions_dir) / f"{final_dir.name}.json"
@@ -282,6 +283,9 @@ def check_finished_run(run_dir: str | Path, needs: tuple[str, ...] = FINISHED_RU
         raise RunFolderError(f"{run_dir} is the temporary folder of an unfinished run: process {m.group('pid')} "
                              f"{state}; predict with the finished folder {run_dir.parent / m.group('name')}")
     missing = [f for f in needs if not (run_dir / f).is_file()]
+    if missing and len(missing) == len(needs):
+        raise RunFolderError(f"{run_dir} is not a run folder: it has none of the files `smp run` writes "
+                             f"({', '.join(needs)})")
     if missing:
         raise RunFolderError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)} "
                              f"(a run folder written by `smp run` has {', '.join(FINISHED_RUN_FILES)})")
