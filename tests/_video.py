@@ -11,20 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from smp.pipelines.datasets.smpd_video import USER_FIELDS
+from smp.pipelines.datasets.smpd_video import table_path as video_path
+
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "smpd-video"
-USER_FIELDS = (
-    "user_following_count",
-    "user_follower_count",
-    "user_likes_count",
-    "user_video_count",
-    "user_digg_count",
-    "user_heart_count",
-    "user_friend_count",
-)
 
-
-def video_path(root: Path, split: str, table: str) -> Path:
-    return root / split / f"SMP-Video_anonymized_{table}_{split}.jsonl"
+__all__ = ["REAL", "USER_FIELDS", "video_path", "write_real_copy", "write_tiny_video"]
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
