@@ -37,8 +37,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0 if report["near_zero"] else 1  # a suspected leak fails the command, so a script notices
     run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
     if args.permute_labels:
-        log.info("one permutation is one draw of noise (about +-1/sqrt(rows) SRC); --repeats 5 reports each model's "
-                 "mean and spread over five permutations against a band")
+        log.info("one permutation is one draw of noise (about +-1/sqrt(rows) SRC); --repeats 10 reports each model's "
+                 "mean and spread over ten permutations against a noise band")
     return 0
 
 
