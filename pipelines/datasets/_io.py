@@ -218,9 +218,9 @@ def parse_datetime(values: pd.Series, file: Path | str, column: str, fmt: str | 
         bad = times.isna().to_numpy()
     else:
         missing = missing_mask(values)
-        times = pd.to_datetime(
-            values.astype(object).where(~missing, None), format=fmt or "ISO8601", utc=True, errors="coerce"
-        )
+        # Only text is a date-time here: pandas would read a bare number as an epoch of some unit, silently.
+        text = values.astype(object).map(lambda v: v if isinstance(v, str) else None).where(~missing, None)
+        times = pd.to_datetime(text, format=fmt or "ISO8601", utc=True, errors="coerce")
         bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

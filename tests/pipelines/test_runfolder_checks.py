@@ -119,8 +119,12 @@ def test_predict_on_a_non_run_folder_says_what_is_missing(tmp_path, data_dir, ca
     assert main(["-q", "predict", "--run", str(tmp_path / "notes"), "--data", str(data_dir),
                  "--out", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err
-    assert "is not a run folder: it has none of the files `smp run` writes (config.resolved.toml, data.json" in err
+    assert "is not a finished run folder: missing config.resolved.toml, data.json, features.json, oof.parquet" in err
     assert "models/fitted.joblib" in err and "Traceback" not in err
+    (tmp_path / "empty").mkdir()
+    assert main(["-q", "predict", "--run", str(tmp_path / "empty"), "--data", str(data_dir),
+                 "--out", str(tmp_path / "p.csv")]) == 2
+    assert "empty is not a run folder: it has none of the files `smp run` writes" in capsys.readouterr().err
 
 
 def test_truncated_model_file_is_a_clear_error(finished, tmp_path, data_dir, capsys):
