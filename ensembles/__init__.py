@@ -1,9 +1,9 @@
 """Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
 
-from ._cv import CVResult, FoldFeatures, PseudoRows, cross_fit, fold_feature_frames, predict_folds
-from ._folds import HOLDOUT_OF, SCHEMES, fold_ids, inner_scheme, make_folds
+from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames, predict_folds
+from ._folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
-from .metrics import GREATER_IS_BETTER, METRICS, score_all
+from .metrics import GREATER_IS_BETTER, METRICS, better, score_all
 from .models import MODELS, Model, get_model, make_model, register_model, search_spaces
 from .stacking import fold_blend, prediction_matrix, restrict_folds, stack, stack_levels
 
@@ -25,6 +25,10 @@ __all__ = [
     "Model",
     "PseudoRows",
     "SCHEMES",
+    "STOPPING",
+    "Stopping",
+    "better",
+    "stop_rows",
     "cross_fit",
     "fold_blend",
     "fold_feature_frames",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._folds import Folds
+from ._folds import STOPPING, Folds
 from .engine import Engine, placement
 from .metrics import score_all
 from .models import Model
@@ -101,6 +101,36 @@ class CVResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Stopping:
+    """Where learners that stop early (boosters, networks) find the rows they stop on.
+
+    - ``inner`` (the default): an early-stopping part of each fold's *training* part (`rows(tr)` gives its mask;
+      default a seeded 15% of the rows); the validation part the fold is scored on is never looked at;
+    - ``refit``: the same, then a refit on the whole training part with the found number of rounds, scaled by the
+      ratio of rows (more data for the final fold model, twice the fitting cost);
+    - ``validation``: stop on the scored validation part itself (what most public solutions do). It inflates the
+      out-of-fold score and feeds optimistic predictions to the stack: kept only to measure that;
+    - ``none``: no early stopping (every learner runs its full number of rounds).
+    """
+
+    mode: str = "inner"
+    rows: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def __post_init__(self):
+        if self.mode not in STOPPING:
+            raise ValueError(f"early stopping must be one of {STOPPING}, got {self.mode!r}")
+
+    def mask(self, tr: np.ndarray) -> np.ndarray:
+        if self.rows is not None:
+            return np.asarray(self.rows(tr), dtype=bool)
+        n = len(tr)
+        mask = np.zeros(n, dtype=bool)
+        if n >= 4:
+            mask[np.random.default_rng(0).choice(n, size=max(1, int(round(0.15 * n))), replace=False)] = True
+        return mask
+
+
 @dataclass
 class PseudoRows:
     """Test rows with pseudo-labels that join every fold's TRAINING part (never a validation part).
@@ -143,6 +173,7 @@ def cross_fit(
     progress: bool = True,
     desc: str | None = None,
     engine: Engine | None = None,
+    stopping: Stopping | None = None,
 ) -> CVResult:
     """Fit a clone of `model` on each fold's training part, predict its validation part and the test rows.
 
@@ -151,7 +182,10 @@ def cross_fit(
     `engine` (see `smp.ensembles.engine`) runs the fold fits in parallel; label features are still fitted here, once
     per fold, and results are assembled in fold order, so any engine gives the predictions of the plain loop.
     `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
+    `stopping` says where learners that stop early find their stopping rows (default: an inner part of each
+    training part, never the scored validation part; see `Stopping`).
     """
+    stopping = stopping or Stopping()
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
     if X_test is not None and len(X_test) == 0:
@@ -180,11 +214,14 @@ def cross_fit(
         X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
         X_te = None if X_test is None else _join(X_test, extra_te)
         y_tr, w_tr = y[tr], None if w is None else w[tr]
+        stop = stopping.mask(tr) if model.early_stops and stopping.mode in ("inner", "refit") else None
         if pseudo is not None:
             X_tr = pd.concat([X_tr, X_te.iloc[pseudo.index].reset_index(drop=True)], ignore_index=True)
             y_tr = np.concatenate([y_tr, pseudo.y])
             w_tr = np.concatenate([np.ones(len(tr)) if w_tr is None else w_tr, pseudo.weights()])
-        task = (model, X_tr, y_tr, X_va, y[va], w_tr, X_te)
+            if stop is not None:  # pseudo rows only ever train
+                stop = np.concatenate([stop, np.zeros(len(pseudo.index), dtype=bool)])
+        task = (model, X_tr, y_tr, w_tr, stop, stopping.mode, X_va, y[va], X_te)
         if in_loop:
             done.append(_fit_fold(task))
             bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")
@@ -218,13 +255,24 @@ def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
     A module-level function of plain data, so process and Ray workers can run it."""
     from threadpoolctl import threadpool_limits
 
-    model, X_tr, y_tr, X_va, y_va, w_tr, X_te = task
+    model, X_tr, y_tr, w_tr, stop, mode, X_va, y_va, X_te = task
     # BLAS sums in a thread-count-dependent order, and workers get fewer threads than this process: one BLAS
     # thread everywhere makes a fold's fit bit-identical wherever it runs (the learners' own threads are
     # deterministic: LightGBM `deterministic`, CatBoost by design).
     with threadpool_limits(limits=1, user_api="blas"):
         # We clone the model so that all the folds are independent.
-        m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y_va, sample_weight=w_tr)
+        if stop is not None and stop.any() and not stop.all():
+            keep = ~stop
+            m = model.clone().fit(X_tr[keep], y_tr[keep], X_val=X_tr[stop], y_val=y_tr[stop],
+                                  sample_weight=None if w_tr is None else w_tr[keep])
+            rounds = m.fitted_rounds()
+            if mode == "refit" and rounds:
+                m = model.clone().with_rounds(max(1, round(rounds * len(y_tr) / keep.sum())))
+                m.fit(X_tr, y_tr, sample_weight=w_tr)
+        elif mode == "validation":
+            m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y_va, sample_weight=w_tr)
+        else:
+            m = model.clone().fit(X_tr, y_tr, sample_weight=w_tr)
         pred_va = np.asarray(m.predict(X_va), dtype=float)
         pred_te = None if X_te is None else np.asarray(m.predict(X_te), dtype=float)
     return m, pred_va, pred_te

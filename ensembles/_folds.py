@@ -73,3 +73,46 @@ def fold_ids(folds: Folds, n: int) -> np.ndarray:
     for k, (_, va) in enumerate(folds):
         out[va] = k
     return out
+
+
+STOPPING = ("inner", "refit", "validation", "none")
+
+
+def stop_rows(frame: pd.DataFrame, rows: np.ndarray, *, scheme: str, frac: float = 0.15, seed: int = 0,
+              group_col: str = "user_id", time_col: str = "post_time") -> np.ndarray:
+    """The early-stopping part of a fold's training part: a boolean mask over `rows` (positions in `frame`).
+
+    Learners stop early on these rows instead of the validation part they are scored on (which inflates the
+    out-of-fold score and feeds optimistic predictions to the stack). The split follows the outer scheme, so the
+    stopping rows resemble the rows the model will meet: the latest `frac` of the rows by time (`time`), a seeded
+    `frac` of the users (`group`), or a seeded `frac` of the rows (`kfold`).
+    """
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"`0 < frac < 1` must hold for the early-stopping split, but got {frac=}")
+    rows = np.asarray(rows)
+    n = len(rows)
+    k = max(1, int(round(frac * n)))
+    mask = np.zeros(n, dtype=bool)
+    if n < 4:
+        return mask  # too few rows to hold any back: no early stopping
+    base = HOLDOUT_OF.get(scheme, scheme)
+    if base == "time" and time_col in frame.columns:
+        t = frame[time_col].to_numpy()[rows]
+        mask[np.argsort(t, kind="stable")[-k:]] = True
+        return mask
+    rng = np.random.default_rng(seed)
+    if base == "group" and group_col in frame.columns:
+        codes, uniques = pd.factorize(frame[group_col].to_numpy()[rows])
+        order = rng.permutation(len(uniques))
+        sizes = np.bincount(codes, minlength=len(uniques))
+        taken, held = 0, []
+        for g in order:  # whole users until about `frac` of the rows are held back
+            if taken >= k:
+                break
+            held.append(g)
+            taken += sizes[g]
+        if taken < n:
+            mask[np.isin(codes, held)] = True
+            return mask
+    mask[rng.choice(n, size=k, replace=False)] = True
+    return mask

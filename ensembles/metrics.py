@@ -43,9 +43,21 @@ def mape(y_true, y_pred) -> float:
     return float(np.mean(np.abs(t - p) / np.abs(t))) if len(t) else float("nan")
 
 
-METRICS = {"src": src, "mae": mae, "mse": mse, "mape": mape}
+def smp_score(y_true, y_pred) -> float:
+    """The SMP Challenge's two official metrics in one number, larger is better: the mean of SRC and the MAE skill
+    1 - MAE / MAE(predicting the median of `y_true`). The challenge ranks teams by the mean of their SRC rank and
+    MAE rank; a model has no rank on its own, and this is the score that orders models the same way when one
+    improves SRC and MAE by comparable fractions of their spread."""
+    t, p = _finite(y_true, y_pred)
+    if len(t) < 2:
+        return float("nan")
+    base = float(np.mean(np.abs(t - np.median(t)))) or 1.0
+    return 0.5 * (src(t, p) + 1.0 - mae(t, p) / base)
+
+
+METRICS = {"src": src, "mae": mae, "mse": mse, "mape": mape, "smp": smp_score}
 # Whether larger is better, for choosing the best model by a metric.
-GREATER_IS_BETTER = {"src": True, "mae": False, "mse": False, "mape": False}
+GREATER_IS_BETTER = {"src": True, "mae": False, "mse": False, "mape": False, "smp": True}
 
 
 def score_all(y_true, y_pred) -> dict[str, float]:
@@ -54,3 +66,12 @@ def score_all(y_true, y_pred) -> dict[str, float]:
     out = {name: fn(y_true, y_pred) for name, fn in METRICS.items()}
     out["n"] = int(len(t))
     return out
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether score `a` beats `b` on `metric` (NaN never beats anything)."""
+    if not np.isfinite(a):
+        return False
+    if not np.isfinite(b):
+        return True
+    return a > b if GREATER_IS_BETTER[metric] else a < b

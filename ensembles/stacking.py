@@ -39,6 +39,7 @@ def stack(
     level: int = 2,
     X: pd.DataFrame | None = None,
     X_test: pd.DataFrame | None = None,
+    sample_weight=None,
     progress: bool = True,
 ) -> dict[str, CVResult]:
     """Run each learner on the level-(k-1) OOF matrix (plus `X` when given) through the same folds.
@@ -61,7 +62,8 @@ def stack(
     out = {}
     for name, learner in learners.items():
         res = cross_fit(learner, A[rows], y[rows], folds=sub_folds, X_test=T, progress=progress,
-                        desc=f"{name} (level {level})")
+                        desc=f"{name} (level {level})",
+                        sample_weight=None if sample_weight is None else np.asarray(sample_weight)[rows])
         full = np.full(len(y), np.nan)
         full[rows] = res.oof
         res.oof = full
@@ -70,16 +72,21 @@ def stack(
     return out
 
 
-def fold_blend(results: dict[str, CVResult], y, folds: Folds, *, level: int = 2) -> CVResult:
+def fold_blend(results: dict[str, CVResult], y, folds: Folds, *, level: int = 2, blend: Model | None = None,
+               sample_weight=None) -> CVResult:
     """Per-fold blend weights (HyperFusion eq. 8-9): for fold k, non-negative weights w^(k) (summing to 1) over
     the fold-k models' predictions; the test prediction is the mean over folds of sum_i w_i^(k) f_i^(k)(x).
 
     For an honest out-of-fold score, w^(k) is fitted on the out-of-fold predictions of fold k's training rows
     (predicted by the other folds' models) and applied to fold k's own validation predictions. Needs every result
-    cross-fitted on the same `folds` with test predictions per fold.
+    cross-fitted on the same `folds` with test predictions per fold. `blend` is the (unfitted) blend learner whose
+    loss follows the run's metric (default: a squared-error blend).
     """
     from .metrics import score_all
     from .models import get_model
+
+    blend = blend or get_model("blend")
+    w_all = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
     y = np.asarray(y, dtype=float)
     A, _ = prediction_matrix(results)
@@ -90,9 +97,9 @@ def fold_blend(results: dict[str, CVResult], y, folds: Folds, *, level: int = 2)
     has_test = all(len(r.fold_test_preds) == len(folds) for r in results.values())
     for k, (tr, va) in enumerate(folds):
         tr = tr[finite[tr]]
-        m = get_model("blend")
+        m = blend.clone()
         if len(tr) >= 2:
-            m.fit(A.iloc[tr], y[tr])
+            m.fit(A.iloc[tr], y[tr], sample_weight=None if w_all is None else w_all[tr])
         else:  # time-ordered folds: the first fold's training rows were never validated, so no OOF to weigh on
             m.weights_ = pd.Series(np.full(len(names), 1.0 / len(names)), index=names)
             m.columns_ = names
@@ -120,6 +127,8 @@ def stack_levels(
     X: pd.DataFrame | None = None,
     X_test: pd.DataFrame | None = None,
     fold_blend_level2: bool = False,
+    blend: Model | None = None,
+    sample_weight=None,
     progress: bool = True,
 ) -> list[dict[str, CVResult]]:
     """Stack over any number of levels: level k (k >= 2) runs its learners on the OOF predictions of level k-1
@@ -132,9 +141,11 @@ def stack_levels(
         if not learners and not (level == 2 and fold_blend_level2):
             raise ValueError(f"stack level {level} has no learners")
         cur = stack(prev, y, folds, learners, level=level, X=X if passthrough else None,
-                    X_test=X_test if passthrough else None, progress=progress) if learners else {}
+                    X_test=X_test if passthrough else None, sample_weight=sample_weight,
+                    progress=progress) if learners else {}
         if level == 2 and fold_blend_level2:
-            cur[f"fold_blend_{level}"] = fold_blend(prev, y, folds, level=level)
+            cur[f"fold_blend_{level}"] = fold_blend(prev, y, folds, level=level, blend=blend,
+                                                    sample_weight=sample_weight)
         out.append(cur)
         prev = cur
     return out

@@ -62,3 +62,53 @@ class Category(FeatureGenerator):
             share = pair_count[inv] / user_count[g]
             out[f"{col}_user_share"] = np.where(present, share, np.nan)
         return frame_of(X.index, self.name, out)
+
+
+TIME_PARTS = ("hour", "weekday", "month")
+
+
+def _raw_requires(g) -> tuple[str, ...]:
+    return (*g.columns, *(("post_time",) if g.time_parts else ()))
+
+
+@register
+class RawCategories(FeatureGenerator):
+    """Raw categories, high-cardinality ones included, for learners that encode categories themselves (CatBoost's
+    ordered target statistics, as the 2025 video winner and HyFea fed it the user id, the music title and time
+    parts): the source columns and the post time's parts as `category` columns fixed at fit (values seen at least
+    `min_count` times; unseen ones become NaN). Trees that split on raw codes (LightGBM) overfit such columns:
+    leave them out there with the model parameter `exclude = ["raw_categories__"]`.
+    """
+
+    name = "raw_categories"
+    group = "category"
+    requires = param_requires(_raw_requires)
+    version = 1
+
+    def __init__(self, *, columns: tuple[str, ...] = ("user_id", "location", "language"),
+                 time_parts: tuple[str, ...] = ("hour", "weekday"), min_count: int = 1) -> None:
+        self.columns = columns
+        self.time_parts = time_parts
+        self.min_count = min_count
+
+    def _parts(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        bad = [p for p in self.time_parts if p not in TIME_PARTS]
+        if bad:
+            raise ValueError(f"`time_parts` must be among {TIME_PARTS}, got {bad}")
+        out = {c: X[c] for c in self.columns}
+        if self.time_parts:
+            t = pd.to_datetime(X["post_time"], utc=True)
+            for p in self.time_parts:
+                out[p] = pd.Series(getattr(t.dt, "dayofweek" if p == "weekday" else p), index=X.index).astype("Int64")
+        return out
+
+    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        if isinstance(self.columns, str) or isinstance(self.time_parts, str):
+            raise ValueError("`columns` and `time_parts` must be lists of names")
+        if not (isinstance(self.min_count, int) and self.min_count >= 1):
+            raise ValueError(f"`min_count >= 1` must hold, but got min_count={self.min_count!r}")
+        self.categories_ = {c: cats for c, s in self._parts(X).items() if (cats := fit_categories(s, self.min_count))}
+
+    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        parts = self._parts(X)
+        return frame_of(X.index, self.name, {c: encode_categories(parts[c], cats) for c, cats in self.categories_.items()})

@@ -43,8 +43,28 @@ from .config import RunConfig
 
 log = logging.getLogger("smp")
 
-# Training components that are config sections with an `enabled` flag: variant name -> RunConfig attribute.
-COMPONENT_SECTIONS = {"pseudo_labels": "pseudo", "outlier_filter": "outliers", "tuning": "tuning"}
+def _calibrates(cfg: RunConfig) -> bool:
+    cc = cfg.calibration
+    return cc.method != "none" or cc.trend or cc.median_guard == "on" or (
+        cc.median_guard == "auto" and cfg.metric in ("mae", "mape", "smp"))
+
+
+# Training components with a switch: (variant, what the table says is removed, is it on in the config, the change
+# that switches it off). A variant is planned for each one the config has on.
+SWITCHES = (
+    ("no_pseudo_labels", "w/o pseudo labels ([pseudo] off)", lambda c: c.pseudo.enabled, {"pseudo": {"enabled": False}}),
+    ("no_outlier_filter", "w/o outlier filter ([outliers] off)", lambda c: c.outliers.enabled,
+     {"outliers": {"enabled": False}}),
+    ("no_tuning", "w/o tuning ([tuning] off)", lambda c: c.tuning.enabled, {"tuning": {"enabled": False}}),
+    ("no_calibration", "w/o calibration (no map, trend or median guard)", _calibrates,
+     {"calibration": {"method": "none", "trend": False, "median_guard": "off"}}),
+    ("no_selection", "w/o feature selection ([selection] method = none)", lambda c: c.selection.method != "none",
+     {"selection": {"method": "none"}}),
+    ("no_sample_weight", "w/o sample weights ([training] sample_weight = none)",
+     lambda c: c.training.sample_weight != "none", {"training": {"sample_weight": "none"}}),
+    ("stop_on_validation", "early stopping on the scored rows instead of inside the training part",
+     lambda c: c.training.early_stopping in ("inner", "refit"), {"training": {"early_stopping": "validation"}}),
+)
 SINGLE_SPLIT = {base: single for single, base in HOLDOUT_OF.items()}
 METRIC_COLUMNS = ("src", "mae", "mape")
 
@@ -97,10 +117,9 @@ def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant
         out.append(Variant("single_split", f"single split instead of {cfg.cv.n_splits}-fold {cfg.cv.scheme}",
                            "component", _variant_cfg(cfg, "single_split", cv={"scheme": SINGLE_SPLIT[cfg.cv.scheme]},
                                                      stack=_no_stack())))
-    for name, section in COMPONENT_SECTIONS.items():
-        if getattr(getattr(cfg, section), "enabled", False):
-            out.append(Variant(f"no_{name}", f"w/o {name.replace('_', ' ')} ([{section}] off)", "component",
-                               _variant_cfg(cfg, f"no_{name}", **{section: {"enabled": False}})))
+    for name, label, on, change in SWITCHES:
+        if on(cfg):
+            out.append(Variant(name, label, "component", _variant_cfg(cfg, name, **change)))
     if only is not None:
         known = [v.name for v in out]
         unknown = sorted(set(only) - set(known))
@@ -160,14 +179,30 @@ def _specs_for(cfg: RunConfig) -> list:
 
 
 # ------------------------------------------------------------------------------------------------ running
-def run_variant(variant: Variant, vdir: Path, progress: bool = False) -> dict:
-    """Run one variant into `vdir/run` and write its summary `vdir/metrics.json` atomically (the resume marker)."""
+def run_variant(variant: Variant, vdir: Path, progress: bool = False, forward: float | None = None) -> dict:
+    """Run one variant into `vdir/run` and write its summary `vdir/metrics.json` atomically (the resume marker).
+
+    With `forward` (a holdout fraction) the variant is scored by the forward evaluation instead (`vdir/forward`):
+    trained on the earliest posts, scored on the latest `forward` share; its CV score is kept beside."""
     from .run import run
 
     if vdir.exists():  # an interrupted attempt: start the variant again from scratch
         shutil.rmtree(vdir)
     vdir.mkdir(parents=True)
     t = time.perf_counter()
+    if forward:
+        from .evaluate import evaluate
+
+        d = evaluate(variant.cfg, holdout_frac=forward, out=vdir / "forward", progress=progress)
+        res = json.loads((d / "forward.json").read_text())
+        final = res["seeds"][0]["models"]["final"]
+        summary = {
+            "variant": variant.name, "label": variant.label, "kind": variant.kind, "final": res["seeds"][0]["final"],
+            "overall": {**final["forward"], "n": res["split"]["held_back"]}, "cv": final["cv"], "folds": [],
+            "seconds": time.perf_counter() - t, "run": "forward",
+        }
+        atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
+        return summary
     d = run(variant.cfg, out=vdir / "run", progress=progress)
     metrics = json.loads((d / "metrics.json").read_text())
     final = metrics["final"]
@@ -219,7 +254,7 @@ def _warm_cache(cfg: RunConfig, progress: bool) -> None:
 
 
 def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, progress: bool = True,
-           only: list[str] | None = None) -> Path:
+           only: list[str] | None = None, forward: float | None = None) -> Path:
     """Run the ablation of `cfg` and return the finished folder (ablation.csv, ablation.md, plots/ablation.png).
 
     `jobs` variants run at once in separate processes (0: half the cores, at least 1). Interrupted? Call again
@@ -228,7 +263,7 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
     t0 = time.perf_counter()
     cfg = _absolute_paths(cfg)
     final_dir, work = ablation_dirs(cfg, out)
-    resolved = cfg.to_toml()
+    resolved = cfg.to_toml() + (f"\n# forward evaluation, holdout_frac = {forward}\n" if forward else "")
     if work.exists():
         started = (work / "config.resolved.toml").read_text() if (work / "config.resolved.toml").is_file() else ""
         if started != resolved:
@@ -253,14 +288,14 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
         _warm_cache(cfg, progress)
         from joblib import Parallel, delayed
 
-        tasks = (delayed(run_variant)(v, work / "variants" / v.name, False) for v in todo)
+        tasks = (delayed(run_variant)(v, work / "variants" / v.name, False, forward) for v in todo)
         for s in Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")(tasks):
             done[s["variant"]] = s
             log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", s["variant"], s["overall"]["src"],
                      s["overall"]["mae"], s["seconds"])
     else:
         for v in todo:
-            s = run_variant(v, work / "variants" / v.name, progress)
+            s = run_variant(v, work / "variants" / v.name, progress, forward)
             done[v.name] = s
             log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", v.name, s["overall"]["src"], s["overall"]["mae"],
                      s["seconds"])
@@ -269,7 +304,7 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
     table.to_csv(work / "ablation.csv", index=False)
     (work / "plots").mkdir(exist_ok=True)
     plot_ablation(table, work / "plots" / "ablation.png", title=f"ablation: {cfg.name}")
-    (work / "ablation.md").write_text(ablation_markdown(table, cfg, wall, ran=len(todo), jobs=jobs))
+    (work / "ablation.md").write_text(ablation_markdown(table, cfg, wall, ran=len(todo), jobs=jobs, forward=forward))
     (work / "ablation.json").write_text(json.dumps(
         {"config": cfg.name, "metric": cfg.metric, "wall_seconds": wall, "variants_run": [v.name for v in todo],
          "variants_reused": [n for n in done if n not in {v.name for v in todo}], "jobs": jobs},
@@ -289,6 +324,7 @@ def ablation_table(summaries: list[dict]) -> pd.DataFrame:
         fold_src = [f["src"] for f in s["folds"]]
         rows.append({"variant": s["variant"], "description": s["label"], "final": s["final"],
                      **{m: _num(s["overall"].get(m)) for m in METRIC_COLUMNS},
+                     **({"cv_src": _num(s["cv"].get("src")), "cv_mae": _num(s["cv"].get("mae"))} if "cv" in s else {}),
                      "src_fold_std": float(np.nanstd(fold_src)) if len(fold_src) else float("nan"),
                      "folds": len(fold_src), "rows": int(s["overall"].get("n", 0)), "seconds": float(s["seconds"])})
     t = pd.DataFrame(rows)
@@ -310,16 +346,34 @@ def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
-def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int) -> str:
+def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int,
+                      forward: float | None = None) -> str:
     from .report import _md
 
     show = table.copy()
     show["MAPE %"] = 100 * show["mape"]
     show["delta MAPE %"] = 100 * show["delta_mape"]
-    show = show[["variant", "description", "final", "src", "mae", "MAPE %", "delta_src", "delta_mae", "delta MAPE %",
-                 "delta_src_fold_std", "src_fold_std", "rows"]].rename(
+    cols = ["variant", "description", "final", "src", "mae", "MAPE %", "delta_src", "delta_mae", "delta MAPE %"]
+    cols += ["cv_src", "cv_mae", "rows"] if forward else ["delta_src_fold_std", "src_fold_std", "rows"]
+    show = show[cols].rename(
         columns={"src": "SRC", "mae": "MAE", "delta_src": "delta SRC", "delta_mae": "delta MAE",
-                 "delta_src_fold_std": "delta SRC fold std", "src_fold_std": "SRC fold std"})
+                 "delta_src_fold_std": "delta SRC fold std", "src_fold_std": "SRC fold std", "cv_src": "CV SRC",
+                 "cv_mae": "CV MAE"})
+    if forward:
+        return f"""# Forward ablation: {cfg.name}
+
+Every variant is the full configuration without one feature group or one training component, trained on the
+earliest {1 - forward:.0%} of the labelled posts by time and scored on the latest {forward:.0%} (`smp evaluate`;
+`rows` held-back posts, predicted through the `smp predict` path). Deltas are variant minus full: a negative delta
+SRC (or a positive delta MAE / MAPE) means the removed part helps on later posts. The CV columns are each variant's
+own cross-validated score on the training posts, for the CV-vs-forward gap.
+
+{_md(show)}
+
+![ablation](plots/ablation.png)
+
+Wall time {wall:.0f}s ({ran} variants run, {jobs} at a time).
+"""
     return f"""# Ablation: {cfg.name}
 
 Every variant is the full configuration without one feature group or one training component, cross-validated on

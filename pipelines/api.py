@@ -244,7 +244,7 @@ class Predictor:
         p = cls(cfg, progress=progress)
         p.cfg_, p.fitted_, p.train_posts_, p.run_dir_ = cfg, fitted, train_posts, path
         metrics = json.loads((path / "metrics.json").read_text())
-        rows = [{"model": name, "level": m.get("level"), **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape")},
+        rows = [{"model": name, "level": m.get("level"), **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp")},
                  "src_fold_std": float(np.nanstd([f["src"] for f in m["folds"]])) if m["folds"] else float("nan"),
                  "rows": m["overall"].get("n"), "seconds": m.get("seconds"), "final": name == metrics["final"]}
                 for name, m in metrics["models"].items()]

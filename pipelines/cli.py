@@ -87,7 +87,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     cfg = _config(args)
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
     tracker = _tracker(cfg, args)
-    track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only))
+    track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only,
+                                    forward=args.forward))
     return 0
 
 
@@ -99,6 +100,9 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+    p.add_argument("--forward", type=float, default=None, metavar="FRAC",
+                   help="score every variant by the forward evaluation (train on the earliest posts, score the latest "
+                        "FRAC, e.g. 0.2) instead of CV (default: CV)")
     _args_mlflow(p)
 
 
@@ -346,7 +350,7 @@ def _args_tune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=None, help="finished trials per model, over all sessions/workers")
     p.add_argument("--timeout", type=float, default=None, help="time budget per model in seconds (0: none)")
     p.add_argument("--workers", type=int, default=None, help="processes on this machine sharing each study")
-    p.add_argument("--metric", choices=("src", "mae", "smp"), default=None, help="objective (default [tuning].metric)")
+    p.add_argument("--metric", choices=("src", "mae", "mse", "mape", "smp"), default=None, help="objective (default [tuning].metric)")
     p.add_argument("--storage", default=None, help="study database URL (default: SQLite in the cache dir)")
     p.add_argument("--retune", action="store_true", help="discard a finished study for the same data and tune again")
     p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-tune)")

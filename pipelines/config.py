@@ -80,7 +80,7 @@ class TuningConfig:
 
     enabled: bool = False
     models: list[str] = field(default_factory=list)  # [[models]] names; empty = every one with a search space
-    metric: str = "src"  # src | mae | smp (mean of the SRC and MAE ranks, as the SMP Challenge ranks)
+    metric: str = ""  # "" = the run's metric; or src | mae | mse | mape | smp
     n_trials: int = 20  # finished trials per model, counted over sessions and workers
     timeout: float = 0.0  # seconds per model per session; 0 = no time budget
     storage: str = ""  # database URL; empty = a SQLite file in output.cache_dir
@@ -105,6 +105,42 @@ class PseudoConfig:
     weight: float = 0.5  # sample weight of a pseudo row (real rows weigh 1)
     source: str = "folds"  # members whose disagreement is the confidence: every fold model, or each learner
     min_gain: float = 0.0  # a round is kept when CV improves by more than this (in `metric` units)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """`[training]`: how the level-1 learners are fitted on each fold (see `smp.ensembles.Stopping`)."""
+
+    # Where boosters and networks stop early: inner (an early-stopping part of each fold's training part, split
+    # like the folds: latest posts for time folds, whole users for group folds), refit (the same, then a refit on
+    # the whole training part with the rounds found), validation (the scored rows: inflates CV; for measuring
+    # only), none.
+    early_stopping: str = "inner"
+    stop_frac: float = 0.15  # share of each training part held back to stop on
+    # Per-row sample weights: none, inverse_label (1 / |label|, what MAPE weighs), or recency (newer posts count
+    # more: weight 0.5 ** (age / recency_half_life_days), age from the newest training post).
+    sample_weight: str = "none"
+    recency_half_life_days: float = 0.0  # > 0 with sample_weight = "recency" (or "inverse_label+recency")
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """`[calibration]`: post-processing of the final prediction, fitted on out-of-fold predictions only (see
+    `smp.ensembles.calibration`); the calibrated result joins the leaderboard as `<final>_cal` and becomes final."""
+
+    method: str = "none"  # none | isotonic | linear: a map from the OOF prediction to the label
+    trend: bool = False  # add the linear time trend of the OOF residual at the new posts' times
+    median_guard: str = "auto"  # auto (on when the metric is mae / mape / smp) | on | off: shrink towards the median
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """`[selection]`: feature selection inside each fold for the level-1 learners (`smp.ensembles.selection`)."""
+
+    method: str = "none"  # none | cumulative (keep `share` of the total gain) | null (beat permuted-label gain)
+    share: float = 0.95
+    quantile: float = 0.75  # null: a feature's gain must beat this quantile of its permuted-label gains
+    models: list[str] = field(default_factory=list)  # [[models]] names it applies to; empty = every tree model
 
 
 @dataclass(frozen=True)
@@ -182,7 +218,9 @@ class TrackingConfig:
 class RunConfig:
     name: str = "run"
     seed: int = 0
-    metric: str = "src"  # src | mae | mse | mape: picks the final model when stack.final = "best"
+    # src | mae | mse | mape | smp (mean of SRC and the MAE skill): every learner's objective and early stopping,
+    # the blend's loss, the stacker, the final choice and the tuning objective follow it.
+    metric: str = "src"
     data: DataConfig = field(default_factory=DataConfig)
     features: list[FeatureSpec] = field(default_factory=list)
     models: list[ModelConfig] = field(default_factory=list)
@@ -198,6 +236,9 @@ class RunConfig:
     tuning: TuningConfig = field(default_factory=TuningConfig)
     pseudo: PseudoConfig = field(default_factory=PseudoConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -422,7 +463,7 @@ def _training_sections(top: dict, names: list[str], source: str) -> dict[str, An
     from smp.ensembles.tuning import OBJECTIVES, Heartbeat
 
     tuning = TuningConfig(**_build(TuningConfig, top.get("tuning", {}), f"{source} [tuning]"))
-    if tuning.metric not in OBJECTIVES:
+    if tuning.metric and tuning.metric not in OBJECTIVES:
         raise ConfigError(f"{source} [tuning]: metric must be one of {sorted(OBJECTIVES)}, got {tuning.metric!r}")
     if tuning.n_trials < 1 or tuning.workers < 1:
         raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {tuning.n_trials}, "
@@ -440,7 +481,43 @@ def _training_sections(top: dict, names: list[str], source: str) -> dict[str, An
     if pseudo.rounds < 0 or pseudo.weight <= 0:
         raise ConfigError(f"{source} [pseudo]: rounds must be >= 0 and weight > 0, got {pseudo.rounds}, "
                           f"{pseudo.weight}")
-    return {"tuning": tuning, "pseudo": pseudo}
+    return {"tuning": tuning, "pseudo": pseudo, **_fitting_sections(top, names, source)}
+
+
+WEIGHTS = ("none", "inverse_label", "recency", "inverse_label+recency")
+
+
+def _fitting_sections(top: dict, names: list[str], source: str) -> dict[str, Any]:
+    """`[training]`, `[calibration]` and `[selection]`."""
+    from smp.ensembles._folds import STOPPING
+    from smp.ensembles.calibration import METHODS as CAL_METHODS
+    from smp.ensembles.selection import METHODS as SEL_METHODS
+
+    tr = TrainingConfig(**_build(TrainingConfig, top.get("training", {}), f"{source} [training]"))
+    if tr.early_stopping not in STOPPING:
+        raise ConfigError(f"{source} [training].early_stopping must be one of {STOPPING}, got {tr.early_stopping!r}")
+    if not 0.0 < tr.stop_frac < 1.0:
+        raise ConfigError(f"{source} [training].stop_frac must be in (0, 1), got {tr.stop_frac!r}")
+    if tr.sample_weight not in WEIGHTS:
+        raise ConfigError(f"{source} [training].sample_weight must be one of {WEIGHTS}, got {tr.sample_weight!r}")
+    if "recency" in tr.sample_weight and not tr.recency_half_life_days > 0:
+        raise ConfigError(f"{source} [training].recency_half_life_days must be > 0 with sample_weight = "
+                          f"{tr.sample_weight!r}, got {tr.recency_half_life_days!r}")
+    cal = CalibrationConfig(**_build(CalibrationConfig, top.get("calibration", {}), f"{source} [calibration]"))
+    if cal.method not in CAL_METHODS:
+        raise ConfigError(f"{source} [calibration].method must be one of {CAL_METHODS}, got {cal.method!r}")
+    if cal.median_guard not in ("auto", "on", "off"):
+        raise ConfigError(f"{source} [calibration].median_guard must be auto, on or off, got {cal.median_guard!r}")
+    sel = SelectionConfig(**_build(SelectionConfig, top.get("selection", {}), f"{source} [selection]"))
+    if sel.method not in ("none", *SEL_METHODS):
+        raise ConfigError(f"{source} [selection].method must be one of {('none', *SEL_METHODS)}, got {sel.method!r}")
+    if not 0.0 < sel.share <= 1.0 or not 0.0 < sel.quantile < 1.0:
+        raise ConfigError(f"{source} [selection]: share must be in (0, 1] and quantile in (0, 1), got "
+                          f"{sel.share!r} and {sel.quantile!r}")
+    unknown = [n for n in sel.models if n not in names]
+    if unknown:
+        raise ConfigError(f"{source} [selection]: models {unknown} are not [[models]] names; names: {names}")
+    return {"training": tr, "calibration": cal, "selection": sel}
 
 
 def load_config(path: str | Path | None = None) -> RunConfig:

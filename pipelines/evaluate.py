@@ -62,22 +62,23 @@ def evaluate_frame(cfg: RunConfig, frame: pd.DataFrame, *, holdout_frac: float =
         p = Predictor(cfg.evolve(seed=seed), progress=progress).fit(fit_frame)
         fit_s = time.perf_counter() - t
         board = p.leaderboard().set_index("model")
+        final = p.trained_.ensemble.final  # the leaderboard name of the final model (`<x>_cal` when calibrated)
         models = {}
         pred_cols = {}
         for name in list(board.index) + ["final"]:
             pred = p.predict(new, model=name).to_numpy()
             pred_cols[name] = pred
-            cv = board.loc[p.fitted_.final if name == "final" else name]
+            cv = board.loc[final if name == "final" else name]
             fwd = score_all(y, pred)
-            models[name] = {"cv": {k: float(cv[k]) for k in ("src", "mae", "mse", "mape")},
-                            "forward": {k: fwd[k] for k in ("src", "mae", "mse", "mape")},
+            models[name] = {"cv": {k: float(cv[k]) for k in ("src", "mae", "mse", "mape", "smp")},
+                            "forward": {k: fwd[k] for k in ("src", "mae", "mse", "mape", "smp")},
                             "gap_src": float(cv["src"] - fwd["src"]), "gap_mae": float(fwd["mae"] - cv["mae"])}
-        runs.append({"seed": seed, "final": p.fitted_.final, "models": models, "fit_seconds": fit_s,
+        runs.append({"seed": seed, "final": final, "models": models, "fit_seconds": fit_s,
                      "seconds": time.perf_counter() - t})
         preds.append(pd.DataFrame({"post_id": held["post_id"], "post_time": held["post_time"], "label": y,
                                    "seed": seed, **pred_cols}))
         log.info("forward (seed %d): final %s  SRC %.4f  MAE %.4f  MAPE %.4f  (CV SRC %.4f, gap %+.4f; %.0fs)",
-                 seed, p.fitted_.final, models["final"]["forward"]["src"], models["final"]["forward"]["mae"],
+                 seed, final, models["final"]["forward"]["src"], models["final"]["forward"]["mae"],
                  models["final"]["forward"]["mape"], models["final"]["cv"]["src"], models["final"]["gap_src"], fit_s)
     finals = pd.DataFrame([r["models"]["final"]["forward"] for r in runs])
     return {

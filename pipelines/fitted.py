@@ -26,7 +26,8 @@ class FittedRun:
     static_columns: list[str]
     target_generators: dict[int, list]  # fold -> label-using generators fitted on that fold's training part
     level1: dict[str, list]  # name -> fold models
-    final: str = ""
+    final: str = ""  # the model whose predictions `postprocess` turns into the final ones
+    final_name: str = ""  # the final model's leaderboard name (`<final>_cal` when calibrated; default `final`)
     # Levels 2, 3, ...: name -> {"models", "inputs", "kind"} ("fold_blend": per-fold weights over level-1 folds).
     stack_levels: list[dict[str, dict]] = field(default_factory=list)
     target_inputs: list[str] = field(default_factory=list)  # static columns the label-using generators read
@@ -38,6 +39,8 @@ class FittedRun:
         names = list(self.level1)
         for level in self.stack_levels:
             names += list(level)
+        if self.final_name and self.final_name != self.final:
+            names.append(self.final_name)
         return names + ["final"]
 
     def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame, *, rows: RowStore | None = None) -> pd.DataFrame:
@@ -71,6 +74,8 @@ class FittedRun:
         final = np.asarray(out[self.final], dtype=float)
         for step in self.postprocess.values():
             final = step(final, new_posts)
+        if self.final_name and self.final_name != self.final:
+            out[self.final_name] = final
         out["final"] = final
         return pd.DataFrame(out)
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp.ensembles import FoldFeatures, inner_scheme, make_folds
+from smp.ensembles import FoldFeatures, Stopping, inner_scheme, make_folds, stop_rows
 from smp.features import FeatureCache, FeatureSet, RowStore, build_features, target_input_columns
 
 from .config import RunConfig
@@ -45,6 +45,8 @@ class Prepared:
     folds: list
     fold_features: FoldFeatures
     target_inputs: list[str] = field(default_factory=list)  # static columns the label-using generators read
+    stopping: Stopping = field(default_factory=Stopping)  # where learners stop early: inside each training part
+    weights: np.ndarray | None = None  # per-row sample weights of the labelled rows ([training] sample_weight)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -91,8 +93,31 @@ def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Pr
         fs.target_generators, with_columns(train, X_train, inputs), y, with_columns(test, X_test, inputs),
         inner_folds=partial(make_folds, scheme=inner_scheme(cfg.cv.scheme), n_splits=cfg.cv.n_splits, seed=fold_seed),
     )
+    tc = cfg.training
+    stopping = Stopping(tc.early_stopping, partial(stop_rows, train[["user_id", "post_time"]],
+                                                   scheme=cfg.cv.scheme, frac=tc.stop_frac, seed=fold_seed))
     return Prepared(cfg=cfg, frame=frame, train=train, test=test, y=y, fs=fs, X_train=X_train, X_test=X_test,
-                    folds=folds, fold_features=fold_features, target_inputs=inputs, timings=timings)
+                    folds=folds, fold_features=fold_features, target_inputs=inputs, stopping=stopping,
+                    weights=sample_weights(cfg, train), timings=timings)
+
+
+def sample_weights(cfg: RunConfig, train: pd.DataFrame) -> np.ndarray | None:
+    """`[training] sample_weight` of the labelled rows (mean 1): 1 / |label| (MAPE weighs each error by it) and / or
+    recency, 0.5 ** (age / half-life) with the age in days from the newest training post; None for `none`."""
+    kind = cfg.training.sample_weight
+    if kind == "none":
+        return None
+    w = np.ones(len(train))
+    if "inverse_label" in kind:
+        y = train["label"].to_numpy(dtype=float)
+        if (y == 0).any():
+            raise ValueError("[training] sample_weight = inverse_label is undefined for a label of 0")
+        w = w / np.abs(y)
+    if "recency" in kind:
+        t = pd.to_datetime(train["post_time"], utc=True)
+        age = (t.max() - t).dt.total_seconds().to_numpy() / 86400.0
+        w = w * 0.5 ** (age / float(cfg.training.recency_half_life_days))
+    return w / w.mean()
 
 
 def with_columns(posts: pd.DataFrame, X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

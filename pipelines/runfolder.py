@@ -30,12 +30,22 @@ def _json(path: Path, obj) -> None:
     path.write_text(json_text(obj))
 
 
+def model_level(name: str, results: dict[str, CVResult], level1: dict[str, CVResult]) -> int:
+    """1 for level-1 learners, k for `{name}_{k}` stack results; a calibrated result has its base's level."""
+    if name in level1:
+        return 1
+    base = results[name].info.get("base")
+    if base:
+        return model_level(base, results, level1)
+    return int(name.rsplit("_", 1)[-1])
+
+
 def metrics_table(results: dict[str, CVResult], level1: dict[str, CVResult]) -> pd.DataFrame:
     rows = []
     for name, r in results.items():
         fold_src = [f["src"] for f in r.fold_scores]
-        rows.append({"model": name, "level": 1 if name in level1 else int(name.rsplit("_", 1)[-1]),
-                     **{k: r.scores[k] for k in ("src", "mae", "mse", "mape")},
+        rows.append({"model": name, "level": model_level(name, results, level1),
+                     **{k: r.scores[k] for k in ("src", "mae", "mse", "mape", "smp")},
                      "src_fold_std": float(np.nanstd(fold_src)), "rows": r.scores["n"],
                      "seconds": r.info.get("seconds", float("nan"))})
     return pd.DataFrame(rows)
@@ -73,7 +83,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
         "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
                    for (name, r), lv in zip(results.items(), table["level"])},
         "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
-                          if k.startswith("blend_")},
+                          if k.startswith("blend_") and r.models},
         "timings_s": timings, "peak_rss_mb": peak_rss_mb,
         "environment": {"python": platform.python_version(), "code_version": code_version()},
     })

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp.ensembles import GREATER_IS_BETTER, CVResult, PseudoRows, cross_fit, make_model, stack_levels
+from smp.ensembles import GREATER_IS_BETTER, CVResult, PseudoRows, cross_fit, make_model, score_all, stack_levels
 from smp.ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
 
 from .config import RunConfig
@@ -36,12 +36,14 @@ class Ensemble:
     levels: list[dict[str, CVResult]]  # level 2, 3, ...
     final: str
     pseudo: PseudoRows | None = None
+    calibrated: dict[str, CVResult] = field(default_factory=dict)  # `<final>_cal` when [calibration] is on
 
     @property
     def results(self) -> dict[str, CVResult]:
         out = dict(self.level1)
         for lv in self.levels:
             out.update(lv)
+        out.update(self.calibrated)
         return out
 
 
@@ -61,6 +63,7 @@ def tune_level1(prep: Prepared, *, progress: bool = False) -> dict:
 
     cfg = prep.cfg
     tc = cfg.tuning
+    metric = tc.metric or cfg.metric
     heartbeat = Heartbeat(tc.heartbeat_interval, tc.grace_period, tc.max_retry)
     names = tc.models or [m.name for m in cfg.models if m.key in search_spaces()]
     storage = tc.storage or default_storage(cfg.output.cache_dir)
@@ -68,16 +71,28 @@ def tune_level1(prep: Prepared, *, progress: bool = False) -> dict:
     for m in cfg.models:
         if m.name not in names:
             continue
-        base = make_model(m.key, m.params, seed=cfg.seed).params
+        base = level1_model(cfg, m.key, m.name, m.params).params
         out[m.name] = tune(m.key, prep.X_train, prep.y, prep.folds, name=m.name, base_params=base,
-                           fold_features=prep.fold_features, metric=tc.metric, n_trials=tc.n_trials,
+                           fold_features=prep.fold_features, metric=metric, n_trials=tc.n_trials,
                            timeout=tc.timeout or None, storage=storage, study_prefix=tc.study_prefix or cfg.name,
                            seed=cfg.seed, workers=tc.workers, retune=tc.retune, startup_trials=tc.startup_trials,
-                           warmup_folds=tc.warmup_folds, heartbeat=heartbeat, progress=progress)
+                           warmup_folds=tc.warmup_folds, heartbeat=heartbeat, stopping=prep.stopping,
+                           sample_weight=prep.weights, progress=progress)
         r = out[m.name]
-        log.info("tuned %-10s best %s %.4f (trial %d of %d%s) %s", m.name, tc.metric, r.best_value, r.best_trial,
+        log.info("tuned %-10s best %s %.4f (trial %d of %d%s) %s", m.name, metric, r.best_value, r.best_trial,
                  r.n_finished, ", reused" if r.reused else "", r.best_params)
     return out
+
+
+TREE_MODELS = ("lgbm", "catboost")
+
+
+def level1_model(cfg: RunConfig, key: str, name: str, params: dict):
+    """A level-1 learner as the run fits it: the run seed, the run metric's objective, `[selection]` when it applies."""
+    sel = cfg.selection
+    if sel.method != "none" and (name in sel.models or (not sel.models and key in TREE_MODELS)):
+        params = {"select": {"method": sel.method, "share": sel.share, "quantile": sel.quantile}, **params}
+    return make_model(key, params, seed=cfg.seed, metric=cfg.metric)
 
 
 def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
@@ -99,26 +114,59 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
     level1: dict[str, CVResult] = {}
     for m in cfg.models:
         tm = time.perf_counter()
-        level1[m.name] = cross_fit(make_model(m.key, params.get(m.name, m.params), seed=cfg.seed), prep.X_train,
+        level1[m.name] = cross_fit(level1_model(cfg, m.key, m.name, params.get(m.name, m.params)), prep.X_train,
                                    prep.y, folds=prep.folds, X_test=prep.X_test, fold_features=prep.fold_features,
-                                   pseudo=pseudo, progress=progress, desc=m.name, engine=engine)
+                                   sample_weight=prep.weights, pseudo=pseudo, progress=progress, desc=m.name,
+                                   engine=engine, stopping=prep.stopping)
         level1[m.name].info["seconds"] = time.perf_counter() - tm
         log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
                  level1[m.name].scores["mae"], level1[m.name].info["seconds"])
     specs = []
     if cfg.stack.learners or cfg.stack.fold_blend:
-        specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed) for m in cfg.stack.learners},
-                      cfg.stack.passthrough))
+        specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed, metric=cfg.metric)
+                       for m in cfg.stack.learners}, cfg.stack.passthrough))
         for lv in cfg.stack.levels:
-            specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed) for m in lv.learners}, lv.passthrough))
+            specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed, metric=cfg.metric)
+                           for m in lv.learners}, lv.passthrough))
     levels = stack_levels(level1, prep.y, prep.folds, specs, X=prep.X_train, X_test=prep.X_test,
-                          fold_blend_level2=cfg.stack.fold_blend, progress=progress) if specs else []
+                          fold_blend_level2=cfg.stack.fold_blend, blend=make_model("blend", metric=cfg.metric),
+                          sample_weight=prep.weights, progress=progress) if specs else []
     for lv in levels:
         for name, r in lv.items():
             log.info("%-12s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
     ens = Ensemble(level1, levels, "", pseudo)
     ens.final = choose_final(ens.results, cfg.stack.final, cfg.metric)
     return ens
+
+
+def calibrate(prep: Prepared, ens: Ensemble) -> Ensemble:
+    """`[calibration]` on the final model's out-of-fold predictions: the calibrated result joins the ensemble as
+    `<final>_cal` (its CV from cross-fitted calibrators) and becomes final; off: the ensemble unchanged."""
+    from smp.ensembles.calibration import Calibrator, cross_fit_calibration
+
+    cfg = prep.cfg
+    cc = cfg.calibration
+    absolute = cfg.metric in ("mae", "mape", "smp")
+    guard = cc.median_guard == "on" or (cc.median_guard == "auto" and absolute)
+    if cc.method == "none" and not cc.trend and not guard:
+        return ens
+    base_name = ens.final
+    base = ens.results[base_name]
+    template = Calibrator(cc.method, cc.trend, guard, absolute=absolute, relative=cfg.metric == "mape")
+    times = prep.train["post_time"]
+    oof = cross_fit_calibration(template, base.oof, prep.y, times, prep.folds)
+    ok = np.isfinite(base.oof)
+    cal = Calibrator(cc.method, cc.trend, guard, absolute=absolute, relative=cfg.metric == "mape")
+    cal.fit(base.oof[ok], prep.y[ok], times[ok])
+    test_pred = None if base.test_pred is None else cal(base.test_pred, prep.test)
+    res = CVResult(oof=oof, test_pred=test_pred, fold_scores=[score_all(prep.y[va], oof[va]) for _, va in prep.folds],
+                   scores=score_all(prep.y, oof), models=[], importances=pd.DataFrame(),
+                   info={"kind": "calibration", "base": base_name, "level": base.info.get("level"),
+                         "calibrator": cal, "inputs": [base_name]})
+    name = f"{base_name}_cal"
+    log.info("%-12s CV SRC %.4f  MAE %.4f  (calibrated %s: %s)", name, res.scores["src"], res.scores["mae"],
+             base_name, cal.describe())
+    return Ensemble(ens.level1, ens.levels, name, ens.pseudo, calibrated={name: res})
 
 
 def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
@@ -139,7 +187,7 @@ def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
     if not cfg.pseudo.enabled or len(prep.X_test) == 0:
         _, ens = fit(None)
         timings["training"] = time.perf_counter() - t
-        return Trained(ens, tuned, [], level_pt, timings)
+        return Trained(calibrate(prep, ens), tuned, [], level_pt, timings)
     pc = cfg.pseudo
 
     def select(ens: Ensemble):
@@ -149,12 +197,13 @@ def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
     ens, history = pseudo_rounds(fit, select, rounds=pc.rounds, greater_is_better=GREATER_IS_BETTER[cfg.metric],
                                  min_gain=pc.min_gain, log=log.info)
     timings["training"] = time.perf_counter() - t
-    return Trained(ens, tuned, history, level_pt, timings)
+    return Trained(calibrate(prep, ens), tuned, history, level_pt, timings)
 
 
 def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
     """The part of a trained run that predicts new posts (pickled into the run folder)."""
     ens = trained.ensemble
+    cal = next(iter(ens.calibrated.values()), None)
     return FittedRun(
         static_generators=prep.fs.static_generators,
         static_columns=list(prep.fs.static.columns),
@@ -162,8 +211,10 @@ def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
         level1={k: r.models for k, r in ens.level1.items()},
         stack_levels=[{k: {"models": r.models, "inputs": r.info["inputs"], "kind": r.info.get("kind", "cross_fit")}
                        for k, r in lv.items()} for lv in ens.levels],
-        final=ens.final,
+        final=cal.info["base"] if cal else ens.final,
+        final_name=ens.final,
         target_inputs=list(prep.target_inputs),
+        postprocess={"calibration": cal.info["calibrator"]} if cal else {},
     )
 
 

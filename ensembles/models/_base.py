@@ -10,6 +10,16 @@ shared work once, so adding a model touches one file:
 - `predict(X) -> ndarray` checks the columns the model was fitted with are present and passes them in that order;
 - `feature_importance() -> Series` (gain per input column; empty when the model has none).
 
+Three parameters every model takes, handled here and never passed to a library (`BASE_PARAMS`):
+
+- `seeds` (default 1): multi-seed bagging, n copies fitted with seeds seed, seed + 1, ... and averaged;
+- `exclude`: column-name prefixes this model does not see (e.g. raw high-cardinality categories kept for CatBoost);
+- `select`: feature selection fitted on the training rows only (`{method = "cumulative", share = 0.95}` or
+  `{method = "null", ...}`; see `ensembles/selection.py`).
+
+The metric a run is judged by picks each learner's objective and early-stopping metric: a wrapper lists them in
+`objectives` (metric -> params) and `make_model(..., metric=...)` applies them under the config's own params.
+
 `X` is a DataFrame whose pandas `category` columns are categorical features. Wrappers are cloned per fold, never
 refitted in place. `make_model(key, params, seed=..., threads=...)` is how every caller builds one.
 """
@@ -32,9 +42,12 @@ class Model:
     seed_param: ClassVar[str | None] = None  # the library's name of its seed parameter
     threads_param: ClassVar[str | None] = None  # the library's name of its thread-count parameter
     passes_params_through: ClassVar[bool] = False  # wrappers of large libraries pass unknown params on to them
+    early_stops: ClassVar[bool] = False  # uses X_val / y_val to stop early (cross_fit gives it an inner split)
+    rounds_param: ClassVar[str | None] = None  # the parameter holding the number of boosting rounds / epochs
+    objectives: ClassVar[dict[str, dict[str, Any]]] = {}  # run metric -> objective / early-stopping params
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.defaults)
+        unknown = set(params) - set(self.defaults) - set(BASE_PARAMS)
         if unknown and not self.passes_params_through:
             raise TypeError(f"model {self.key!r} got unknown parameters {sorted(unknown)}; valid: {sorted(self.defaults)}")
         self.params = {**copy.deepcopy(self.defaults), **params}
@@ -62,6 +75,24 @@ class Model:
     def clone(self) -> "Model":
         return type(self)(**copy.deepcopy(self.params))
 
+    def library_params(self) -> dict[str, Any]:
+        """The params the wrapped library sees: everything but `BASE_PARAMS`."""
+        return {k: v for k, v in self.params.items() if k not in BASE_PARAMS}
+
+    def with_rounds(self, rounds: int) -> "Model":
+        """An unfitted copy that runs exactly `rounds` rounds (no early stopping): the refit after early stopping."""
+        if self.rounds_param is None:
+            raise TypeError(f"model {self.key!r} has no rounds to set")
+        return type(self)(**{**copy.deepcopy(self.params), self.rounds_param: int(rounds)})
+
+    def fitted_rounds(self) -> int | None:
+        """Rounds (trees, epochs) the fitted model kept after early stopping (bagged: their mean); None: n/a."""
+        members = getattr(self, "members_", None)
+        if members:
+            rounds = [m.fitted_rounds() for m in members]
+            return int(round(np.mean(rounds))) if all(r for r in rounds) else None
+        return self._fitted_rounds()
+
     def fit(self, X: pd.DataFrame, y, *, X_val=None, y_val=None, sample_weight=None) -> "Model":
         X, y = check_xy(self, X, y)
         w = None if sample_weight is None else check_weights(self, sample_weight, len(y))
@@ -71,20 +102,58 @@ class Model:
             X_val, y_val = check_xy(self, X_val, y_val)
             if list(X_val.columns) != list(X.columns):
                 raise ValueError(f"model {self.key!r}: X_val must have the training columns in the same order")
-        self.columns_ = list(X.columns)
-        self._fit(X, y, X_val, y_val, w)
+        cols = self._used_columns(X, y, w)
+        X = X[cols]
+        X_val = None if X_val is None else X_val[cols]
+        self.columns_ = cols
+        seeds = int(self.params.get("seeds", 1))
+        if seeds > 1:  # multi-seed bagging: copies with consecutive seeds, predictions averaged
+            base = self.params.get(self.seed_param, 0) if self.seed_param else 0
+            self.members_ = []
+            for i in range(seeds):
+                params = {**self.params, "seeds": 1, "exclude": [], "select": {}}
+                if self.seed_param:
+                    params[self.seed_param] = int(base) + i
+                member = type(self)(**params)
+                member.columns_ = cols
+                member._fit(X, y, X_val, y_val, w)
+                self.members_.append(member)
+        else:
+            self._fit(X, y, X_val, y_val, w)
         return self
+
+    def _used_columns(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> list[str]:
+        """The training columns minus `exclude` prefixes, then `select` (fitted on these training rows only)."""
+        exclude = tuple(self.params.get("exclude") or ())
+        cols = [c for c in X.columns if not str(c).startswith(exclude)] if exclude else list(X.columns)
+        if not cols:
+            raise ValueError(f"model {self.key!r}: `exclude` {list(exclude)} leaves no columns")
+        select = self.params.get("select") or {}
+        if select:
+            from ..selection import select_features
+
+            seed = int(self.params.get(self.seed_param, 0)) if self.seed_param else 0
+            cols = select_features(X[cols], y, w, seed=seed, **select)
+            self.selection_ = cols
+        return cols
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         X, _ = check_xy(self, X)
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise KeyError(f"model {self.key!r} was fitted with columns missing here: {missing[:5]}")
-        return np.asarray(self._predict(X[self.columns_]), dtype=float).reshape(-1)
+        X = X[self.columns_]
+        members = getattr(self, "members_", None)
+        if members:
+            return np.mean([np.asarray(m._predict(X), dtype=float).reshape(-1) for m in members], axis=0)
+        return np.asarray(self._predict(X), dtype=float).reshape(-1)
 
     def feature_importance(self) -> pd.Series:
-        """Gain importance per input column (empty when the model has none)."""
-        return pd.Series(dtype=float)
+        """Gain importance per input column (bagged: the members' mean; empty when the model has none)."""
+        members = getattr(self, "members_", None)
+        if members:
+            return pd.concat([m._importance() for m in members], axis=1).mean(axis=1)
+        return self._importance()
 
     # ------------------------------------------------------------------------------------------ subclasses
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None, y_val: np.ndarray | None,
@@ -94,9 +163,18 @@ class Model:
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
+    def _importance(self) -> pd.Series:
+        return pd.Series(dtype=float)
+
+    def _fitted_rounds(self) -> int | None:
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
 
+
+# Parameters the base class handles for every model (never passed to a library): see the module docstring.
+BASE_PARAMS = ("seeds", "exclude", "select")
 
 MODELS: Registry[Model] = Registry("model", key_attr="key")
 
@@ -110,11 +188,13 @@ def get_model(key: str, params: dict | None = None) -> Model:
     return MODELS.create(key, params)
 
 
-def make_model(key: str, params: dict | None = None, *, seed: int | None = None, threads: int | None = None) -> Model:
+def make_model(key: str, params: dict | None = None, *, seed: int | None = None, threads: int | None = None,
+               metric: str | None = None) -> Model:
     """The model `key` with `params`; `seed` and `threads` fill the library's seed / thread parameters unless
-    `params` sets them (each library names them differently: the wrapper's `seed_param` / `threads_param`)."""
-    params = dict(params or {})
+    `params` sets them (each library names them differently: the wrapper's `seed_param` / `threads_param`), and
+    `metric` the objective and early-stopping metric the wrapper declares for it (`objectives`), under `params`."""
     cls = MODELS.get(key)
+    params = {**(cls.objectives.get(metric, {}) if metric else {}), **dict(params or {})}
     for name, value in ((cls.seed_param, seed), (cls.threads_param, threads)):
         if name and value is not None and name not in params:
             params[name] = value

@@ -25,6 +25,16 @@ class CatBoostModel(Model):
     seed_param = "random_seed"
     threads_param = "thread_count"
     passes_params_through = True
+    early_stops = True
+    rounds_param = "iterations"
+    # The run metric's loss and early-stopping (eval) metric, in CatBoost's names.
+    objectives = {
+        "src": {"loss_function": "RMSE", "eval_metric": "RMSE"},
+        "mse": {"loss_function": "RMSE", "eval_metric": "RMSE"},
+        "mae": {"loss_function": "MAE", "eval_metric": "MAE"},
+        "mape": {"loss_function": "MAPE", "eval_metric": "MAPE"},
+        "smp": {"loss_function": "Huber:delta=1.0", "eval_metric": "MAE"},
+    }
     defaults = {
         "iterations": 2000,
         "learning_rate": 0.06,
@@ -47,7 +57,7 @@ class CatBoostModel(Model):
         }
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        p = dict(self.params)
+        p = self.library_params()
         stop = p.pop("early_stopping_rounds")
         self.model_ = CatBoostRegressor(**p, verbose=False, allow_writing_files=False)
         eval_set = _pool(X_val, y_val) if X_val is not None and stop else None
@@ -58,5 +68,9 @@ class CatBoostModel(Model):
     def _predict(self, X):
         return self.model_.predict(_pool(X))
 
-    def feature_importance(self):
+    def _fitted_rounds(self):
+        best = self.model_.get_best_iteration()
+        return int(best + 1 if best is not None else self.model_.tree_count_)
+
+    def _importance(self):
         return pd.Series(self.model_.get_feature_importance(), index=self.columns_, dtype=float)

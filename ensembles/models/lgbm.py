@@ -15,6 +15,16 @@ class LGBMModel(Model):
     seed_param = "seed"
     threads_param = "num_threads"
     passes_params_through = True
+    early_stops = True
+    rounds_param = "n_estimators"
+    # The run metric's objective and early-stopping metric (LightGBM names; `alpha` is Huber's delta).
+    objectives = {
+        "src": {"objective": "regression", "metric": "l2"},
+        "mse": {"objective": "regression", "metric": "l2"},
+        "mae": {"objective": "l1", "metric": "l1"},
+        "mape": {"objective": "mape", "metric": "mape"},
+        "smp": {"objective": "huber", "alpha": 1.0, "metric": "l1"},
+    }
     defaults = {
         "objective": "regression",
         "learning_rate": 0.05,
@@ -42,7 +52,7 @@ class LGBMModel(Model):
         }
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        p = dict(self.params)
+        p = self.library_params()
         rounds = int(p.pop("n_estimators"))
         stop = int(p.pop("early_stopping_rounds"))
         # deterministic + force_row_wise: the same seed gives the same trees whatever the thread timing.
@@ -57,5 +67,8 @@ class LGBMModel(Model):
     def _predict(self, X):
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
 
-    def feature_importance(self):
+    def _fitted_rounds(self):
+        return int(self.booster_.best_iteration or self.booster_.current_iteration())
+
+    def _importance(self):
         return pd.Series(self.booster_.feature_importance("gain"), index=self.columns_, dtype=float)

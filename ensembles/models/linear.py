@@ -19,11 +19,31 @@ def _numeric(X: pd.DataFrame) -> pd.DataFrame:
     return out.astype(float)
 
 
+LOSSES = ("squared", "absolute", "relative")
+# The run metric's loss for the linear learners (stackers and blends): MAE and the SMP rank are absolute errors,
+# MAPE an absolute error relative to the label.
+LINEAR_OBJECTIVES = {"src": {"loss": "squared"}, "mse": {"loss": "squared"}, "mae": {"loss": "absolute"},
+                     "smp": {"loss": "absolute"}, "mape": {"loss": "relative"}}
+
+
+def _loss_weights(loss: str, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Row weights that turn an absolute loss into the `relative` one (1 / |y|), times the caller's weights."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    out = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    if loss == "relative":
+        if np.any(y == 0):
+            raise ValueError("loss 'relative' (MAPE) is undefined for a label of 0")
+        out = out / np.abs(y)
+    return out / out.mean()
+
+
 @register_model
 class RidgeModel(Model):
     key = "ridge"
-    summary = "Ridge on standardised inputs, median-imputed (the default stacker)"
-    defaults = {"alpha": 1.0}
+    summary = "Ridge on standardised inputs, median-imputed (the default stacker); LAD when the metric is absolute"
+    defaults = {"alpha": 1.0, "loss": "squared", "lad_alpha": 1e-4}
+    objectives = LINEAR_OBJECTIVES
 
     @staticmethod
     def search_space(trial):
@@ -34,13 +54,22 @@ class RidgeModel(Model):
         self.median_ = A.median().fillna(0.0)
         A = A.fillna(self.median_)
         self.mean_, self.std_ = A.mean(), A.std(ddof=0).replace(0, 1.0)
-        self.model_ = Ridge(alpha=self.params["alpha"]).fit((A - self.mean_) / self.std_, y, sample_weight=sample_weight)
+        Z = (A - self.mean_) / self.std_
+        loss = self.params["loss"]
+        w = _loss_weights(loss, y, sample_weight)
+        if loss == "squared":
+            self.model_ = Ridge(alpha=self.params["alpha"]).fit(Z, y, sample_weight=w)
+        else:  # least absolute deviations (the median regression), lightly L1-penalised
+            from sklearn.linear_model import QuantileRegressor
+
+            self.model_ = QuantileRegressor(quantile=0.5, alpha=float(self.params["lad_alpha"]),
+                                            solver="highs").fit(Z, y, sample_weight=w)
 
     def _predict(self, X):
         A = _numeric(X).fillna(self.median_)
         return self.model_.predict((A - self.mean_) / self.std_)
 
-    def feature_importance(self):
+    def _importance(self):
         return pd.Series(np.abs(self.model_.coef_), index=self.columns_, dtype=float)
 
 
@@ -49,19 +78,24 @@ class BlendModel(Model):
     """Weighted average of the input columns (model predictions), weights >= 0 summing to 1, fitted for MSE."""
 
     key = "blend"
-    summary = "non-negative weighted blend of predictions (weights sum to 1, fitted on OOF)"
-    defaults = {}
+    summary = "non-negative weighted blend of predictions (weights sum to 1, fitted on OOF for the run's metric)"
+    defaults = {"loss": "squared"}
+    objectives = LINEAR_OBJECTIVES
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
         A = _numeric(X).to_numpy()
         if not np.isfinite(A).all():
             raise ValueError("blend inputs must be finite (predictions of every model on every row)")
         k = A.shape[1]
-        w_rows = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        squared = self.params["loss"] == "squared"
+        w_rows = _loss_weights(self.params["loss"], y, sample_weight)
+        eps = 1e-3 * (float(np.std(y)) or 1.0)
 
         def loss(w):
             r = A @ w - y
-            return float(np.sum(w_rows * r * r) / np.sum(w_rows))
+            # Absolute errors smoothed near 0 (sqrt(r^2 + eps^2)), so the optimiser has a gradient everywhere.
+            per = r * r if squared else np.sqrt(r * r + eps * eps)
+            return float(np.sum(w_rows * per) / np.sum(w_rows))
 
         res = minimize(loss, np.full(k, 1.0 / k), method="SLSQP", bounds=[(0.0, 1.0)] * k,
                        constraints=[{"type": "eq", "fun": lambda w: np.sum(w) - 1.0}],
@@ -72,5 +106,5 @@ class BlendModel(Model):
     def _predict(self, X):
         return _numeric(X[list(self.weights_.index)]).to_numpy() @ self.weights_.to_numpy()
 
-    def feature_importance(self):
+    def _importance(self):
         return self.weights_.astype(float)

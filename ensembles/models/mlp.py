@@ -39,6 +39,7 @@ TEXT_PREFIXES = ["sentence__", "clip_text__", "glove__", "word2vec__"]
 VISUAL_PREFIXES = ["clip_image__", "image_encoder__"]
 
 
+LOSSES = ("huber", "mse", "l1", "mape")
 # Hidden-layer choices of the search space, by name (Optuna's categorical values must be plain scalars).
 HIDDEN = {"256-128-64": [256, 128, 64], "128-64": [128, 64], "512-256-128": [512, 256, 128], "64-32": [64, 32]}
 
@@ -54,6 +55,11 @@ class MLPModel(Model):
     key = "mlp"
     summary = "PyTorch MLP: Huber loss, BN trunk, co-attention, emotion layer, joint bins head, SupCon (PPCL)"
     seed_param = "seed"
+    early_stops = True
+    rounds_param = "max_epochs"
+    # The run metric's loss (also the early-stopping loss on the stopping rows).
+    objectives = {"src": {"loss": "mse"}, "mse": {"loss": "mse"}, "mae": {"loss": "l1"}, "mape": {"loss": "mape"},
+                  "smp": {"loss": "huber"}}
     defaults = {
         "hidden": [256, 128, 64],
         "dropout": 0.2,
@@ -153,8 +159,8 @@ class MLPModel(Model):
         from ._mlp_net import MLPNet, supcon_loss
 
         p = self.params
-        if p["loss"] not in ("huber", "mse"):
-            raise ValueError(f"mlp parameter 'loss' must be 'huber' or 'mse', got {p['loss']!r}")
+        if p["loss"] not in LOSSES:
+            raise ValueError(f"mlp parameter 'loss' must be one of {LOSSES}, got {p['loss']!r}")
         self.roles_ = self._roles(X)
         self.encoder_ = TabularEncoder.fit(X[self.roles_["rest"]])
         blocks = self.roles_["text"] + self.roles_["visual"] + self.roles_["emotion"]
@@ -187,11 +193,14 @@ class MLPModel(Model):
             cls_t = torch.tensor(classes, dtype=torch.long, device=device)
             con_t = [torch.tensor(c, device=device) for c in con]
             w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+            w = w * self._loss_weights(y)
             w_t = torch.tensor(w / w.mean(), dtype=torch.float32, device=device)
             val = None
             if X_val is not None:
+                wv = self._loss_weights(y_val)
                 val = ([t.to(device) for t in self._tensors(X_val)],
-                       torch.tensor((y_val - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device))
+                       torch.tensor((y_val - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device),
+                       torch.tensor(wv / wv.mean(), dtype=torch.float32, device=device))
             opt = torch.optim.AdamW(net.parameters(), lr=float(p["learning_rate"]), weight_decay=float(p["weight_decay"]))
             gen = torch.Generator().manual_seed(int(p["seed"]))
             n, bs = len(y), max(2, min(int(p["batch_size"]), len(y)))
@@ -222,7 +231,7 @@ class MLPModel(Model):
                     continue
                 net.eval()
                 with torch.no_grad():
-                    v = float(torch.mean((net(*val[0])[0] - val[1]) ** 2))
+                    v = float(self._reg_loss(net(*val[0])[0], val[1], val[2]))
                 self.history_.append(v)
                 if v < best - 1e-7:
                     best, best_state, stale = v, copy.deepcopy(net.state_dict()), 0
@@ -235,13 +244,27 @@ class MLPModel(Model):
         self.best_epoch_ = int(np.argmin(self.history_)) + 1 if self.history_ else int(p["max_epochs"])
         self.net_ = net.to("cpu").eval()
 
+    def _loss_weights(self, y: np.ndarray) -> np.ndarray:
+        """Per-row loss factors: 1 / |y| for MAPE (an absolute error relative to the label), else 1."""
+        if self.params["loss"] != "mape":
+            return np.ones(len(y))
+        if np.any(y == 0):
+            raise ValueError("mlp loss 'mape' is undefined for a label of 0")
+        return 1.0 / np.abs(y)
+
     def _reg_loss(self, pred, target, w):
         torch = require_torch()
-        if self.params["loss"] == "huber":
+        loss = self.params["loss"]
+        if loss == "huber":
             per = torch.nn.functional.huber_loss(pred, target, reduction="none", delta=float(self.params["huber_delta"]))
+        elif loss in ("l1", "mape"):  # MAPE: the absolute error, weighted by 1 / |label| (in `w`)
+            per = (pred - target).abs()
         else:
             per = (pred - target) ** 2
         return (per * w).mean()
+
+    def _fitted_rounds(self):
+        return self.best_epoch_ if self.history_ else None
 
     def _predict(self, X):
         torch = require_torch()
@@ -251,5 +274,5 @@ class MLPModel(Model):
                                   for i in range(0, len(X), 8192)]).astype(float)
         return reg * self.y_std_ + self.y_mean_
 
-    def feature_importance(self):
+    def _importance(self):
         return pd.Series(dtype=float)

@@ -19,6 +19,11 @@ class TabNetModel(Model):
     key = "tabnet"
     summary = "TabNet (pytorch-tabnet; category embeddings, early stopping on the validation fold)"
     seed_param = "seed"
+    early_stops = True
+    rounds_param = "max_epochs"
+    # The run metric's training loss and early-stopping metric (pytorch-tabnet's `mse` / `mae`).
+    objectives = {"src": {"loss": "mse"}, "mse": {"loss": "mse"}, "mae": {"loss": "mae"}, "mape": {"loss": "mae"},
+                  "smp": {"loss": "mae"}}
     defaults = {
         "n_d": 16,
         "n_a": 16,
@@ -33,6 +38,7 @@ class TabNetModel(Model):
         "virtual_batch_size": 128,
         "seed": 0,
         "device": "auto",
+        "loss": "mse",  # mse | mae: the training loss and the early-stopping metric
     }
 
     @staticmethod
@@ -76,7 +82,11 @@ class TabNetModel(Model):
             # pytorch-tabnet prints its early-stopping summary and warns that it restores the best weights.
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                self.model_.fit(A, target, eval_set=eval_set or None, eval_metric=["mse"] if eval_set else None,
+                if p["loss"] not in ("mse", "mae"):
+                    raise ValueError(f"tabnet parameter 'loss' must be 'mse' or 'mae', got {p['loss']!r}")
+                loss_fn = torch.nn.L1Loss() if p["loss"] == "mae" else torch.nn.MSELoss()
+                self.model_.fit(A, target, eval_set=eval_set or None, eval_metric=[p["loss"]] if eval_set else None,
+                                loss_fn=loss_fn,
                                 max_epochs=int(p["max_epochs"]), patience=int(p["patience"]) if eval_set else 0,
                                 batch_size=bs, virtual_batch_size=vbs, weights=weights, drop_last=len(A) > bs,
                                 pin_memory=False, compute_importance=True)
@@ -87,11 +97,15 @@ class TabNetModel(Model):
         num = self.encoder_.numeric_matrix(X)
         return np.hstack([num, self.encoder_.category_codes(X).astype(np.float32)])
 
+    def _fitted_rounds(self):
+        best = getattr(self.model_, "best_epoch", None)
+        return int(best) + 1 if best is not None and getattr(self.model_, "history", None) else None
+
     def _predict(self, X):
         out = self.model_.predict(self._matrix(X)).reshape(-1)
         return out.astype(float) * self.y_std_ + self.y_mean_
 
-    def feature_importance(self):
+    def _importance(self):
         imp = getattr(self.model_, "feature_importances_", None)
         if imp is None:
             return pd.Series(dtype=float)

@@ -35,15 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._cv import FoldFeatures, cross_fit
+from .._cv import FoldFeatures, Stopping, cross_fit
 from .._folds import Folds
-from ..metrics import score_all
+from ..metrics import GREATER_IS_BETTER, score_all
 from ..models import get_model
 from .spaces import get_space, params_from_trial
 
 log = logging.getLogger("smp")
 
-OBJECTIVES = {"src": "maximize", "mae": "minimize", "smp": "maximize"}
+# Every run metric can be the tuning objective (direction from the metric).
+OBJECTIVES = {m: "maximize" if up else "minimize" for m, up in GREATER_IS_BETTER.items()}
 
 
 @dataclass
@@ -104,10 +105,15 @@ def dashboard_command(url: str) -> str:
     return f"optuna-dashboard {shlex.quote(redact(url))}"
 
 
-def study_key(X: pd.DataFrame, y, folds: Folds, key: str, base_params: dict, metric: str) -> str:
-    """Short hash of what the tuned score depends on, so a study is never reused for other data, folds or params."""
+def study_key(X: pd.DataFrame, y, folds: Folds, key: str, base_params: dict, metric: str, stopping: str = "",
+              sample_weight=None) -> str:
+    """Short hash of what the tuned score depends on, so a study is never reused for other data, folds, params,
+    early stopping or weights."""
     h = hashlib.sha256()
-    h.update(json.dumps([key, metric, base_params, list(map(str, X.columns))], sort_keys=True, default=str).encode())
+    h.update(json.dumps([key, metric, base_params, list(map(str, X.columns)), stopping], sort_keys=True,
+                        default=str).encode())
+    if sample_weight is not None:
+        h.update(np.asarray(sample_weight, dtype=float).tobytes())
     h.update(pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy().tobytes())
     h.update(np.asarray(y, dtype=float).tobytes())
     for tr, va in folds:
@@ -168,12 +174,14 @@ class CVObjective:
     """Picklable objective: params = base params updated by the space, scored fold by fold through `cross_fit`."""
 
     def __init__(self, key: str, base_params: dict, X: pd.DataFrame, y, folds: Folds, *, metric: str,
-                 fold_features: FoldFeatures | None = None, seed_param: str | None = None):
+                 fold_features: FoldFeatures | None = None, seed_param: str | None = None,
+                 stopping: Stopping | None = None, sample_weight=None):
         if metric not in OBJECTIVES:
             raise ValueError(f"tuning metric must be one of {sorted(OBJECTIVES)}, got {metric!r}")
         self.key, self.base_params, self.metric = key, dict(base_params), metric
         self.X, self.y, self.folds, self.fold_features = X.reset_index(drop=True), np.asarray(y, float), folds, fold_features
         self.mae_const = float(np.mean(np.abs(self.y - np.median(self.y)))) or 1.0
+        self.stopping, self.sample_weight = stopping, sample_weight
         get_space(key)  # fail early for a model without a space
 
     def value(self, scores: dict[str, float]) -> float:
@@ -190,7 +198,8 @@ class CVObjective:
         fold_values = []
         t = time.perf_counter()
         for k, fold in enumerate(self.folds):
-            r = cross_fit(model, self.X, self.y, folds=[fold], fold_features=self.fold_features, progress=False)
+            r = cross_fit(model, self.X, self.y, folds=[fold], fold_features=self.fold_features, progress=False,
+                          stopping=self.stopping, sample_weight=self.sample_weight)
             oof[fold[1]] = r.oof[fold[1]]
             fold_values.append(self.value(r.fold_scores[0]))
             trial.report(fold_values[-1], k)
@@ -259,6 +268,8 @@ def tune(
     startup_trials: int = 5,
     warmup_folds: int = 1,
     heartbeat: Heartbeat | None = Heartbeat(),
+    stopping: Stopping | None = None,
+    sample_weight=None,
     progress: bool = False,
 ) -> TuneResult:
     """Tune model `key` on the cross-validated `metric`; returns the best params (reused when the study for these
@@ -274,8 +285,10 @@ def tune(
         timeout = None
     name = name or key
     base_params = dict(base_params or {})
-    objective = CVObjective(key, base_params, X, y, folds, metric=metric, fold_features=fold_features)
-    study_name = f"{study_prefix}-{name}-{study_key(X, y, folds, key, base_params, metric)}"
+    objective = CVObjective(key, base_params, X, y, folds, metric=metric, fold_features=fold_features,
+                            stopping=stopping, sample_weight=sample_weight)
+    study_name = (f"{study_prefix}-{name}-"
+                  f"{study_key(X, y, folds, key, base_params, metric, stopping.mode if stopping else '', sample_weight)}")
     t = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = _storage(storage)

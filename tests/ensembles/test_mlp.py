@@ -73,7 +73,7 @@ def test_contrastive_losses_train_with_columns():
         ({"emotion": True, "emotion_columns": ["emotion_interactions__missing"]}, ValueError, "emotion=true needs"),
         ({"contrastive_weight": 0.1}, ValueError, "contrastive_columns"),
         ({"contrastive_weight": 0.1, "contrastive_columns": ["user"]}, KeyError, "contrastive column 'user'"),
-        ({"loss": "l1"}, ValueError, "'huber' or 'mse'"),
+        ({"loss": "l2"}, ValueError, "'loss' must be one of"),
         ({"emotion": "maybe"}, ValueError, "'auto', true or false"),
     ],
 )

@@ -60,3 +60,20 @@ def test_columns_and_min_count_params():
     assert get_generator("category", {"columns": ["category"]}).requires == ("user_id", "category")
     with pytest.raises(ValueError, match="min_count >= 1"):
         get_generator("category", {"min_count": 0}).fit(X)
+
+
+def test_raw_categories_keep_high_cardinality_ids_and_time_parts():
+    t = pd.to_datetime(["2023-01-02 10:30", "2023-01-03 23:59", "2023-01-08 10:00", "2023-01-09 00:10"], utc=True)
+    frame = pd.DataFrame({"user_id": ["a", "b", "a", "c"], "location": ["US", None, "US", "GB"],
+                          "language": ["en", "en", "fr", "en"], "post_time": t})
+    gen = get_generator("raw_categories")
+    out = gen.fit_transform(frame)
+    assert all(isinstance(out[c].dtype, pd.CategoricalDtype) for c in out.columns)
+    assert list(out["raw_categories__user_id"].astype(str)) == ["a", "b", "a", "c"]
+    assert list(out["raw_categories__hour"].astype(str)) == ["10", "23", "10", "0"]
+    assert list(out["raw_categories__weekday"].astype(str)) == ["0", "1", "6", "0"]
+    assert out["raw_categories__location"].isna().tolist() == [False, True, False, False]
+    new = gen.transform(frame.assign(user_id=["z", "a", "z", "b"]))  # unseen ids become missing, seen ones keep codes
+    assert new["raw_categories__user_id"].isna().tolist() == [True, False, True, False]
+    with pytest.raises(ValueError, match="time_parts"):
+        get_generator("raw_categories", {"time_parts": ["minute"]}).fit(frame)

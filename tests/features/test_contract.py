@@ -19,6 +19,7 @@ TARGET = [n for n in NAMES if GENERATORS.get(n).uses_target]
 # A parameter change per generator, to check that it changes the cache key; generators without parameters are absent.
 ALT_PARAMS = {
     "category": {"min_count": 2},
+    "raw_categories": {"time_parts": ["hour"]},
     "category_target": {"smoothing": 3.0},
     "emotion_interactions": {"image_source": "none"},
     "face_emotion": {"min_face_size": 40},

@@ -56,7 +56,7 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
 def test_leaderboard_predict_and_importance(fitted):
     p, _, test = fitted
     board = p.leaderboard()
-    assert list(board.columns[:7]) == ["model", "level", "src", "mae", "mse", "mape", "src_fold_std"]
+    assert list(board.columns[:8]) == ["model", "level", "src", "mae", "mse", "mape", "smp", "src_fold_std"]
     assert {"lgbm", "ridge", "blend_2", "ridge_2"} <= set(board["model"]) and board["final"].sum() == 1
     assert board["src"].iloc[0] == board["src"].max() > 0.3  # sorted best first; the words and authors carry signal
     pred = p.predict(test)
