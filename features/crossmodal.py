@@ -42,6 +42,7 @@ class CrossModal(FeatureGenerator):
     """Image-text (CLIP or CCA/PLS-aligned), title-tags and post-vs-user-history similarities; see the module doc."""
 
     name = "crossmodal"
+    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
     group = "crossmodal"
     requires = param_requires(lambda g: tuple(dict.fromkeys(
         ("user_id", "split", "title", "tags", *g.text_fields, *(("image_path",) if g.image else ())))))
