@@ -118,3 +118,18 @@ def test_the_shipped_minilm_distils_into_a_useful_static_model(tmp_path):
     sim = E @ E.T
     assert sim[0, 1] > sim[0, 2] + 0.2
     assert len(list((tmp_path / "models").iterdir())) == 1
+
+
+def test_crossmodal_and_clusters_take_the_static_block(frame):
+    static = {"model": tiny_static_dir()}
+    cm = get_generator("crossmodal", {"text_encoder": "static_embedding", "text_model": tiny_static_dir(),
+                                      "image": False, "title_tags": False})
+    assert "crossmodal__user_history_cos" in cm.fit_transform(frame).columns
+    X = cm._select(frame)
+    direct = get_generator("static_embedding", {**static, "n_components": None}).embed(X)
+    np.testing.assert_array_equal(cm._embed(X)["text"], direct)
+    cl = get_generator("clusters", {"blocks": ["static_embedding"], "block_params": {"static_embedding": static},
+                                    "levels": [2, 4], "dims": 4})
+    assert "clusters__static_embedding_k4" in cl.fit_transform(frame).columns
+    with pytest.raises(ValueError, match="text_encoder must be one of .* got 'glove'"):
+        get_generator("crossmodal", {"text_encoder": "glove", "image": False}).fit_transform(frame)
