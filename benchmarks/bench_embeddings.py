@@ -1,16 +1,19 @@
 """Throughput of every embedding encoder on a config's posts, and the CV score effect of each text encoder.
 
     .venv/bin/python benchmarks/bench_embeddings.py [--config default] [--rows 2000] [--device auto]
-                     [--clip MODEL_OR_FOLDER] [--resolutions 32,64,224] [--only sentence,static_embedding]
-    .venv/bin/python benchmarks/bench_embeddings.py --score benchmarks/configs/measured/issue14_video_lgbm.toml
+                     [--clip MODEL_OR_FOLDER] [--resolutions 32,64,224] [--images DIR] [--only sentence,...]
+    .venv/bin/python benchmarks/bench_embeddings.py --score benchmarks/configs/measured/issue14_video_text_lgbm.toml
                      [--seeds 0,1,2] [--variants torch,onnx-int8-128,static]
 
 Throughput: loads the config's PostFrame, takes the first `--rows` posts and times each generator's
 `fit_transform` with an empty in-memory row cache, so every row is encoded (model loading, distillation and ONNX
-export are done, and timed separately, before the clock starts; they are cached under the cache dir). Text encoders
-embed the prompt of the config's `sentence` block (its `fields`): the static model2vec embedding, MiniLM under
-PyTorch and under ONNX Runtime (fp32 and int8) at its full and a shorter truncation length. `--device auto` follows
-`device = "auto"`: CUDA when PyTorch sees a GPU (then the `auto` sentence backend is PyTorch), else the CPU.
+export are done, and timed separately, before the clock starts; they are cached under the cache dir). Prints rows
+per wall second and per CPU second of this process (all its threads): on a shared machine the second is the
+steadier comparison between encoders. Text encoders embed the prompt of the config's `sentence` block (its
+`fields`): the static model2vec embedding, MiniLM under PyTorch and under ONNX Runtime (fp32 and int8) at its full
+and shorter truncation lengths; EfficientNet-Lite0 runs under PyTorch and ONNX Runtime (`--images DIR`: on those
+photos, e.g. full-size JPEGs). `--device auto` follows `device = "auto"`: CUDA when PyTorch sees a GPU (then the
+`auto` backends are PyTorch), else the CPU.
 
 Score (`--score CONFIG`): runs the config once per text-encoder variant with only its `sentence` block swapped
 (`none` drops it) and prints CV SRC / MAE of every learner; run folders go to a temporary folder, the feature and
@@ -63,6 +66,9 @@ def throughput(cfg, args, device: str) -> None:
     from smp.pipelines.data import load_frame
 
     frame = load_frame(cfg.data, cfg.output, progress=False).iloc[: args.rows].reset_index(drop=True)
+    if args.images:  # real photos instead of the config's images: one distinct file per row (rows are deduplicated)
+        files = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        frame = frame.iloc[: len(files)].assign(image_path=[str(p) for p in files[: len(frame)]])
     print(f"{len(frame)} posts from config {cfg.name!r}, device {device}")
     text_fields = {k: v for k, v in (sentence_spec(cfg).params if sentence_spec(cfg) else {}).items()
                    if k == "fields"}
@@ -72,7 +78,8 @@ def throughput(cfg, args, device: str) -> None:
         ("word2vec", {}),
         *[(TEXT_VARIANTS[v][0], {**text_fields, **TEXT_VARIANTS[v][1], "device": device}) for v in TEXT_VARIANTS],
         ("image_stats", {}),
-        *[("image_encoder", {"resolution": int(r), "device": device}) for r in args.resolutions.split(",")],
+        *[("image_encoder", {"resolution": int(r), "backend": b, "device": device})
+          for r in args.resolutions.split(",") for b in ("torch", "onnx")],
     ]
     if args.clip:
         runs += [("clip_text", {"model": args.clip, "device": device}),
@@ -80,8 +87,9 @@ def throughput(cfg, args, device: str) -> None:
     if args.only:
         runs = [r for r in runs if r[0] in args.only.split(",")]
     warnings.simplefilter("ignore", RuntimeWarning)
-    # Models built from other models (distilled static model, ONNX exports) are cached where a run caches them.
-    with use_row_cache(Path(cfg.output.cache_dir) / "rows"):
+    # No row cache (every row is encoded); models built from other models (the distilled static model, the ONNX
+    # exports) are taken from, or built into, the cache dir a run uses.
+    with use_row_cache(None, models=Path(cfg.output.cache_dir) / "models"):
         for name, params in runs:
             try:
                 get_generator(name, params).input_columns(frame)
@@ -90,14 +98,14 @@ def throughput(cfg, args, device: str) -> None:
             t = time.perf_counter()
             get_generator(name, params).fit_transform(frame.iloc[:8])  # load / build the model (timed apart)
             load_s = time.perf_counter() - t
-            _rowcache._MEMORY.clear()
-            with _rowcache.use_row_cache(None):
-                gen = get_generator(name, params)
-                t = time.perf_counter()
-                gen.fit_transform(frame)
-                s = time.perf_counter() - t
+            _rowcache._MEMORY.clear()  # the warm-up's rows are not reused
+            gen = get_generator(name, params)
+            t, c = time.perf_counter(), time.process_time()
+            gen.fit_transform(frame)
+            s, cpu = time.perf_counter() - t, time.process_time() - c
             extra = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("device", "fields"))
-            print(f"{name:16s} {extra:40s} {len(frame) / s:9.1f} rows/s  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
+            print(f"{name:16s} {extra:40s} {len(frame) / s:9.1f} rows/s  {len(frame) / max(cpu, 1e-9):9.1f} rows/cpu-s"
+                  f"  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
 
 
 def score(cfg, args, device: str) -> None:
@@ -136,6 +144,7 @@ def main() -> int:
     ap.add_argument("--device", default="auto", help='"auto" (CUDA when present), "cpu", "cuda", ...')
     ap.add_argument("--clip", default=None, help="CLIP model id or folder (default: skip CLIP)")
     ap.add_argument("--resolutions", default="32,64,224", help="EfficientNet input sizes to time")
+    ap.add_argument("--images", default=None, metavar="DIR", help="time the image encoders on these photos instead")
     ap.add_argument("--only", default="", help="comma-separated generator names to time (default: all)")
     ap.add_argument("--score", default=None, metavar="CONFIG", help="CV score per text encoder on this config")
     ap.add_argument("--seeds", default="0", help="--score: comma-separated seeds (folds and learners)")

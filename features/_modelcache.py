@@ -8,7 +8,7 @@ hash covers everything the build depends on (source model identity, build parame
 A folder is built under a temporary name in the same parent and renamed into place, so a killed build never leaves
 a folder that a later run would load. Two processes building the same model both finish; the first rename wins and
 the other discards its copy. With no row cache folder (a memory-only cache: tests, benchmarks) models are built into
-one temporary folder per process, removed at exit.
+one temporary folder per process, removed at exit. `use_row_cache(..., models=DIR)` names the folder explicitly.
 """
 
 from __future__ import annotations
@@ -22,15 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ._rowcache import active_root
+from ._rowcache import models_root
 
 IDENTITY_FILE = "smp_identity.txt"  # written last inside a built folder: what it was built from
-
-
-def model_root() -> Path | None:
-    """``<cache_dir>/models`` beside the active row cache folder (``<cache_dir>/rows``), or None without one."""
-    rows = active_root()
-    return rows.parent / "models" if rows is not None else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +40,7 @@ def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None]) ->
     `kind` names the folder (``<kind>-<hash of identity>``); `build` writes the model's files into the empty folder
     it is given. The identity is written into the folder as its last file and checked on reuse.
     """
-    root = model_root() or _process_root()
+    root = models_root() or _process_root()
     final = root / f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     if _complete(final, identity):
         return final

@@ -28,6 +28,7 @@ KEY_BYTES = 16
 _MEMORY: dict[str, dict[bytes, np.ndarray]] = {}
 _MEMORY_LIMIT_BYTES = 512 * 2**20
 _ACTIVE_ROOT: Path | None = None
+_MODELS_ROOT: Path | None = None
 _PROGRESS = False
 
 
@@ -41,24 +42,36 @@ def row_hashes(model_key: str, contents: Sequence[bytes | str]) -> list[bytes]:
 
 
 @contextmanager
-def use_row_cache(root: str | os.PathLike | None, *, progress: bool = False) -> Iterator[None]:
+def use_row_cache(root: str | os.PathLike | None, *, progress: bool = False,
+                  models: str | os.PathLike | None = None) -> Iterator[None]:
     """Make `root` the row cache of every embedding generator inside the block (None: memory only).
 
-    `progress` shows a bar per encoder while it embeds cache misses. Neither is a generator parameter: where the
-    cache lives and whether bars show must not change a generator's cache key.
+    `progress` shows a bar per encoder while it embeds cache misses. `models` is where models built from other
+    models are cached (`_modelcache.py`; default: ``models`` beside `root`), so a benchmark can embed without a row
+    cache and still reuse the distilled and exported models. None is a generator parameter: where caches live and
+    whether bars show must not change a generator's cache key.
     """
-    global _ACTIVE_ROOT, _PROGRESS
-    before = _ACTIVE_ROOT, _PROGRESS
+    global _ACTIVE_ROOT, _MODELS_ROOT, _PROGRESS
+    before = _ACTIVE_ROOT, _MODELS_ROOT, _PROGRESS
     _ACTIVE_ROOT = Path(root) if root is not None else None
+    _MODELS_ROOT = Path(models) if models is not None else None
     _PROGRESS = bool(progress)
     try:
         yield
     finally:
-        _ACTIVE_ROOT, _PROGRESS = before
+        _ACTIVE_ROOT, _MODELS_ROOT, _PROGRESS = before
 
 
 def progress_enabled() -> bool:
     return _PROGRESS
+
+
+def models_root() -> Path | None:
+    """The model folder cache: `use_row_cache(models=...)`, else ``models`` beside the row cache folder, else None."""
+    if _MODELS_ROOT is not None:
+        return _MODELS_ROOT
+    rows = active_root()
+    return rows.parent / "models" if rows is not None else None
 
 
 def active_root() -> Path | None:
