@@ -23,7 +23,6 @@ row caches are the config's, so only the swapped block is computed. Prints one l
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import tempfile
 import time
@@ -61,8 +60,7 @@ def variant_spec(cfg, variant: str, device: str):
 
 
 def throughput(cfg, args, device: str) -> None:
-    from smp.features import _rowcache, get_generator
-    from smp.features._rowcache import use_row_cache
+    from smp.features import RowStore, get_generator
     from smp.pipelines.data import load_frame
 
     frame = load_frame(cfg.data, cfg.output, progress=False).iloc[: args.rows].reset_index(drop=True)
@@ -87,25 +85,24 @@ def throughput(cfg, args, device: str) -> None:
     if args.only:
         runs = [r for r in runs if r[0] in args.only.split(",")]
     warnings.simplefilter("ignore", RuntimeWarning)
-    # No row cache (every row is encoded); models built from other models (the distilled static model, the ONNX
-    # exports) are taken from, or built into, the cache dir a run uses.
-    with use_row_cache(None, models=Path(cfg.output.cache_dir) / "models"):
-        for name, params in runs:
-            try:
-                get_generator(name, params).input_columns(frame)
-            except KeyError:
-                continue  # the config's data has no such column (e.g. no images on SMPD-Video)
-            t = time.perf_counter()
-            get_generator(name, params).fit_transform(frame.iloc[:8])  # load / build the model (timed apart)
-            load_s = time.perf_counter() - t
-            _rowcache._MEMORY.clear()  # the warm-up's rows are not reused
-            gen = get_generator(name, params)
-            t, c = time.perf_counter(), time.process_time()
-            gen.fit_transform(frame)
-            s, cpu = time.perf_counter() - t, time.process_time() - c
-            extra = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("device", "fields"))
-            print(f"{name:16s} {extra:40s} {len(frame) / s:9.1f} rows/s  {len(frame) / max(cpu, 1e-9):9.1f} rows/cpu-s"
-                  f"  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
+    # Models built from other models (the distilled static model, the ONNX exports) come from the cache dir a run
+    # uses; each timed pass gets an empty memory row store, so every row is encoded.
+    models = Path(cfg.output.cache_dir) / "models"
+    for name, params in runs:
+        try:
+            get_generator(name, params).input_columns(frame)
+        except KeyError:
+            continue  # the config's data has no such column (e.g. no images on SMPD-Video)
+        t = time.perf_counter()
+        get_generator(name, params).use_rows(RowStore(models=models)).fit_transform(frame.iloc[:8])  # load / build
+        load_s = time.perf_counter() - t
+        gen = get_generator(name, params).use_rows(RowStore(models=models))
+        t, c = time.perf_counter(), time.process_time()
+        gen.fit_transform(frame)
+        s, cpu = time.perf_counter() - t, time.process_time() - c
+        extra = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("device", "fields"))
+        print(f"{name:16s} {extra:40s} {len(frame) / s:9.1f} rows/s  {len(frame) / max(cpu, 1e-9):9.1f} rows/cpu-s"
+              f"  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
 
 
 def score(cfg, args, device: str) -> None:
@@ -122,10 +119,9 @@ def score(cfg, args, device: str) -> None:
         for variant in variants:
             spec = variant_spec(cfg, variant, device)
             features = [spec if s.name == "sentence" else s for s in cfg.features]
-            features = [s for s in features if s is not None]
-            v = dataclasses.replace(cfg, name=f"{cfg.name}-{variant}", seed=seed, features=features,
-                                    importance=dataclasses.replace(cfg.importance, permutation=False),
-                                    output=dataclasses.replace(cfg.output, submission=False))
+            features = [{"name": s.name, "params": dict(s.params)} for s in features if s is not None]
+            v = cfg.evolve(name=f"{cfg.name}-{variant}", seed=seed, features=features,
+                           importance={"permutation": False}, output={"submission": False})
             with tempfile.TemporaryDirectory() as tmp:
                 t = time.perf_counter()
                 folder = run(v, out=Path(tmp) / "run", progress=False)

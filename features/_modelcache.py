@@ -2,13 +2,14 @@
 
 Distilling MiniLM into a static model or exporting it to ONNX costs seconds to a minute and gives the same folder
 every time for the same source, so the folder is built once and reused by every later run. It lives next to the
-row cache: ``<cache_dir>/rows`` holds row vectors, ``<cache_dir>/models/<kind>-<hash>/`` the built models, where the
-hash covers everything the build depends on (source model identity, build parameters, library versions).
+row cache: ``<cache_dir>/rows`` holds row vectors, ``<cache_dir>/models/<kind>-<hash>/`` the built models (the run's
+`RowStore.models`), where the hash covers everything the build depends on (source model identity, build
+parameters, library versions).
 
 A folder is built under a temporary name in the same parent and renamed into place, so a killed build never leaves
 a folder that a later run would load. Two processes building the same model both finish; the first rename wins and
-the other discards its copy. With no row cache folder (a memory-only cache: tests, benchmarks) models are built into
-one temporary folder per process, removed at exit. `use_row_cache(..., models=DIR)` names the folder explicitly.
+the other discards its copy. With no folder (a memory-only row store: tests, notebooks) models are built into one
+temporary folder per process, removed at exit.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ._rowcache import models_root
-
 IDENTITY_FILE = "smp_identity.txt"  # written last inside a built folder: what it was built from
 
 
@@ -34,13 +33,14 @@ def _process_root() -> Path:
     return root
 
 
-def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None]) -> Path:
-    """The folder of the model `identity`, calling `build(folder)` to create it only when it is not cached yet.
+def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None], root: Path | None) -> Path:
+    """The folder of the model `identity` under `root`, calling `build(folder)` only when it is not cached yet.
 
     `kind` names the folder (``<kind>-<hash of identity>``); `build` writes the model's files into the empty folder
-    it is given. The identity is written into the folder as its last file and checked on reuse.
+    it is given. The identity is written into the folder as its last file and checked on reuse. `root` None: this
+    process's temporary folder.
     """
-    root = models_root() or _process_root()
+    root = Path(root) if root is not None else _process_root()
     final = root / f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     if _complete(final, identity):
         return final

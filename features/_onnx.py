@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._encoders import _require, l2_normalise, model_identity, sentence_folder
+from ._encoders import _require, build_efficientnet, l2_normalise, model_identity, sentence_folder
 from ._modelcache import cached_model_dir
 
 OPSET = 17
@@ -146,10 +146,10 @@ def _session(path: Path, device: str):
     return ort.InferenceSession(str(path), options, providers=providers)
 
 
-def onnx_model_dir(model: str, *, int8: bool) -> Path:
-    """The exported folder for `model` (built once, then cached)."""
+def onnx_model_dir(model: str, *, int8: bool, models: Path | None) -> Path:
+    """The exported folder for `model` (built once into `models`, the run's model cache folder, then reused)."""
     return cached_model_dir("onnx-int8" if int8 else "onnx", onnx_identity(model, int8),
-                            lambda out: export_folder(model, out, int8=int8))
+                            lambda out: export_folder(model, out, int8=int8), models)
 
 
 @functools.lru_cache(maxsize=4)
@@ -157,9 +157,9 @@ def _load(folder: str, device: str, identity: str) -> OnnxSentenceEncoder:
     return OnnxSentenceEncoder(folder, device)
 
 
-def load_onnx_encoder(model: str, *, int8: bool, device: str) -> OnnxSentenceEncoder:
+def load_onnx_encoder(model: str, *, int8: bool, device: str, models: Path | None) -> OnnxSentenceEncoder:
     """The ONNX Runtime encoder of `model` (exported on first use), loaded once per process and device."""
-    return _load(str(onnx_model_dir(model, int8=int8)), device, onnx_identity(model, int8))
+    return _load(str(onnx_model_dir(model, int8=int8, models=models)), device, onnx_identity(model, int8))
 
 
 # ---------------------------------------------------------------------------------------------- EfficientNet
@@ -174,8 +174,6 @@ def efficientnet_identity() -> str:
 def export_efficientnet(out: Path) -> None:
     """Export the shipped EfficientNet-Lite0 trunk + global average pooling (NCHW input of any batch and size)."""
     torch = _require("torch", "torch")
-    from ._encoders import build_efficientnet
-
     net = build_efficientnet()  # a fresh copy: the exporter must not touch the cached PyTorch model
 
     class _Pooled(torch.nn.Module):
@@ -198,8 +196,9 @@ def _efficientnet_session(folder: str, device: str, identity: str):
     return _session(Path(folder) / "model.onnx", device)
 
 
-def efficientnet_onnx(device: str):
-    """An ONNX Runtime session of EfficientNet-Lite0 (exported on first use): `images` NCHW float32 -> 1280-d."""
+def efficientnet_onnx(device: str, models: Path | None):
+    """An ONNX Runtime session of EfficientNet-Lite0 (exported on first use into `models`): `images` NCHW float32
+    -> 1280-d features."""
     identity = efficientnet_identity()
-    folder = cached_model_dir("onnx-efficientnet-lite0", identity, export_efficientnet)
+    folder = cached_model_dir("onnx-efficientnet-lite0", identity, export_efficientnet, models)
     return _efficientnet_session(str(folder), device, identity)

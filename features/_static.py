@@ -62,12 +62,13 @@ def distill_folder(model: str, out: Path, *, dims: int | None, device: str) -> N
     static.save_pretrained(out)
 
 
-def static_model_dir(model: str, *, dims: int | None, device: str) -> Path:
-    """The model2vec folder for `model`: itself when it is one, else its distillation (built once, then cached)."""
+def static_model_dir(model: str, *, dims: int | None, device: str, models: Path | None) -> Path:
+    """The model2vec folder for `model`: itself when it is one, else its distillation (built once into `models`,
+    the run's model cache folder, then reused)."""
     if is_static_folder(model):
         return Path(model)
     return cached_model_dir("model2vec", static_identity(model, dims),
-                            lambda out: distill_folder(model, out, dims=dims, device=device))
+                            lambda out: distill_folder(model, out, dims=dims, device=device), models)
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,15 +77,16 @@ def _load(folder: str, identity: str):
     return m2v.StaticModel.from_pretrained(folder)
 
 
-def load_static_model(model: str, *, dims: int | None, device: str):
+def load_static_model(model: str, *, dims: int | None, device: str, models: Path | None):
     """A model2vec `StaticModel` for `model` (distilled and cached on first use), loaded once per process."""
-    folder = static_model_dir(model, dims=dims, device=device)
+    folder = static_model_dir(model, dims=dims, device=device, models=models)
     return _load(str(folder), static_identity(model, dims))
 
 
-def encode_static(model: str, texts: Sequence[str], *, dims: int | None, device: str, batch_size: int) -> np.ndarray:
+def encode_static(model: str, texts: Sequence[str], *, dims: int | None, device: str, batch_size: int,
+                  models: Path | None) -> np.ndarray:
     """L2-normalised static embeddings (float32, rows x dim); a text with no known token gets a zero vector."""
-    static = load_static_model(model, dims=dims, device=device)
+    static = load_static_model(model, dims=dims, device=device, models=models)
     # One process: model2vec's own multiprocessing would start workers on machines already busy with folds.
     E = static.encode(list(texts), batch_size=int(batch_size), show_progress_bar=False, use_multiprocessing=False)
     return l2_normalise(np.asarray(E, dtype=np.float32).reshape(len(texts), -1))

@@ -26,9 +26,8 @@ import pandas as pd
 from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
 from ._embedding import EmbeddingGenerator, fit_pca, prompt_texts
-from ._encoders import (
-    MINILM, encode_sentences, l2_normalise, load_clip, model_identity, resolve_backend, resolve_device,
-)
+from ._backends import encode_sentences, resolve_backend
+from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device
 from ._static import encode_static, load_static_model, static_identity
 
 GLOVE_DEFAULT = "glove-6b-50d"
@@ -286,11 +285,11 @@ class SentenceEmbedding(_PromptEmbedding):
     def _encode(self, texts, positions):
         return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
                                 batch_size=int(self.batch_size), backend=self.backend,
-                                max_seq_length=self.max_seq_length)
+                                max_seq_length=self.max_seq_length, models=self.rows.models)
 
     def _probe_dim(self) -> int:
         return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1, backend=self.backend,
-                                    max_seq_length=self.max_seq_length).shape[1])
+                                    max_seq_length=self.max_seq_length, models=self.rows.models).shape[1])
 
 
 @register
@@ -329,10 +328,10 @@ class StaticEmbedding(_PromptEmbedding):
 
     def _encode(self, texts, positions):
         return encode_static(self.model, [texts[i] for i in positions], dims=self._dims(), device=self.device,
-                             batch_size=int(self.batch_size))
+                             batch_size=int(self.batch_size), models=self.rows.models)
 
     def _probe_dim(self) -> int:
-        return int(load_static_model(self.model, dims=self._dims(), device=self.device).dim)
+        return int(load_static_model(self.model, dims=self._dims(), device=self.device, models=self.rows.models).dim)
 
 
 @register

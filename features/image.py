@@ -18,9 +18,10 @@ import pandas as pd
 from ._base import register
 from ._common import check_int
 from ._embedding import EmbeddingGenerator
+from ._backends import encode_efficientnet, resolve_image_backend
 from ._encoders import (
-    EFFICIENTNET, decode_images, encode_efficientnet, l2_normalise, load_clip, model_identity, read_image_bytes,
-    resolve_device, resolve_image_backend, resolve_paths,
+    EFFICIENTNET, decode_images, l2_normalise, load_clip, model_identity, read_image_bytes, resolve_device,
+    resolve_paths,
 )
 
 
@@ -83,7 +84,7 @@ class ImageEncoder(_ImageInputs, EmbeddingGenerator):
         images = self._decode(payload, positions, draft=int(self.resolution))
         return self._encode_images(images, 1280, lambda ims: encode_efficientnet(
             ims, resolution=int(self.resolution), device=self.device, batch_size=int(self.batch_size),
-            backend=self.backend))
+            backend=self.backend, models=self.rows.models))
 
     def _probe_dim(self) -> int:
         return 1280

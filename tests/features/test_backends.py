@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.features import _encoders, get_generator
-from smp.features._encoders import MINILM, decode_images, resolve_backend, resolve_device, resolve_image_backend
-from smp.features._rowcache import use_row_cache
+from smp.features import RowStore, _encoders, get_generator
+from smp.features._backends import encode_sentences, resolve_backend, resolve_image_backend
+from smp.features._encoders import MINILM, decode_images, resolve_device
 from tests._data import make_postframe, write_images
 from tests._tiny_sentence import tiny_sentence_dir
 
@@ -30,10 +30,10 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_onnx_sentence_backends_match_torch_and_are_exported_once(frame, tmp_path):
     params = {"model": tiny_sentence_dir(), "n_components": None}
-    with use_row_cache(tmp_path / "rows"):
-        out = {b: get_generator("sentence", {**params, "backend": b}).fit_transform(frame).to_numpy()
-               for b in ("torch", "onnx", "onnx-int8")}
-        get_generator("sentence", {**params, "backend": "onnx", "max_seq_length": 8}).fit_transform(frame)
+    store = RowStore(tmp_path / "rows")
+    out = {b: get_generator("sentence", {**params, "backend": b}).use_rows(store).fit_transform(frame).to_numpy()
+           for b in ("torch", "onnx", "onnx-int8")}
+    get_generator("sentence", {**params, "backend": "onnx", "max_seq_length": 8}).use_rows(store).fit_transform(frame)
     assert _cosines(out["onnx"], out["torch"]).min() > 0.9999
     assert _cosines(out["onnx-int8"], out["torch"]).min() > 0.9  # int8 weights: close, not equal
     assert not np.allclose(out["onnx-int8"], out["torch"], equal_nan=True)
@@ -52,15 +52,12 @@ def test_sentence_keys_follow_backend_and_length_and_keep_the_old_torch_key():
 
 
 def test_truncation_cuts_the_prompt_at_max_seq_length(tmp_path):
-    from smp.features._encoders import encode_sentences
-
     words = " ".join(["the"] * 30)
     texts = [f"{words} cat", f"{words} dog"]
     for backend in ("torch", "onnx"):
-        with use_row_cache(tmp_path / "rows"):
-            full = encode_sentences(tiny_sentence_dir(), texts, device="cpu", batch_size=2, backend=backend)
-            cut = encode_sentences(tiny_sentence_dir(), texts, device="cpu", batch_size=2, backend=backend,
-                                   max_seq_length=16)
+        kw = dict(device="cpu", batch_size=2, backend=backend, models=tmp_path / "models")
+        full = encode_sentences(tiny_sentence_dir(), texts, **kw)
+        cut = encode_sentences(tiny_sentence_dir(), texts, max_seq_length=16, **kw)
         assert not np.allclose(full[0], full[1], atol=1e-4)
         np.testing.assert_allclose(cut[0], cut[1], atol=1e-5)  # both cut before the last word
     # The shared PyTorch model keeps its own length after a truncated call.
@@ -84,10 +81,10 @@ def test_auto_selects_cuda_and_the_gpu_backends_when_a_gpu_is_visible(monkeypatc
 
 
 def test_image_encoder_onnx_equals_torch(frame, tmp_path):
-    with use_row_cache(tmp_path / "rows"):
-        onnx = get_generator("image_encoder", {"resolution": 32, "n_components": None, "backend": "onnx"})
-        torch_ = get_generator("image_encoder", {"resolution": 32, "n_components": None, "backend": "torch"})
-        a, b = onnx.fit_transform(frame).to_numpy(), torch_.fit_transform(frame).to_numpy()
+    store = RowStore(tmp_path / "rows")
+    onnx = get_generator("image_encoder", {"resolution": 32, "n_components": None, "backend": "onnx"}).use_rows(store)
+    torch_ = get_generator("image_encoder", {"resolution": 32, "n_components": None, "backend": "torch"}).use_rows(store)
+    a, b = onnx.fit_transform(frame).to_numpy(), torch_.fit_transform(frame).to_numpy()
     assert onnx._model_key() != torch_._model_key()
     ok = np.isfinite(b).all(axis=1)
     assert ok.sum() > 50

