@@ -114,7 +114,13 @@ class EmbeddingGenerator(FeatureGenerator):
         p = f"{self.name}__{self._prefix()}"
         return pd.DataFrame({f"{p}{i}": Z[:, i] for i in range(Z.shape[1])}, index=X.index)
 
+    def _pin(self) -> None:
+        """Fix, at fit time, choices that depend on the machine (an `auto` backend), so a fitted generator embeds
+        new posts exactly as it embedded its training posts wherever it is loaded. Subclasses with such choices
+        override it."""
+
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        self._pin()
         self._fit_vectors(self.embed(X))
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -123,6 +129,7 @@ class EmbeddingGenerator(FeatureGenerator):
     def fit_transform(self, frame: pd.DataFrame, y: pd.Series | None = None) -> pd.DataFrame:
         """Embed once (fit and output share the vectors), so the counts describe this one pass."""
         X = self._select(frame)
+        self._pin()
         E = self.embed(X)
         self._fit_vectors(E)
         self.fitted_ = True

@@ -91,9 +91,18 @@ class CrossModal(FeatureGenerator):
                                               device=self.device)
         return out
 
-    def _embed(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _embed(self, X: pd.DataFrame, *, fitting: bool = False) -> dict[str, np.ndarray]:
         out, computed, cached = {}, 0, 0
+        if fitting:
+            self.backends_: dict[str, str] = {}
         for key, gen in self._embedders().items():
+            # The embedders' `auto` backends are pinned at fit, as their own fit would pin them (`_pin`).
+            if fitting:
+                gen._pin()
+                if getattr(gen, "backend_", None):
+                    self.backends_[key] = gen.backend_
+            elif key in getattr(self, "backends_", {}):
+                gen.backend_ = self.backends_[key]
             out[key] = gen.use_rows(self.rows).embed(X)
             computed += gen.rows_computed_
             cached += gen.rows_cached_
@@ -159,14 +168,14 @@ class CrossModal(FeatureGenerator):
 
     # ------------------------------------------------------------------------------------------------ API
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
-        self._fit_from(X, self._embed(X))
+        self._fit_from(X, self._embed(X, fitting=True))
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return self._out(X, self._embed(X))
 
     def fit_transform(self, frame: pd.DataFrame, y: pd.Series | None = None) -> pd.DataFrame:
         X = self._select(frame)
-        E = self._embed(X)
+        E = self._embed(X, fitting=True)
         self._fit_from(X, E)
         self.fitted_ = True
         return self._check_output(X, self._out(X, E))

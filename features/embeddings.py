@@ -274,8 +274,15 @@ class SentenceEmbedding(_PromptEmbedding):
         self.batch_size = batch_size
         self.random_state = random_state
 
+    def _backend(self) -> str:
+        """The concrete backend: the one pinned at fit time, else `backend` resolved on this machine."""
+        return getattr(self, "backend_", None) or resolve_backend(self.backend, self.model, resolve_device(self.device))
+
+    def _pin(self) -> None:
+        self.backend_ = resolve_backend(self.backend, self.model, resolve_device(self.device))
+
     def _model_key(self) -> str:
-        kind = resolve_backend(self.backend, self.model, resolve_device(self.device))
+        kind = self._backend()
         if self.max_seq_length is not None:
             check_int("max_seq_length", self.max_seq_length, 1)
         if kind == "torch" and self.max_seq_length is None:
@@ -284,11 +291,11 @@ class SentenceEmbedding(_PromptEmbedding):
 
     def _encode(self, texts, positions):
         return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
-                                batch_size=int(self.batch_size), backend=self.backend,
+                                batch_size=int(self.batch_size), backend=self._backend(),
                                 max_seq_length=self.max_seq_length, models=self.rows.models)
 
     def _probe_dim(self) -> int:
-        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1, backend=self.backend,
+        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1, backend=self._backend(),
                                     max_seq_length=self.max_seq_length, models=self.rows.models).shape[1])
 
 

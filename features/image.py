@@ -76,15 +76,21 @@ class ImageEncoder(_ImageInputs, EmbeddingGenerator):
         super()._check_params()
         check_int("resolution", self.resolution, 16)
 
+    def _backend(self) -> str:
+        """The concrete backend: the one pinned at fit time, else `backend` resolved on this machine."""
+        return getattr(self, "backend_", None) or resolve_image_backend(self.backend, resolve_device(self.device))
+
+    def _pin(self) -> None:
+        self.backend_ = resolve_image_backend(self.backend, resolve_device(self.device))
+
     def _model_key(self) -> str:
-        kind = resolve_image_backend(self.backend, resolve_device(self.device))
-        return f"{EFFICIENTNET}:imagenet:{int(self.resolution)}px:jpeg-draft:{kind}"
+        return f"{EFFICIENTNET}:imagenet:{int(self.resolution)}px:jpeg-draft:{self._backend()}"
 
     def _encode(self, payload, positions):
         images = self._decode(payload, positions, draft=int(self.resolution))
         return self._encode_images(images, 1280, lambda ims: encode_efficientnet(
             ims, resolution=int(self.resolution), device=self.device, batch_size=int(self.batch_size),
-            backend=self.backend, models=self.rows.models))
+            backend=self._backend(), models=self.rows.models))
 
     def _probe_dim(self) -> int:
         return 1280

@@ -104,3 +104,23 @@ def test_jpeg_draft_decoding_stays_at_least_the_target_size():
     buf = io.BytesIO()
     Image.new("RGB", (640, 480), "red").save(buf, "PNG")  # only JPEGs have a cheaper scaled decode
     assert decode_images([buf.getvalue()], ["a.png"], "t", draft=64)[0].size == (640, 480)
+
+
+def test_a_fitted_generator_keeps_its_backend_on_another_machine(frame, monkeypatch):
+    """`auto` is resolved once, at fit: loaded where a GPU is visible, the CPU-fitted model still embeds as it did."""
+    import pickle
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    gens = {"sentence": get_generator("sentence", {"n_components": 4}),
+            "image_encoder": get_generator("image_encoder", {"resolution": 32, "n_components": 4}),
+            "crossmodal": get_generator("crossmodal", {"image_resolution": 32, "title_tags": False})}
+    for gen in gens.values():
+        gen.fit_transform(frame)
+    keys = {n: g._model_key() for n, g in gens.items() if n != "crossmodal"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "another machine": auto would now pick torch
+    loaded = {n: pickle.loads(pickle.dumps(g)) for n, g in gens.items()}
+    assert {n: g._model_key() for n, g in loaded.items() if n != "crossmodal"} == keys
+    assert loaded["crossmodal"].backends_ == {"text": "onnx-int8", "image": "onnx"}
+    assert get_generator("sentence", {"n_components": 4})._model_key() != keys["sentence"]  # unfitted: resolved anew
