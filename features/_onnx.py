@@ -92,6 +92,11 @@ class OnnxSentenceEncoder:
 
     def encode(self, texts: Sequence[str], *, batch_size: int, max_seq_length: int | None) -> np.ndarray:
         limit = max_seq_length or self.meta["max_seq_length"] or self.tokenizer.model_max_length
+        if self.meta["int8"]:
+            # Dynamic quantisation scales activations by the min/max of the whole input tensor, so in a batch a
+            # text's vector would depend on its neighbours and their padding (cosine down to ~0.97). One text per
+            # call makes each vector a function of its own text, and is no slower: nothing is padded.
+            batch_size = 1
         # Longest first, so each batch pads to lengths close to its own (sentence-transformers does the same).
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out: np.ndarray | None = None

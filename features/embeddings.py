@@ -287,6 +287,8 @@ class SentenceEmbedding(_PromptEmbedding):
             check_int("max_seq_length", self.max_seq_length, 1)
         if kind == "torch" and self.max_seq_length is None:
             return f"sentence:{model_identity(self.model)}"  # the key of vectors cached before backends existed
+        # int8 vectors are computed one text per call (`_onnx.py`): "rowwise" keeps them apart from batched ones.
+        kind = "onnx-int8-rowwise" if kind == "onnx-int8" else kind
         return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}"
 
     def _encode(self, texts, positions):

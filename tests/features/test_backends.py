@@ -124,3 +124,14 @@ def test_a_fitted_generator_keeps_its_backend_on_another_machine(frame, monkeypa
     assert {n: g._model_key() for n, g in loaded.items() if n != "crossmodal"} == keys
     assert loaded["crossmodal"].backends_ == {"text": "onnx-int8", "image": "onnx"}
     assert get_generator("sentence", {"n_components": 4})._model_key() != keys["sentence"]  # unfitted: resolved anew
+
+
+def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_call(tmp_path):
+    """Dynamic int8 quantisation scales by the whole input: each text is encoded alone, so order never matters."""
+    texts = ["the cat", "a much longer text about dogs and cats and birds", "tags: a, b, c", "x"]
+    kw = dict(device="cpu", batch_size=64, backend="onnx-int8", models=tmp_path / "models")
+    together = encode_sentences(tiny_sentence_dir(), texts, **kw)
+    alone = np.vstack([encode_sentences(tiny_sentence_dir(), [t], **kw) for t in texts])
+    reversed_ = encode_sentences(tiny_sentence_dir(), texts[::-1], **kw)[::-1]
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(together, reversed_)
