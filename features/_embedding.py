@@ -47,6 +47,9 @@ class EmbeddingGenerator(FeatureGenerator):
     def _prefix(self) -> str:
         return self.column_prefix
 
+    def cache_identity(self) -> str | None:
+        return self._model_key()
+
     # ---------------------------------------------------------------------------------------------- embed
     def embed(self, X: pd.DataFrame) -> np.ndarray:
         """Raw vectors (rows x dim, float32; NaN rows where a row has no usable input), through the row cache."""

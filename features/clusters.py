@@ -103,6 +103,10 @@ class Clusters(FeatureGenerator):
             maps[k] = (fine_to_coarse, w / np.maximum(tot, 1e-12)[:, None])
         return {"fine": C, "maps": maps}
 
+    def cache_identity(self) -> str | None:
+        return "|".join(f"{b}={_block_generator(b, self.dims, self.block_params).cache_identity()}"
+                        for b in self.blocks)
+
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         self._fit_with(X)
 

@@ -91,6 +91,9 @@ class CrossModal(FeatureGenerator):
                                               device=self.device)
         return out
 
+    def cache_identity(self) -> str | None:
+        return "|".join(f"{k}={g.cache_identity()}" for k, g in self._embedders().items())
+
     def _embed(self, X: pd.DataFrame, *, fitting: bool = False) -> dict[str, np.ndarray]:
         out, computed, cached = {}, 0, 0
         if fitting:

@@ -135,3 +135,18 @@ def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_call(tmp_path):
     reversed_ = encode_sentences(tiny_sentence_dir(), texts[::-1], **kw)[::-1]
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(together, reversed_)
+
+
+def test_feature_cache_keys_name_the_resolved_backend(frame, monkeypatch):
+    """An `auto` backend resolves per machine; the feature cache key follows, so a GPU run never loads CPU outputs."""
+    import torch
+
+    from smp.features import generator_key
+
+    names = {"sentence": {}, "image_encoder": {"resolution": 32}, "crossmodal": {"image_resolution": 32},
+             "clusters": {}, "glove": {}}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu = {n: generator_key(get_generator(n, p), frame) for n, p in names.items()}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    gpu = {n: generator_key(get_generator(n, p), frame) for n, p in names.items()}
+    assert [n for n in names if cpu[n] != gpu[n]] == ["sentence", "image_encoder", "crossmodal", "clusters"]
