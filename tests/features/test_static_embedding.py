@@ -103,7 +103,7 @@ def test_bad_parameters_name_the_value(frame, params, match):
 def test_a_pooling_it_cannot_distil_is_named(tmp_path):
     folder = save_tiny_sentence_model(tmp_path / "maxpool")
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
-    with pytest.raises(ValueError, match="pooling 'max' cannot be distilled"):
+    with pytest.raises(ValueError, match="pooling 'max' is not supported by model2vec distillation"):
         _static.distill_folder(str(folder), tmp_path / "out", dims=4, device="cpu")
 
 
