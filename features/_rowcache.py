@@ -7,22 +7,26 @@ different reduction embeds only rows whose content the encoder has never seen.
 
 Where the cache lives is a `RowStore` the run hands to its generators (a folder, or memory only); nothing about it
 is module state. Layout: ``<root>/<model-hash>/model.txt`` names the model key; every `put` appends one shard,
-``<shard>.vals.npy`` (float32, rows x dim) and ``<shard>.keys.npy`` (16-byte row hashes), the keys written last and
-both renamed into place, so a reader never sees half a shard and concurrent writers (several processes, Ray
-workers) never touch each other's files. With no root the vectors live in the store object's memory only.
+``<shard>.vals.npy`` (float32, rows x dim), ``<shard>.sha256`` (checksums of both files' bytes) and
+``<shard>.keys.npy`` (16-byte row hashes), the keys written last and all renamed into place, so a reader never sees
+half a shard and concurrent writers (several processes, Ray workers) never touch each other's files. A shard whose
+bytes no longer match its checksums is reported and deleted, and its rows are embedded again; a shard from before
+checksums existed gets them on first read. With no root the vectors live in the store object's memory only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from smp._files import atomic_write
+from smp._files import atomic_write, sha256_hex
 
 KEY_BYTES = 16
 MEMORY_LIMIT_BYTES = 512 * 2**20
@@ -88,13 +92,10 @@ class RowCache:
         if not self.dir.is_dir():
             return found
         for keys_path in sorted(self.dir.glob("*.keys.npy")):
-            try:
-                keys = np.load(keys_path)
-                vals = np.load(keys_path.with_name(keys_path.name.replace(".keys.npy", ".vals.npy")), mmap_mode="r")
-            except (OSError, ValueError):  # a corrupt shard is ignored (its rows are recomputed), never trusted
+            shard = _read_shard(keys_path)
+            if shard is None:  # corrupt: reported and removed, its rows are recomputed
                 continue
-            if len(keys) != len(vals):
-                continue
+            keys, vals = shard
             for i, k in enumerate(keys.tolist()):
                 k = k.ljust(KEY_BYTES, b"\0")  # numpy's fixed-width bytes drop trailing NUL bytes of a digest
                 if k in wanted and k not in found:
@@ -127,9 +128,10 @@ class RowCache:
         if not info.exists():
             atomic_write(info, self.model_key + "\n")
         shard = uuid.uuid4().hex
-        key_arr = np.array(keys, dtype=f"S{KEY_BYTES}")
-        atomic_write(self.dir / f"{shard}.vals.npy", lambda p: _save_npy(p, values))
-        atomic_write(self.dir / f"{shard}.keys.npy", lambda p: _save_npy(p, key_arr))
+        vals_bytes, keys_bytes = _npy_bytes(values), _npy_bytes(np.array(keys, dtype=f"S{KEY_BYTES}"))
+        atomic_write(self.dir / f"{shard}.vals.npy", vals_bytes)
+        atomic_write(self.dir / f"{shard}.sha256", f"{sha256_hex(vals_bytes)} {sha256_hex(keys_bytes)}\n")
+        atomic_write(self.dir / f"{shard}.keys.npy", keys_bytes)
 
     # ------------------------------------------------------------------------------------------------- public
     def get_or_compute(
@@ -165,7 +167,40 @@ class RowCache:
         return np.stack([found[k] for k in keys]).astype(np.float32), len(keys) - cached, cached
 
 
-def _save_npy(path: str, arr: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        np.save(f, arr)
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
 
+
+def _read_shard(keys_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(keys, vectors) of one shard, or None when it is unreadable or fails its checksums (then it is deleted)."""
+    stem = keys_path.name[: -len(".keys.npy")]
+    vals_path, sum_path = keys_path.with_name(f"{stem}.vals.npy"), keys_path.with_name(f"{stem}.sha256")
+    try:
+        keys_bytes, vals_bytes = keys_path.read_bytes(), vals_path.read_bytes()
+    except OSError:
+        return None
+    got = f"{sha256_hex(vals_bytes)} {sha256_hex(keys_bytes)}"
+    try:
+        want = sum_path.read_text().strip()
+    except FileNotFoundError:  # written before shards had checksums: adopt it (its rows cost an encoder pass each)
+        want = got
+        try:
+            atomic_write(sum_path, got + "\n")
+        except OSError:
+            pass
+    except OSError:
+        return None
+    try:
+        keys = np.load(io.BytesIO(keys_bytes)) if want == got else None
+        vals = np.load(io.BytesIO(vals_bytes)) if want == got else None
+    except (OSError, ValueError):
+        keys = vals = None
+    if keys is None or vals is None or len(keys) != len(vals):
+        warnings.warn(f"row cache shard {keys_path.parent / stem} is corrupt (its bytes do not match its checksums "
+                      "or cannot be read); its rows are embedded again", stacklevel=3)
+        for path in (keys_path, vals_path, sum_path):
+            path.unlink(missing_ok=True)
+        return None
+    return keys, vals

@@ -205,28 +205,35 @@ class Predictor:
         """Write the run folder (see the README: config, metrics, predictions, importances, plots, fitted models)
         to `path`, a new or empty folder: built under a temporary name and renamed at the end, never overwritten.
         `submission` (default `[output] submission` when there are test posts) adds the official JSON."""
-        from .runfolder import write_run_folder
-        from .submission import make_submission, validate_submission, write_submission
-
         self._check_fitted()
         if not hasattr(self, "prepared_"):
             raise RuntimeError(f"this Predictor was loaded from {self.run_dir_}, which is already its run folder")
+        with staged_dir(path, manifest=True) as tmp:
+            self.write(tmp, data_path=data_path, labels_permuted=labels_permuted, submission=submission,
+                       timings=timings)
+        return Path(path)
+
+    def write(self, folder: Path, *, data_path: str | None = None, labels_permuted: bool = False,
+              submission: bool | None = None, timings: dict[str, float] | None = None) -> None:
+        """The run folder's files into `folder`, an empty staging folder (`save` makes one; `smp run` claims its
+        own before it loads any data)."""
+        from .runfolder import write_run_folder
+        from .submission import make_submission, validate_submission, write_submission
+
         cfg, prep, ens = self.cfg_, self.prepared_, self.trained_.ensemble
         submit = (cfg.output.submission if submission is None else submission) and len(prep.test) > 0
         timings = {**self.timings_, **(timings or {})}
-        with staged_dir(path) as tmp:
-            t = time.perf_counter()
-            importance = self.importance(permutation=bool(cfg.importance.permutation))
-            timings["importance"] = time.perf_counter() - t
-            write_run_folder(tmp, prep=prep, trained=self.trained_, fitted=self.fitted_, timings=timings,
-                             peak_rss_mb=_peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
-                             importance=importance, engine_info=self.engine_info_)
-            if submit:
-                sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
-                                      prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)
-                validate_submission(sub, prep.test["post_id"], prefix=cfg.output.post_id_prefix)
-                write_submission(sub, tmp / "submission.json")
-        return Path(path)
+        t = time.perf_counter()
+        importance = self.importance(permutation=bool(cfg.importance.permutation))
+        timings["importance"] = time.perf_counter() - t
+        write_run_folder(folder, prep=prep, trained=self.trained_, fitted=self.fitted_, timings=timings,
+                         peak_rss_mb=_peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
+                         importance=importance, engine_info=self.engine_info_)
+        if submit:
+            sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
+                                  prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)
+            validate_submission(sub, prep.test["post_id"], prefix=cfg.output.post_id_prefix)
+            write_submission(sub, folder / "submission.json")
 
     @classmethod
     def load(cls, path: str | Path, *, progress: bool = False) -> "Predictor":

@@ -27,10 +27,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .tracking import track
 
     cfg = _config(args, name=args.name, engine=args.engine)
+    if args.repeats < 1 or (args.repeats > 1 and not args.permute_labels):
+        raise ValueError(f"--repeats N (N >= 2) repeats the leak check over N permutations and needs "
+                         f"--permute-labels; got --repeats {args.repeats}"
+                         f"{'' if args.permute_labels else ' without --permute-labels'}")
     if args.permute_labels:
         cfg = cfg.evolve(name=f"{cfg.name}-permuted")
+    if args.permute_labels and args.repeats > 1:
+        from .leakcheck import leak_check
+
+        folder = leak_check(cfg, repeats=args.repeats, out=args.out, progress=not args.quiet)
+        report = json.loads((folder / "leak_check.json").read_text())
+        print((folder / "leak_check.md").read_text())
+        return 0 if report["near_zero"] else 1  # a suspected leak fails the command, so a script notices
     tracker = _tracker(cfg, args)
     track(tracker, "run", run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels))
+    if args.permute_labels:
+        log.info("one permutation is one draw of noise (about +-1/sqrt(rows) SRC); --repeats 10 reports each model's "
+                 "mean and spread over ten permutations against a noise band")
     return 0
 
 
@@ -126,6 +140,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} already exists and is not empty; refusing to overwrite it")
+    n_test = round(args.test_frac * args.posts)
+    if not 0 < args.test_frac < 1 or not 1 <= n_test < args.posts:
+        # `smp run` predicts the test split and trains on the rest: a set without either cannot be run.
+        raise ValueError(f"--test-frac must leave at least one test and one train post (0 < frac < 1), got "
+                         f"--test-frac {args.test_frac} with --posts {args.posts} ({n_test} test posts)")
     if args.until:  # an earlier snapshot of the same data (see pipelines/datasets/snapshot.py)
         return _synth_until(args, out)
     generate_smpd_image(out, n_posts=args.posts, n_users=args.users, seed=args.seed, image_size=args.image_size,
@@ -277,6 +296,9 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--permute-labels", action="store_true",
                    help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
     _args_mlflow(p)
+    p.add_argument("--repeats", type=int, default=1,
+                   help="with --permute-labels: repeat over N permutations and report each model's mean and spread "
+                        "of CV SRC against a noise band (exit 1 when a mean is outside it)")
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:
@@ -287,12 +309,13 @@ def _args_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _args_synth(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="folder to write the SMPD-Image layout into")
-    p.add_argument("--posts", type=int, default=20000)
-    p.add_argument("--users", type=int, default=2500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=32, help="side of the generated JPEGs; 0 writes no images")
-    p.add_argument("--test-frac", type=float, default=0.2)
+    p.add_argument("--out", required=True, help="folder to write the SMPD-Image layout into (new or empty)")
+    p.add_argument("--posts", type=int, default=20000, help="posts to generate, train and test together")
+    p.add_argument("--users", type=int, default=2500, help="users (every user posts at least once)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same set")
+    p.add_argument("--image-size", type=int, default=32, help="side of the generated JPEGs in pixels; 0 writes no images")
+    p.add_argument("--test-frac", type=float, default=0.2,
+                   help="share of posts in the test split, in (0, 1): `smp run` predicts it")
     p.add_argument("--until", default=None,
                    help="keep only posts published before this date (e.g. 2016-06-01): an earlier snapshot of the "
                         "same set; a later --until with the same seed grows it by the newer posts")
@@ -307,7 +330,8 @@ def _args_retrain(p: argparse.ArgumentParser) -> None:
 
 
 def _args_registry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("list", "show", "rollback"))
+    p.add_argument("action", choices=("list", "show", "rollback"),
+                   help="list: every version; show: one version's manifest; rollback: make VERSION the champion")
     p.add_argument("version", nargs="?", default=None, help="vNNNN (show: default the champion)")
     p.add_argument("--registry", default=None, help="registry folder (default: the config's, else ./registry)")
     p.add_argument("--config", default=None, help="take the registry folder from this config's [retrain]")
@@ -350,12 +374,28 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 }
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help already says it or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default is argparse.SUPPRESS
+        if action.option_strings and "default" not in text and not action.required and not unset:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="smp", description="Social media popularity prediction toolkit")
+    parser = argparse.ArgumentParser(prog="smp", description="Social media popularity prediction toolkit",
+                                     formatter_class=_HelpWithDefaults)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    # The global flags are accepted after the verb too (`smp run -q`); SUPPRESS keeps the value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or info logs (also accepted before the command)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_, add_args, func) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common], formatter_class=_HelpWithDefaults)
         add_args(p)
         p.set_defaults(func=func)
     return parser

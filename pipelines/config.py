@@ -17,7 +17,9 @@ import tomli_w
 
 from smp.features import FeatureSpec
 
+from ._fieldtypes import field_type_problem, key_path
 from .datasets import FORMATS
+from .datasets._schema import DEFAULT_LABEL_RANGE
 
 DATA_FORMATS = tuple(FORMATS)
 BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
@@ -34,6 +36,9 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)  # loader keyword arguments
     synthetic: dict[str, Any] = field(default_factory=dict)  # generate_smpd_image keyword arguments
     table: dict[str, Any] = field(default_factory=dict)  # train / test paths and the column mapping
+    # Train labels outside [low, high] are a DataError naming file, line and value (SMP labels are log-scale
+    # popularity, about 1-17; the default only catches values that cannot be a log-scale label, such as 1e300).
+    label_range: list[float] = field(default_factory=lambda: list(DEFAULT_LABEL_RANGE))
 
 
 @dataclass(frozen=True)
@@ -209,11 +214,23 @@ class RunConfig:
         variant (CLI overrides, ablation variants, retraining) is made this way and validated again."""
         merged = self.to_dict()
         for key, value in changes.items():
+            value = _as_toml(value)
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
         return config_from_dict(_drop_none(merged), f"<config {self.name}>")
+
+
+def _as_toml(value: Any) -> Any:
+    """Config objects (a FeatureSpec, a ModelConfig, a section) as the tables a TOML file would hold."""
+    if isinstance(value, FeatureSpec):
+        return {"name": value.name, "params": dict(value.params)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _drop_none(dataclasses.asdict(value))
+    if isinstance(value, (list, tuple)):
+        return [_as_toml(v) for v in value]
+    return value
 
 
 def _drop_none(value: Any) -> Any:
@@ -225,13 +242,86 @@ def _drop_none(value: Any) -> Any:
 
 
 def _build(cls, data: Any, where: str):
+    """Check a TOML table against dataclass `cls`: known keys, each value of its field's type and range."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {sorted(fields)}")
+    problem = field_type_problem(cls, data, where)
+    if problem:
+        raise ConfigError(problem)
+    for name, value in data.items():
+        low = _MINIMUM.get((cls.__name__, name))
+        if low is not None and value is not None and value < low[0]:
+            raise ConfigError(f"{key_path(where, name)} must be >= {low[0]} ({low[1]}), got {value!r}")
     return data
+
+
+# Lower bounds of numeric fields, checked with their types when a file is read (the rule and why).
+_MINIMUM: dict[tuple[str, str], tuple[float, str]] = {
+    ("RunConfig", "seed"): (0, "seeds are non-negative"),
+    ("CVConfig", "n_splits"): (2, "a K-fold split needs two folds"),
+    ("CVConfig", "seed"): (0, "seeds are non-negative"),
+    ("ImportanceConfig", "repeats"): (1, "permutations per feature"),
+    ("ImportanceConfig", "max_rows"): (1, "validation rows per fold"),
+    ("ImportanceConfig", "top"): (1, "rows of the top-N table"),
+    ("OutliersConfig", "k"): (0, "IQR fence multiplier"),
+    ("TuningConfig", "timeout"): (0, "seconds; 0 = no time budget"),
+    ("TuningConfig", "startup_trials"): (0, "trials"),
+    ("TuningConfig", "warmup_folds"): (0, "folds"),
+    ("RayConfig", "num_cpus"): (1, "CPUs"),
+    ("RayConfig", "num_gpus"): (0, "GPUs"),
+    ("RayConfig", "task_cpus"): (0, "CPUs per task"),
+}
+
+
+def _label_range(data: DataConfig, where: str) -> None:
+    lr = data.label_range
+    if len(lr) != 2 or not lr[0] < lr[1]:
+        raise ConfigError(f"{where}.label_range must be [low, high] with low < high, got {lr!r}")
+
+
+def _feature_specs(items: list, source: str) -> list[FeatureSpec]:
+    """`[[features]]`: each a generator name or {name, params}; the generator is built once to check its params."""
+    from smp.features import GENERATORS
+
+    specs = []
+    for i, item in enumerate(items):
+        where = f"{source} [[features]][{i}]"
+        if isinstance(item, FeatureSpec):
+            item = {"name": item.name, "params": dict(item.params)}
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item or set(item) - {"name", "params"}:
+            raise ConfigError(f"{where}: expected {{name = ..., params = {{...}}}}, got {item!r}")
+        if not isinstance(item["name"], str) or item["name"] not in GENERATORS:
+            raise ConfigError(f"{where}: unknown feature generator {item['name']!r}; valid: {list(GENERATORS)}")
+        params = item.get("params", {})
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}.params must be a table, got {params!r}")
+        spec = FeatureSpec(item["name"], dict(params))
+        twin = next((j for j, other in enumerate(specs) if other == spec), None)
+        if twin is not None:  # the same generator with the same params twice: both would write the same columns
+            raise ConfigError(f"{where}: {item['name']!r} with these params is already [[features]][{twin}]")
+        try:
+            spec.create()  # generators only store their parameters: this checks the names, and costs nothing
+        except (TypeError, ValueError, KeyError) as e:
+            raise ConfigError(f"{where} ({item['name']}): {e}") from e
+        specs.append(spec)
+    return specs
+
+
+def _check_model_params(models: list[ModelConfig], where: str) -> None:
+    """Each learner's params against what its library accepts (ensembles/models/_params.py)."""
+    from smp.ensembles.models._params import check_params
+
+    for i, m in enumerate(models):
+        try:
+            check_params(m.key, m.params, f"{where}[{i}] ({m.name})")
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
 
 
 def _models(items: Any, where: str) -> list[ModelConfig]:
@@ -253,31 +343,19 @@ def _models(items: Any, where: str) -> list[ModelConfig]:
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig:
     """Validate a parsed TOML document into a (frozen) `RunConfig`."""
     from smp.ensembles import GREATER_IS_BETTER, MODELS, SCHEMES
-    from smp.features import GENERATORS
 
     top = _build(RunConfig, raw, source)
     metric = top.get("metric", "src")
     if metric not in GREATER_IS_BETTER:
         raise ConfigError(f"{source}: metric must be one of {sorted(GREATER_IS_BETTER)}, got {metric!r}")
     data = DataConfig(**_build(DataConfig, top.get("data", {}), f"{source} [data]"))
+    _label_range(data, f"{source} [data]")
     if data.format not in DATA_FORMATS:
         raise ConfigError(f"{source} [data]: format must be one of {DATA_FORMATS}, got {data.format!r}")
     cv = CVConfig(**_build(CVConfig, top.get("cv", {}), f"{source} [cv]"))
     if cv.scheme not in SCHEMES:
         raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cv.scheme!r}")
-    features = []
-    for i, item in enumerate(top.get("features", [])):
-        if isinstance(item, FeatureSpec):
-            item = {"name": item.name, "params": dict(item.params)}
-        if isinstance(item, str):
-            item = {"name": item}
-        if not isinstance(item, dict) or "name" not in item or set(item) - {"name", "params"}:
-            raise ConfigError(f"{source} [[features]][{i}]: expected {{name = ..., params = {{...}}}}, got {item!r}")
-        if item["name"] not in GENERATORS:
-            raise ConfigError(
-                f"{source} [[features]][{i}]: unknown feature generator {item['name']!r}; valid: {list(GENERATORS)}"
-            )
-        features.append(FeatureSpec(item["name"], dict(item.get("params", {}))))
+    features = _feature_specs(top.get("features", []), source)
     models = _models(top.get("models", []), f"{source} [[models]]")
     st = _build(StackConfig, top.get("stack", {}), f"{source} [stack]")
     levels = []
@@ -304,6 +382,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
             if m.name in seen:
                 raise ConfigError(f"{source} {where}: two entries named {m.name!r}; give them distinct `name`s")
             seen.add(m.name)
+        _check_model_params(group, f"{source} {where}")
     if not models:
         raise ConfigError(f"{source}: at least one [[models]] entry is required")
     return RunConfig(
@@ -375,9 +454,21 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (bundled configs: {', '.join(BUNDLED)})")
-        text, source = p.read_text(), str(p)
+        text, source = _read_utf8(p), str(p)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: invalid TOML: {e}") from e
     return config_from_dict(raw, source)
+
+
+def _read_utf8(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 (TOML must be UTF-8) name the file, line and byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(f"{path}: line {line}, column {column}: byte {data[e.start]:#04x} is not UTF-8 "
+                          "(TOML files must be UTF-8 text)") from None

@@ -69,15 +69,16 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
         if root is not None:  # predict: the new folder holds files of the same names
             train = str(Path(root) / Path(train).name)
             test = str(Path(root) / Path(test).name) if test else None
-        return load_table(train, test, mapping=TableMapping.from_dict(mapping))
+        return load_table(train, test, mapping=TableMapping.from_dict(mapping), label_range=data.label_range)
     root = Path(root) if root is not None else data_root(data, output, progress)
-    return load(data.format, root, **data.options)
+    return load(data.format, root, **{"label_range": data.label_range, **data.options})
 
 
 def load(format: str, path: str | Path, **options) -> pd.DataFrame:
     """The PostFrame of a data folder in `format` (`smpd_video`, `smpd_image`, `synthetic`), media paths absolute.
 
-    `smp.load("smpd_video", "../shared/data/smpd-video")` in a notebook; `options` go to the loader.
+    `smp.load("smpd_video", "../shared/data/smpd-video")` in a notebook; `options` go to the loader (e.g.
+    `label_range`, `media`).
     """
     frame = load_dataset(format, path, **options)
     return absolute_media_paths(frame, Path(path))

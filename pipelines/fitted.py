@@ -1,7 +1,9 @@
-"""What a fitted run keeps to predict new posts (`models/fitted.joblib` of a run folder), and how to read it back."""
+"""What a fitted run keeps to predict new posts (`models/fitted.joblib` of a run folder), and how to read a finished
+run folder back: it must be a finished, intact run (the manifest its writer left matches its files)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from smp._files import MANIFEST, STAGING, alive, claim_of, file_sha256
 from smp.ensembles import fold_feature_frames, predict_folds
 from smp.features import RowStore, transform_features
 
@@ -72,13 +75,69 @@ class FittedRun:
         return pd.DataFrame(out)
 
 
-RUN_FILES = ("config.resolved.toml", "metrics.json", "models/fitted.joblib", "models/train_posts.parquet")
+# What `smp predict` (and analyze / retrain) needs from a finished run folder.
+FINISHED_RUN_FILES = ("config.resolved.toml", "data.json", "features.json", "metrics.json", "oof.parquet",
+                      "test_pred.parquet", "models/fitted.joblib", "models/train_posts.parquet")
+MODEL_FILES = ("models/fitted.joblib", "models/train_posts.parquet")  # what `load_fitted` reads
+
+
+class RunFolderError(ValueError):
+    """A destination that cannot be written, or a folder that is not a finished, intact run; says what is wrong."""
 
 
 def load_fitted(run_dir: str | Path) -> tuple[FittedRun, pd.DataFrame]:
-    """The fitted run and its training posts from a finished run folder."""
+    """The fitted run and its training posts from a finished run folder (says what is missing or corrupt)."""
+    return read_fitted(check_finished_run(run_dir, MODEL_FILES))
+
+
+def check_finished_run(run_dir: str | Path, needs: tuple[str, ...] = FINISHED_RUN_FILES) -> Path:
+    """`run_dir` if it is a finished, intact run folder; otherwise a `RunFolderError` that says what is wrong:
+    a temporary folder of a run still writing (or killed), missing files (of `needs`, what the caller reads), or
+    files changed since the run finished (their sha256 no longer matches the manifest)."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is not a folder (expected a run folder written by `smp run`)")
+    m = STAGING.match(run_dir.name)
+    if m:
+        info = claim_of(run_dir)
+        state = "is still writing it" if info and alive(info) else "is gone (killed); the next run removes it"
+        raise RunFolderError(f"{run_dir} is the temporary folder of an unfinished run: process {m.group('pid')} "
+                             f"{state}; predict with the finished folder {run_dir.parent / m.group('name')}")
+    missing = [f for f in needs if not (run_dir / f).is_file()]
+    if missing and len(missing) == len(needs):
+        raise RunFolderError(f"{run_dir} is not a run folder: it has none of the files `smp run` writes "
+                             f"({', '.join(needs)})")
+    if missing:
+        raise RunFolderError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)} "
+                             f"(a run folder written by `smp run` has {', '.join(FINISHED_RUN_FILES)})")
+    manifest = run_dir / MANIFEST
+    if manifest.is_file():  # folders written before manifests existed are checked for their files only
+        try:
+            files = json.loads(manifest.read_text())["files"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise RunFolderError(f"{manifest}: unreadable ({e}); the run folder is damaged") from None
+        for rel, meta in files.items():
+            path = run_dir / rel
+            if not path.is_file():
+                raise RunFolderError(f"{run_dir} is damaged: {rel} is listed in {MANIFEST} but missing")
+            size = path.stat().st_size
+            if size != meta["bytes"] or file_sha256(path) != meta["sha256"]:
+                raise RunFolderError(f"{path}: changed or corrupted since the run finished ({size} bytes, sha256 "
+                                     f"differs from {MANIFEST}, which recorded {meta['bytes']} bytes); rerun `smp run`")
+    return run_dir
+
+
+def read_fitted(run_dir: Path):
+    """(fitted run, training posts) of a finished run folder; an unreadable file is a `RunFolderError`."""
     path = run_dir / "models" / "fitted.joblib"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {path.relative_to(run_dir)})")
-    return joblib.load(path), pd.read_parquet(run_dir / "models" / "train_posts.parquet")
+    try:
+        fitted = joblib.load(path)
+    except Exception as e:  # a truncated or foreign pickle fails in many ways (EOFError, UnpicklingError, zlib, ...)
+        raise RunFolderError(f"{path}: cannot be loaded ({type(e).__name__}: {e}); the file is truncated or "
+                             "corrupt, or was written by an incompatible smp version; rerun `smp run`") from None
+    posts = run_dir / "models" / "train_posts.parquet"
+    try:
+        train_posts = pd.read_parquet(posts)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise RunFolderError(f"{posts}: cannot be read ({type(e).__name__}: {e}); rerun `smp run`") from None
+    return fitted, train_posts

@@ -12,6 +12,8 @@ from smp._files import write_exclusive
 
 from .api import Predictor
 from .data import load_frame
+from .fitted import check_finished_run
+from .runfolder import check_writable
 
 log = logging.getLogger("smp")
 
@@ -19,9 +21,10 @@ log = logging.getLogger("smp")
 def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:
     """Predict the test posts of `data_dir` (a folder of the run's data format) into a new CSV
     (`post_id,popularity_score`); the run carries its own training posts."""
-    run_dir, out_csv = Path(run_dir), Path(out_csv)
+    run_dir, out_csv = check_finished_run(run_dir), Path(out_csv)
     if out_csv.exists():
         raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
+    check_writable(out_csv.parent, "--out's folder")
     p = Predictor.load(run_dir, progress=progress)
     cfg = p.cfg_
     if cfg.data.format == "frame":

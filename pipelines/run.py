@@ -18,18 +18,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from smp._files import write_exclusive
+from smp._files import live_claims, staged_dir, write_exclusive
 
 from .api import fit_config
 from .config import RunConfig
 from .data import data_root, load_frame
 from .prepare import permuted
+from .runfolder import check_destinations
 
 log = logging.getLogger("smp")
 
 
 def new_run_dir(cfg: RunConfig, out: str | Path | None, suffix: str = "") -> Path:
-    """`out` when given (a new or empty folder), else a new `runs/<timestamp>-<name><suffix>`."""
+    """`out` when given (a new or empty folder), else a new `runs/<timestamp>-<name><suffix>` (a name another live
+    run is already writing counts as taken)."""
     if out is not None:
         out = Path(out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -38,7 +40,7 @@ def new_run_dir(cfg: RunConfig, out: str | Path | None, suffix: str = "") -> Pat
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}{suffix}"
     path, i = base, 2
-    while path.exists():
+    while path.exists() or live_claims(path.parent, path.name):
         path, i = base.with_name(f"{base.name}-{i}"), i + 1
     return path
 
@@ -53,23 +55,28 @@ def load_posts(cfg: RunConfig, *, progress: bool = True) -> tuple[pd.DataFrame, 
     return frame, root
 
 
-def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False) -> Path:
+def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False,
+        permute_seed: int | None = None) -> Path:
     """Run the config end to end and return the finished run folder.
 
-    `permute_labels` is the leak check: training labels are shuffled (seeded) after loading, so every honest
-    cross-validated score must come out near zero SRC; such a run writes no submission.
+    `permute_labels` is the leak check: training labels are shuffled (seeded by `permute_seed`, default the run
+    seed) after loading, so every honest cross-validated score must come out near zero SRC; such a run writes no
+    submission. Every destination is checked before any data is loaded.
     """
     t0 = time.perf_counter()
-    final_dir = new_run_dir(cfg, out)
-    frame, root = load_posts(cfg, progress=progress)
-    load_s = time.perf_counter() - t0
-    if permute_labels:
-        frame = permuted(frame, cfg.seed)
-        log.info("leak check: training labels permuted (seed %d); no submission is written", cfg.seed)
     submit = cfg.output.submission and not permute_labels
-    p = fit_config(cfg, frame, progress=progress)
-    p.save(final_dir, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
-           timings={"load": load_s, "total": time.perf_counter() - t0})
+    final_dir = new_run_dir(cfg, out)
+    check_destinations(cfg, final_dir, submit=submit)
+    with staged_dir(final_dir, manifest=True) as tmp:  # claimed before any work: a second run on it stops now
+        frame, root = load_posts(cfg, progress=progress)
+        load_s = time.perf_counter() - t0
+        if permute_labels:
+            seed = cfg.seed if permute_seed is None else permute_seed
+            frame = permuted(frame, seed)
+            log.info("leak check: training labels permuted (seed %d); no submission is written", seed)
+        p = fit_config(cfg, frame, progress=progress)
+        p.write(tmp, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
+                timings={"load": load_s, "total": time.perf_counter() - t0})
     if submit and (final_dir / "submission.json").is_file():
         copy = write_exclusive(Path(cfg.output.submissions_dir) / f"{final_dir.name}.json",
                                (final_dir / "submission.json").read_text())

@@ -4,7 +4,10 @@ fitted objects, plots and the markdown report."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import platform
+import tempfile
 from pathlib import Path
 
 import joblib
@@ -15,8 +18,12 @@ from smp._files import code_version, json_text
 from smp.ensembles import CVResult, fold_ids
 from smp.features import fingerprint_frame
 
+from .config import RunConfig
+from .fitted import RunFolderError
 from .importance import importance_tables, write_importance
 from .training import write_training_files
+
+log = logging.getLogger("smp")
 
 
 def _json(path: Path, obj) -> None:
@@ -117,3 +124,41 @@ def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -
                 node["pids"].append(w["pid"])
     _json(d / "engine.json", {**engine_info, "nodes": nodes, "folds": folds})
 
+
+
+# ------------------------------------------------------------------------------------------- checks, before and after
+# Every destination a run writes is checked before any data is loaded (reading a finished run: fitted.py).
+
+
+
+def check_destinations(cfg: RunConfig, final_dir: Path, *, submit: bool) -> None:
+    """Everything a run will write, checked before any data is loaded: the run folder's parent, the cache and (when
+    it submits) the submissions folder must be writable, and the submission's name must be free."""
+    default = final_dir.parent == Path(cfg.output.runs_dir)
+    check_writable(final_dir.parent, "[output].runs_dir" if default else "the run folder's parent")
+    check_writable(Path(cfg.output.cache_dir), "[output].cache_dir")
+    if submit:
+        sub = Path(cfg.output.submissions_dir) / f"{final_dir.name}.json"
+        if sub.exists():
+            raise FileExistsError(f"{sub} already exists (a run named {final_dir.name!r} was submitted before); "
+                                  "choose another --out or name, or move that file away")
+        check_writable(sub.parent, "[output].submissions_dir")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Raise `RunFolderError` unless `path` (or, when it does not exist yet, its nearest existing ancestor) is a
+    folder this process can create files in. Tried for real with a probe file: permission bits say nothing for
+    root, a read-only mount or an immutable folder."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunFolderError(f"{what} {path}: cannot create it, {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".smp-write-probe-")
+    except OSError as e:
+        raise RunFolderError(f"{what} {path}: cannot write in {existing} ({e.strerror}); "
+                             "choose a writable folder") from None
+    os.close(fd)
+    os.unlink(probe)

@@ -1,8 +1,16 @@
-"""Shared reading and parsing helpers for the loaders; every failure is a `DataError` naming file, column, value."""
+"""Shared reading and parsing helpers for the loaders; every failure is a `DataError` naming file, column, value.
+
+Where a value sits is given one way everywhere, 1-based as an editor shows it: `line N` of a JSON-lines, CSV or
+text file (a CSV's header is line 1), `record N` of a JSON list or dict table, `row N` of a Parquet file. Readers
+put that number in the frame's index (named "line", "record" or "row"), so every parser can name it.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
@@ -10,15 +18,67 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._schema import DataError
+from ._schema import DEFAULT_LABEL_RANGE, DataError
+
+log = logging.getLogger("smp")
 
 # Tokens the challenge releases use for "no value" inside string-typed fields.
 MISSING_TOKENS = frozenset({"", "None", "null", "nan", "NaN"})
+# No real count or measurement comes near this; a larger value is a corrupt or overflowed field (1e300, 1e20).
+MAX_ABS_VALUE = 1e15
+POSITION_NAMES = ("line", "record", "row")
 
 
 def plain(value: object) -> object:
     """A numpy scalar as the Python value, so messages read `inf`, not `np.float64(inf)`."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def row_label(values: pd.Series, i: int) -> str:
+    """Where the `i`-th value (by position) sits in its file: `line 7`, `record 3` or `row 12`, 1-based."""
+    name = values.index.name
+    if name in POSITION_NAMES:
+        return f"{name} {values.index[i]}"
+    return f"row {i + 1}"
+
+
+def at(values: pd.Series, i: int) -> str:
+    """`line 7: '1e300'`: the position and the raw value, for a DataError's value."""
+    return f"{row_label(values, i)}: {plain(values.iloc[i])!r}"
+
+
+def positioned(frame: pd.DataFrame, name: str, first: int = 1) -> pd.DataFrame:
+    """`frame` with its index set to 1-based file positions (`name` is line / record / row)."""
+    frame.index = pd.RangeIndex(first, first + len(frame), name=name)
+    return frame
+
+
+def decode_utf8(data: bytes, path: Path | str) -> str:
+    """`data` as text; bytes that are not UTF-8 raise a `DataError` naming the file, line, column and byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(path, None, f"line {line}, column {column}: byte {data[e.start]:#04x}",
+                        "file must be UTF-8 text") from None
+
+
+def read_text(path: Path) -> str:
+    """A required UTF-8 text file's contents (gunzipped when it ends in .gz); an empty file is an error."""
+    data = require_file(path).read_bytes()
+    if path.suffix.lower() == ".gz":
+        import gzip
+        import zlib
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(path, None, type(e).__name__, f"unreadable gzip file: {e}") from e
+    text = decode_utf8(data, path)
+    if not text.strip():
+        raise DataError(path, None, f"{len(text)} bytes", "file is empty")
+    return text
 
 
 def require_file(path: Path) -> Path:
@@ -49,6 +109,30 @@ def require_same_columns(train: pd.DataFrame, test: pd.DataFrame, used: Iterable
             )
 
 
+def require_ids(values: pd.Series, file: Path | str, column: str) -> pd.Series:
+    """Ids as text; a missing (null, "", "None"), boolean, list or table id raises naming its position."""
+    obj = values.astype(object)
+    bad = missing_mask(obj) | obj.map(lambda v: isinstance(v, (bool, list, dict))).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(file, column, at(values, i), "ids must be non-empty strings or integers")
+    return as_text(obj)
+
+
+def require_text(values: pd.Series, file: Path | str, column: str, *, lists: bool = False) -> pd.Series:
+    """A text field must hold text (or a number, read as its text) or nothing; a boolean, table or (unless `lists`,
+    for list-valued fields) array is a wrong type, which would otherwise become text like "[1, 2]" silently."""
+    kinds = (bool, dict) if lists else (bool, dict, list)
+    bad = values.astype(object).map(lambda v: isinstance(v, kinds)).to_numpy()
+    if lists:
+        bad = bad | values.astype(object).map(lambda v: isinstance(v, list) and not all(isinstance(x, str) for x in v)).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        rule = "value must be text, a list of texts or empty" if lists else "value must be text or empty"
+        raise DataError(file, column, at(values, i), rule)
+    return values
+
+
 def missing_mask(values: pd.Series) -> np.ndarray:
     """True where a value is absent: None/NaN or one of the string tokens in `MISSING_TOKENS`."""
     obj = values.astype(object)
@@ -67,18 +151,35 @@ def as_text(values: pd.Series) -> pd.Series:
 def to_float(values: pd.Series, file: Path | str, column: str, *, strict: bool) -> np.ndarray:
     """Parse numbers (strings like "1", "0.5", "None"); missing tokens give NaN.
 
-    strict=True raises a `DataError` on a value that is neither a number nor a missing token (used for the
-    columns every model relies on); strict=False turns such values into NaN (profile side fields).
+    strict=True raises a `DataError` on a value that is not a plausible number: text, a boolean, an array, inf, or a
+    magnitude above `MAX_ABS_VALUE` (used for the columns every model relies on); strict=False turns text into NaN
+    (profile side fields of the releases, which hold "None", "" and the like) but still refuses inf and absurd
+    magnitudes, which no release holds.
     """
     missing = missing_mask(values)
     obj = values.astype(object).where(~missing, None)
-    parsed = pd.to_numeric(obj, errors="coerce").astype(float).to_numpy()
+    not_scalar = obj.map(lambda v: isinstance(v, (bool, list, dict, tuple))).to_numpy()
+    parsed = pd.to_numeric(obj.where(~not_scalar, None), errors="coerce").astype(float).to_numpy(copy=True)
     if strict:
-        bad = np.isnan(parsed) & ~missing
+        bad = (np.isnan(parsed) & ~missing) | not_scalar
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(file, column, f"row {i}: {plain(values.iloc[i])!r}", "value must be a number or empty")
+            raise DataError(file, column, at(values, i), "value must be a number or empty")
+    else:
+        parsed[not_scalar] = np.nan
+    absurd = np.isinf(parsed) | (np.abs(np.nan_to_num(parsed)) > MAX_ABS_VALUE)
+    if absurd.any():
+        i = int(np.flatnonzero(absurd)[0])
+        raise DataError(file, column, at(values, i), f"value must be finite and within +-{MAX_ABS_VALUE:.0e}")
     return parsed
+
+
+def check_counts(parsed: np.ndarray, values: pd.Series, file: Path | str, column: str) -> None:
+    """Counts (followers, likes, views, sizes, durations) must be >= 0; NaN (missing) is allowed."""
+    bad = parsed < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(file, column, at(values, i), "counts must be non-negative")
 
 
 def to_optional_str(values: pd.Series) -> pd.Series:
@@ -106,9 +207,7 @@ def parse_epoch(values: pd.Series, file: Path | str, column: str, unit: str = "s
     bad = parsed.isna().to_numpy() | ~np.isfinite(parsed.to_numpy())
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            file, column, f"row {i}: {plain(values.iloc[i])!r}", f"time must be a numeric epoch in unit {unit!r}"
-        )
+        raise DataError(file, column, at(values, i), f"time must be a numeric epoch in unit {unit!r}")
     return to_utc_ns(pd.to_datetime(parsed, unit=unit, utc=True))
 
 
@@ -119,60 +218,101 @@ def parse_datetime(values: pd.Series, file: Path | str, column: str, fmt: str | 
         bad = times.isna().to_numpy()
     else:
         missing = missing_mask(values)
-        times = pd.to_datetime(
-            values.astype(object).where(~missing, None), format=fmt or "ISO8601", utc=True, errors="coerce"
-        )
+        # Only text is a date-time here: pandas would read a bare number as an epoch of some unit, silently.
+        text = values.astype(object).map(lambda v: v if isinstance(v, str) else None).where(~missing, None)
+        times = pd.to_datetime(text, format=fmt or "ISO8601", utc=True, errors="coerce")
         bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         rule = (
             f"time must match format {fmt!r}" if fmt else "time must be an ISO 8601 date-time like '2022-08-25 16:15'"
         )
-        raise DataError(file, column, f"row {i}: {plain(values.iloc[i])!r}", rule)
+        raise DataError(file, column, at(values, i), rule)
     return to_utc_ns(times)
 
 
 def parse_labels(
-    values: Sequence[object] | pd.Series, file: Path | str, column: str, *, line_offset: int = 1
+    values: Sequence[object] | pd.Series,
+    file: Path | str,
+    column: str,
+    *,
+    label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
 ) -> np.ndarray:
-    """Parse labels to floats; an unparsable or non-finite value raises naming its line (row + `line_offset`)."""
-    series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values.astype(object)
-    parsed = pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
-    bad = ~np.isfinite(parsed)
+    """Parse labels to floats; a value that is not a finite number within `label_range` raises naming its position.
+
+    A plain sequence is taken as the lines of a text file (position i is line i + 1).
+    """
+    if isinstance(values, pd.Series):
+        series = values.astype(object)
+    else:
+        series = pd.Series(list(values), dtype=object, index=pd.RangeIndex(1, len(values) + 1, name="line"))
+    not_scalar = series.map(lambda v: isinstance(v, (bool, list, dict, tuple))).to_numpy()
+    parsed = pd.to_numeric(series.where(~not_scalar, None), errors="coerce").astype(float).to_numpy()
+    bad = ~np.isfinite(parsed) | not_scalar
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            file, column, f"line {i + line_offset}: {plain(series.iloc[i])!r}", "labels must be finite numbers"
-        )
+        raise DataError(file, column, at(series, i), "labels must be finite numbers")
+    low, high = label_range
+    out = (parsed < low) | (parsed > high)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise DataError(file, column, at(series, i),
+                        f"labels must lie in the plausible range [{low:g}, {high:g}] ([data].label_range; SMP labels "
+                        "are log-scale popularity, about 1-17)")
     return parsed
 
 
 def read_lines(path: Path) -> list[str]:
     """Lines of a text file, stripped, without the empty lines a trailing newline leaves at the end."""
-    lines = [line.strip() for line in require_file(path).read_text(encoding="utf-8").splitlines()]
+    lines = [line.strip() for line in read_text(path).splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return lines
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """`json` keeps the last of two equal keys silently; a record that says two things is an error."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")  # NaN / Infinity: Python's json accepts them, JSON does not
+
+
+def _loads(text: str) -> object:
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+
+
 def read_json_table(path: Path) -> pd.DataFrame:
     """Read a JSON table: a list of records, or a dict column -> list / {row index: value} (some SMPD releases).
 
-    Values stay as Python objects (mostly strings); the loaders parse them per column.
+    Values stay as Python objects (mostly strings); the loaders parse them per column. The index holds each
+    record's 1-based position (`record N`).
     """
+    text = read_text(path)
     try:
-        with require_file(path).open(encoding="utf-8") as f:
-            data = json.load(f)
+        data = _loads(text)
     except json.JSONDecodeError as e:
         raise DataError(path, None, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}") from e
+    except ValueError as e:
+        raise DataError(path, None, str(e), "invalid JSON") from e
     if isinstance(data, list):
         if data and not all(isinstance(r, dict) for r in data):
             bad = next(i for i, r in enumerate(data) if not isinstance(r, dict))
-            raise DataError(path, None, f"record {bad}: {data[bad]!r}", "a list-shaped JSON table must hold objects")
-        return _records_to_frame(data)
-    if isinstance(data, dict):
-        return _columns_to_frame(data, path)
-    raise DataError(path, None, type(data).__name__, "JSON table must be a list of records or a dict of columns")
+            raise DataError(path, None, f"record {bad + 1}: {data[bad]!r}", "a list-shaped JSON table must hold objects")
+        frame = _records_to_frame(data)
+    elif isinstance(data, dict):
+        frame = _columns_to_frame(data, path)
+    else:
+        raise DataError(path, None, type(data).__name__, "JSON table must be a list of records or a dict of columns")
+    if frame.empty:
+        raise DataError(path, None, "no records", "file is empty")
+    return positioned(frame, "record")
 
 
 def _records_to_frame(records: list[dict[str, object]]) -> pd.DataFrame:
@@ -225,28 +365,92 @@ def _columns_to_frame(data: dict[str, object], path: Path) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def read_jsonl(path: Path) -> pd.DataFrame:
-    """Read a JSON-lines table (one object per line); a bad line raises naming its line number."""
-    records = []
-    with require_file(path).open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+def read_jsonl(path: Path, *, required: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a JSON-lines table (one object per line); the index is each record's 1-based line number.
+
+    A line that is not UTF-8, not strict JSON (NaN / Infinity, a duplicated key), not an object, or that lacks a
+    `required` field which other lines have raises naming its line; so does a file with no records.
+    """
+    records, lines = [], []
+    with require_file(path).open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(path, None, f"line {lineno}, column {e.start + 1}: byte {raw[e.start]:#04x}",
+                                "file must be UTF-8 text") from None
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(path, None, f"line {lineno}: {line[:80]!r}", f"invalid JSON: {e.msg}") from e
+            except ValueError as e:
+                raise DataError(path, None, f"line {lineno}: {line[:80]!r}", f"invalid JSON: {e}") from e
             if not isinstance(record, dict):
                 raise DataError(path, None, f"line {lineno}: {line[:80]!r}", "each line must be a JSON object")
             records.append(record)
-    return _records_to_frame(records)
+            lines.append(lineno)
+    if not records:
+        raise DataError(path, None, "no records", "file is empty")
+    frame = _records_to_frame(records)
+    present = set(frame.columns)
+    for field in required:
+        if field in present:
+            lacking = next((n for r, n in zip(records, lines) if field not in r), None)
+            if lacking is not None:
+                raise DataError(path, field, f"line {lacking}", "field is missing from this line (other lines have it)")
+    frame.index = pd.Index(lines, name="line")
+    return frame
+
+
+def read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
+    """Read a CSV / TSV file (UTF-8; `kwargs` go to `pd.read_csv`); the index is each row's 1-based line number.
+
+    A file that is empty, not UTF-8, or has a row with more or fewer fields than its header (a truncated or
+    shifted row, which pandas would pad with NaN silently) raises naming the file and line.
+    """
+    text = read_text(path)
+    sep = str(kwargs.get("sep", ","))
+    starts, width, end = [], None, 0
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+        for fields in reader:
+            begin, end = end + 1, reader.line_num
+            if not fields:
+                continue
+            if width is None:
+                width = len(fields)
+                dup = next((f for i, f in enumerate(fields) if f in fields[:i]), None)
+                if dup is not None:  # pandas would rename the second one "name.1" silently
+                    raise DataError(path, dup, f"line {begin}", "column names in the header must be unique")
+                continue
+            if len(fields) != width:
+                raise DataError(path, None, f"line {begin}: {len(fields)} fields",
+                                f"every row must have the header's {width} fields")
+            starts.append(begin)
+    except csv.Error as e:
+        raise DataError(path, None, f"line {reader.line_num}", f"invalid CSV: {e}") from e
+    try:
+        frame = pd.read_csv(io.StringIO(text), **kwargs)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise DataError(path, None, type(e).__name__, f"unreadable CSV: {e}") from e
+    if len(frame) == len(starts):
+        frame.index = pd.Index(starts, name="line")
+    else:  # quoted newlines the csv module and pandas count differently: fall back to data rows, 1-based
+        frame = positioned(frame, "row")
+    return frame
 
 
 def check_unique(values: pd.Series, file: Path | str, column: str) -> None:
-    """Raise a `DataError` naming the first duplicated id."""
+    """Raise a `DataError` naming the first duplicated id (and its positions, when the index holds them)."""
     dup = values.duplicated()
     if dup.any():
-        raise DataError(file, column, values[dup].iloc[0], "ids must be unique")
+        value = values[dup].iloc[0]
+        if values.index.name in POSITION_NAMES:
+            where = [str(values.index[i]) for i in np.flatnonzero(values.eq(value).to_numpy())[:2]]
+            raise DataError(file, column, value, f"ids must be unique ({values.index.name}s {' and '.join(where)})")
+        raise DataError(file, column, value, "ids must be unique")
 
 
 def dedupe_keyed(frame: pd.DataFrame, key: str, file: Path | str) -> pd.DataFrame:

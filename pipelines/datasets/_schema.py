@@ -53,6 +53,9 @@ STRING_COLUMNS = ("post_id", "user_id", "title", "description")
 OPTIONAL_STRING_COLUMNS = ("category", "subcategory", "concept", "location", "language", "image_path")
 FLOAT_COLUMNS = ("latitude", "longitude", "geo_accuracy", "label")
 SPLITS = ("train", "test")
+# Plausible train labels (`[data].label_range`): SMP labels are log-scale popularity, about 1-17, so anything outside
+# this is a corrupt value (1e300) or a label that is not on a log scale; a narrower range is one config line.
+DEFAULT_LABEL_RANGE: tuple[float, float] = (-1e4, 1e4)
 
 
 class DataError(ValueError):

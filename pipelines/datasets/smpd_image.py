@@ -7,6 +7,8 @@ and optionally `root/user_additional.csv` (per-user stats crawled by challenge t
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +16,26 @@ import pandas as pd
 
 from ._io import (
     as_text,
+    check_counts,
     check_unique,
     dedupe_keyed,
     missing_mask,
     parse_epoch,
     parse_labels,
+    read_csv,
     read_json_table,
     read_lines,
     require_columns,
     require_file,
+    require_ids,
     require_same_columns,
     to_float,
     to_optional_str,
     to_text,
 )
-from ._schema import DataError, finalize_postframe
+from ._schema import DEFAULT_LABEL_RANGE, DataError, finalize_postframe
+
+log = logging.getLogger("smp")
 
 # Row-aligned JSON tables and the fields the loader reads from each (all required).
 JSON_TABLES: dict[str, tuple[str, ...]] = {
@@ -71,18 +78,24 @@ USER_ADDITIONAL_FILE = "user_additional.csv"
 SPLITS = ("train", "test")
 
 
-def load_smpd_image(root: str | Path, *, user_additional: bool | str | Path = True) -> pd.DataFrame:
+def load_smpd_image(
+    root: str | Path,
+    *,
+    user_additional: bool | str | Path = True,
+    label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
+) -> pd.DataFrame:
     """Load train and test posts of an SMPD-Image folder as one canonical PostFrame.
 
     `user_additional`: True joins `root/user_additional.csv` when that file exists (its columns are absent
-    otherwise), False never joins it, a path joins that file (which must exist).
+    otherwise), False never joins it, a path joins that file (which must exist). Train labels outside
+    `label_range` are an error.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, None, str(root), "data folder does not exist")
     train_tables = _read_split(root, "train", None)
     test_tables = _read_split(root, "test", train_tables)
-    parts = [_build_split(root, "train", train_tables), _build_split(root, "test", test_tables)]
+    parts = [_build_split(root, "train", train_tables, label_range), _build_split(root, "test", test_tables, label_range)]
     _check_disjoint(root, parts)
     frame = pd.concat(parts, ignore_index=True)
     extra_path = _user_additional_path(root, user_additional)
@@ -134,13 +147,17 @@ def _check_aligned(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> N
                 raise DataError(
                     path,
                     key,
-                    f"row {i}: {ours[i]!r} vs {theirs[i]!r} in {ref_path.name}",
+                    f"record {i + 1}: {ours[i]!r} vs {theirs[i]!r} in {ref_path.name}",
                     "row-aligned files must list the same posts in the same order",
                 )
-    check_unique(as_text(ref["Pid"]), ref_path, "Pid")
+    for key in ("Pid", "Uid"):
+        ref[key] = require_ids(ref[key], ref_path, key)
+    check_unique(ref["Pid"], ref_path, "Pid")
 
 
-def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _build_split(
+    root: Path, split: str, tables: dict[str, pd.DataFrame], label_range: Sequence[float]
+) -> pd.DataFrame:
     """Map one split's tables onto canonical columns."""
     cat, text = tables["category"], tables["text"]
     geo, add, user = tables["temporalspatial_information"], tables["additional_information"], tables["user_data"]
@@ -161,7 +178,7 @@ def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.
         lines = read_lines(label_path)
         if len(lines) != n:
             raise DataError(label_path, "label", f"{len(lines)} lines vs {n} posts", "one label per post")
-        label = parse_labels(lines, label_path, "label")
+        label = parse_labels(lines, label_path, "label", label_range=label_range)
     else:
         label = np.full(n, np.nan)
 
@@ -201,6 +218,7 @@ def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.
     )
     for src, dst in USER_NUMERIC.items():
         out[dst] = to_float(user[src], user_path, src, strict=False)
+    check_counts(out["user_photo_count"].to_numpy(), user["photo_count"], user_path, "photo_count")
     canbuy = next((c for c in OPTIONAL_USER_FIELDS["canbuy_pro"] if c in user.columns), None)
     out["user_canbuy_pro"] = to_float(user[canbuy], user_path, canbuy, strict=False) if canbuy else np.nan
     out["user_timezone_offset"] = _timezone_hours(user["timezone_offset"])
@@ -258,13 +276,21 @@ def _user_additional_path(root: Path, option: bool | str | Path) -> Path | None:
 
 def _join_user_additional(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Join the crawled per-user stats on Pathalias; posts whose alias is absent or unknown get NaN."""
-    extra = pd.read_csv(path, dtype={"Pathalias": str}, keep_default_na=False, na_values=[""])
+    extra = read_csv(path, dtype={"Pathalias": str}, keep_default_na=False, na_values=[""])
     require_columns(extra, ("Pathalias", *USER_ADDITIONAL), path)
     extra = extra.loc[~missing_mask(extra["Pathalias"]), ["Pathalias", *USER_ADDITIONAL]]
     extra = dedupe_keyed(extra, "Pathalias", path)
     stats = pd.DataFrame({dst: to_float(extra[src], path, src, strict=False) for src, dst in USER_ADDITIONAL.items()})
+    for src, dst in USER_ADDITIONAL.items():  # every crawled column is a total: views, tags, faves, followers, ...
+        check_counts(stats[dst].to_numpy(), extra[src], path, src)
     stats.index = extra["Pathalias"].astype(object).to_numpy()
-    aligned = stats.reindex(frame["meta_pathalias"].astype(object).to_numpy())
+    aliases = frame["meta_pathalias"].astype(object)
+    lacking = ~aliases.isin(stats.index).to_numpy()
+    if lacking.any():
+        log.warning("%s: %d of %d posts have no row for their Pathalias (e.g. post %s); their user_total_* and "
+                    "user_*_count columns from it are NaN", path, int(lacking.sum()), len(frame),
+                    frame.loc[lacking, "post_id"].iloc[0])
+    aligned = stats.reindex(aliases.to_numpy())
     for column in stats.columns:
         frame[column] = aligned[column].to_numpy()
     return frame

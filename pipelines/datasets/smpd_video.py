@@ -7,6 +7,8 @@ for train; users is one row per user, joined on uid) and optional third-party me
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +16,27 @@ import pandas as pd
 
 from ._io import (
     as_text,
+    at,
+    check_counts,
     check_unique,
     dedupe_keyed,
     missing_mask,
     parse_datetime,
     parse_labels,
+    read_csv,
     read_jsonl,
     require_columns,
     require_file,
+    require_ids,
     require_same_columns,
+    require_text,
     to_float,
     to_optional_str,
     to_text,
 )
-from ._schema import DataError, finalize_postframe
+from ._schema import DEFAULT_LABEL_RANGE, DataError, finalize_postframe
+
+log = logging.getLogger("smp")
 
 POST_FIELDS = (
     "pid",
@@ -61,7 +70,18 @@ VIDEO_FIELDS: dict[str, tuple[str, bool]] = {
 # Media side-table columns kept as text; every other column is parsed as a number.
 MEDIA_TEXT = {"face": ("dominant_emotion", "emotion_distribution"), "audio": ("emotion_label",)}
 MEDIA_KEYS = {"face": ("pid",), "audio": ("pid", "vid")}
+# The ids each table is joined on (other id fields of a table, such as the videos' uid, are not read).
+ID_FIELDS = {"posts": ("pid", "uid"), "videos": ("pid",), "users": ("uid",), "popularity": ("pid",)}
+# Text fields of each table (read as text or missing; a boolean, table or array there is a wrong type).
+TEXT_FIELDS = {
+    "posts": ("post_content", "post_location", "post_text_language", "video_path", "post_time"),
+    "videos": ("video_ratio", "video_format", "music_title"),
+}
 SPLITS = ("train", "test")
+# The release stores these per-user totals as signed 32-bit integers: a total above 2^31 - 1 (a few of the biggest
+# accounts, e.g. -984901888 for 3,310,065,408 likes) wrapped around to a negative number. `user_heart_count` is the
+# same total under another name (equal to `user_likes_count` on every row of the 2025 release).
+OVERFLOWED_INT32 = ("user_likes_count", "user_heart_count")
 
 
 def table_path(root: Path, split: str, table: str) -> Path:
@@ -69,18 +89,22 @@ def table_path(root: Path, split: str, table: str) -> Path:
     return root / split / f"SMP-Video_anonymized_{table}_{split}.jsonl"
 
 
-def load_smpd_video(root: str | Path, *, media: bool = True) -> pd.DataFrame:
+def load_smpd_video(
+    root: str | Path, *, media: bool = True, label_range: Sequence[float] = DEFAULT_LABEL_RANGE
+) -> pd.DataFrame:
     """Load train and test posts of an SMPD-Video folder as one canonical PostFrame.
 
     `media=True` joins `media/{split}_{face,audio}.csv` when present (as `meta_face_*` / `meta_audio_*`);
-    a side table present for one split must be present, with the same columns, for the other.
+    a side table present for one split must be present, with the same columns, for the other. Train labels
+    outside `label_range` are an error; negative likes / hearts (a 32-bit overflow in the release) are repaired
+    and reported; posts without a users or videos row are counted in a warning.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, None, str(root), "data folder does not exist")
     train = _read_tables(root, "train", None)
     tables = {"train": train, "test": _read_tables(root, "test", train)}
-    parts = [_build_split(root, split, tables[split]) for split in SPLITS]
+    parts = [_build_split(root, split, tables[split], label_range) for split in SPLITS]
     both = parts[0]["post_id"][parts[0]["post_id"].isin(parts[1]["post_id"])]
     if len(both):
         files = f"{table_path(root, 'train', 'posts')} and {table_path(root, 'test', 'posts')}"
@@ -104,13 +128,18 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
     tables = {}
     for name in names:
         path = table_path(root, split, name)
-        frame = read_jsonl(path)
+        frame = read_jsonl(path, required=required[name])
         if train is not None:
             require_same_columns(train[name], frame, required[name], path)
         require_columns(frame, required[name], path)
+        for key in ID_FIELDS[name]:
+            frame[key] = require_ids(frame[key], path, key)
+        for field in TEXT_FIELDS.get(name, ()):
+            require_text(frame[field], path, field)
+        if name == "posts":
+            require_text(frame["post_suggested_words"], path, "post_suggested_words", lists=True)
         key = "uid" if name == "users" else "pid"
-        frame[key] = as_text(frame[key])
-        # Numbers are parsed here so an error names the row of this file, not of the joined posts.
+        # Numbers are parsed here so an error names the line of this file, not of the joined posts.
         numeric = (
             USER_FIELDS
             if name == "users"
@@ -118,8 +147,17 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
             if name == "videos"
             else ()
         )
+        repaired: dict[str, tuple[int, str]] = {}
         for field in numeric:
-            frame[field] = to_float(frame[field], path, field, strict=True)
+            raw = frame[field]
+            frame[field] = to_float(raw, path, field, strict=True)
+            if name == "users" and field in OVERFLOWED_INT32:
+                frame[field], repaired[field] = _repair_int32(frame[field].to_numpy(), raw)
+            check_counts(frame[field].to_numpy(), raw, path, field)
+        repaired = {f: r for f, r in repaired.items() if r[0]}
+        if repaired:
+            log.warning("%s: repaired negative %s, a 32-bit overflow in the release (value + 2^32): %s", path,
+                        " and ".join(repaired), "; ".join(f"{n} row(s) of {f}, e.g. {e}" for f, (n, e) in repaired.items()))
         if name == "users":
             # The release repeats some users verbatim; only disagreeing rows are an error.
             frame = dedupe_keyed(frame[["uid", *USER_FIELDS]], "uid", path)
@@ -129,7 +167,23 @@ def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) 
     return tables
 
 
-def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _repair_int32(parsed: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, tuple[int, str]]:
+    """Negative whole numbers in [-2^31, 0) are 32-bit overflows of totals in [2^31, 2^32): add 2^32.
+
+    Returns the repaired values and (rows repaired, an example "line 139: -984901888 -> 3310065408").
+    """
+    wrapped = (parsed < 0) & (parsed >= -(2.0**31)) & (parsed == np.round(parsed))
+    if not wrapped.any():
+        return parsed, (0, "")
+    i = int(np.flatnonzero(wrapped)[0])
+    fixed = parsed.copy()
+    fixed[wrapped] += 2.0**32
+    return fixed, (int(wrapped.sum()), f"{at(raw, i)} -> {int(fixed[i])}")
+
+
+def _build_split(
+    root: Path, split: str, tables: dict[str, pd.DataFrame], label_range: Sequence[float]
+) -> pd.DataFrame:
     """Map one split's posts (joined with videos, users and popularity) onto canonical columns."""
     posts = tables["posts"]
     posts_path = table_path(root, split, "posts")
@@ -159,7 +213,10 @@ def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.
     if split == "train":
         pop_path = table_path(root, split, "popularity")
         pop = tables["popularity"]
-        labels = pd.Series(parse_labels(pop["popularity"], pop_path, "popularity"), index=pop["pid"].to_numpy())
+        labels = pd.Series(
+            parse_labels(pop["popularity"], pop_path, "popularity", label_range=label_range),
+            index=pop["pid"].to_numpy(),
+        )
         lacking = ~out["post_id"].isin(labels.index)
         if lacking.any():
             raise DataError(
@@ -170,14 +227,27 @@ def _build_split(root: Path, split: str, tables: dict[str, pd.DataFrame]) -> pd.
             )
         out["label"] = labels.reindex(out["post_id"].to_numpy()).to_numpy()
 
-    aligned = tables["users"].set_index("uid").reindex(out["user_id"].to_numpy())
+    users = tables["users"]
+    _warn_unmatched(out, out["user_id"].isin(users["uid"]), table_path(root, split, "users"), "uid", "user_*")
+    aligned = users.set_index("uid").reindex(out["user_id"].to_numpy())
     for field in USER_FIELDS:
         out[field] = aligned[field].to_numpy(dtype=float)
 
+    _warn_unmatched(out, out["post_id"].isin(tables["videos"]["pid"]), table_path(root, split, "videos"), "pid",
+                    "meta_video_* / meta_music_*")
     videos = tables["videos"].set_index("pid").reindex(out["post_id"].to_numpy()).reset_index(drop=True)
     for field, (column, numeric) in VIDEO_FIELDS.items():
         out[column] = videos[field].to_numpy(dtype=float) if numeric else to_optional_str(videos[field]).to_numpy()
     return out
+
+
+def _warn_unmatched(out: pd.DataFrame, matched: pd.Series, path: Path | str, key: str, columns: str) -> None:
+    """Posts with no row in a side table keep NaN in its columns; say how many, so it is never silent."""
+    lacking = ~matched.to_numpy()
+    if lacking.any():
+        first = out.loc[lacking, "post_id"].iloc[0]
+        log.warning("%s: %d of %d posts have no row for their %s (e.g. post %s); their %s columns are NaN",
+                    path, int(lacking.sum()), len(out), key, first, columns)
 
 
 def _split_commas(text: str) -> list[str]:
@@ -205,29 +275,41 @@ def _join_media(root: Path, frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         require_file(paths[split])  # one split's side table without the other's would give test rows NaN silently
     tables = {}
     for split in SPLITS:
-        table = pd.read_csv(paths[split], dtype={"pid": str, "vid": str}, keep_default_na=False, na_values=[""])
+        table = read_csv(paths[split], dtype={"pid": str, "vid": str}, keep_default_na=False, na_values=[""])
         require_columns(table, ("pid",), paths[split])
+        table["pid"] = require_ids(table["pid"], paths[split], "pid")
         check_unique(table["pid"], paths[split], "pid")
         tables[split] = table
     require_same_columns(tables["train"], tables["test"], tables["train"].columns, paths["test"])
+    require_same_columns(tables["test"], tables["train"], tables["test"].columns, paths["train"])
     value_columns = [c for c in tables["train"].columns if c not in MEDIA_KEYS[kind]]
+    # A column is text when the train table holds no number in it at all (an unknown text column); otherwise each
+    # split's values are parsed in their own file, so an error names that file and line.
+    text_columns = {c for c in value_columns if c in MEDIA_TEXT[kind] or _all_text(tables["train"][c])}
+    for split in SPLITS:
+        table = tables[split]
+        for column in value_columns:
+            if column in text_columns:
+                table[column] = to_optional_str(table[column])
+            else:
+                table[column] = to_float(table[column], paths[split], column, strict=True)
     combined = pd.concat([tables[s][["pid", *value_columns]] for s in SPLITS], ignore_index=True)
     check_unique(combined["pid"], f"{paths['train']} and {paths['test']}", "pid")
+    for split in SPLITS:
+        part = frame["split"].eq(split).to_numpy()
+        _warn_unmatched(frame[part], frame.loc[part, "post_id"].isin(tables[split]["pid"]), paths[split], "pid",
+                        f"meta_{kind}_*")
     combined = combined.set_index("pid").reindex(frame["post_id"].to_numpy()).reset_index(drop=True)
-    source = f"{paths['train']} / {paths['test']}"
     for column in value_columns:
-        name = f"meta_{kind}_{column}"
-        if column in MEDIA_TEXT[kind]:
-            frame[name] = to_optional_str(combined[column]).to_numpy()
-        else:
-            frame[name] = _numeric_or_text(combined[column], source, column)
+        values = combined[column]
+        frame[f"meta_{kind}_{column}"] = (
+            values.astype(object).to_numpy() if column in text_columns else values.to_numpy(dtype=float)
+        )
     return frame
 
 
-def _numeric_or_text(values: pd.Series, file: str, column: str) -> np.ndarray:
-    """Numbers as float; a column that is not numeric at all (an unknown text column) is kept as text."""
+def _all_text(values: pd.Series) -> bool:
+    """True when every present value is non-numeric text (and at least one is present)."""
     missing = missing_mask(values)
     parsed = pd.to_numeric(values.astype(object).where(~missing, None), errors="coerce").astype(float).to_numpy()
-    if (np.isnan(parsed) & ~missing).all() and (~missing).any():
-        return to_optional_str(values).to_numpy()
-    return to_float(values, file, column, strict=True)
+    return bool((np.isnan(parsed) & ~missing).all() and (~missing).any())

@@ -8,7 +8,7 @@ column and no test file means every row is train). The file extension picks the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,23 +16,28 @@ import numpy as np
 import pandas as pd
 
 from ._io import (
+    at,
     check_unique,
     missing_mask,
     parse_datetime,
     parse_epoch,
-    plain,
+    parse_labels,
+    positioned,
+    read_csv,
     require_columns,
     require_file,
+    require_ids,
     require_same_columns,
     to_float,
     to_optional_str,
     to_text,
 )
-from ._schema import SPLITS, DataError, finalize_postframe
+from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError, finalize_postframe
 
 TEXT_FIELDS = ("title", "description")
 OPTIONAL_TEXT_FIELDS = ("category", "subcategory", "concept", "location", "language", "image_path")
 FLOAT_FIELDS = ("latitude", "longitude", "geo_accuracy")
+NUMERIC_SHARE = 0.9  # a user_/meta_ column with at least this share of numbers is numeric
 
 
 @dataclass
@@ -99,25 +104,41 @@ class TableMapping:
 
 
 def read_table(path: str | Path, *, id_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV / TSV / Parquet file chosen by extension; `id_columns` are read as text (keeps "007")."""
+    """Read a CSV / TSV / Parquet file chosen by extension; `id_columns` are read as text (keeps "007").
+
+    The index holds each row's 1-based position (`line N` of a CSV, whose header is line 1; `row N` of Parquet).
+    An empty file, or a header without rows, is an error.
+    """
     path = require_file(Path(path))
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    sep = "\t" if ".tsv" in suffixes else "," if ".csv" in suffixes else None
-    if sep is None:
-        raise DataError(
-            path, None, "".join(path.suffixes), "unsupported extension; use .csv, .csv.gz, .tsv or .parquet"
-        )
-    return pd.read_csv(path, sep=sep, dtype={c: str for c in id_columns}, keep_default_na=False, na_values=[""])
+        try:
+            frame = positioned(pd.read_parquet(path), "row")
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(path, None, type(e).__name__, f"unreadable Parquet file: {e}") from e
+    else:
+        sep = "\t" if ".tsv" in suffixes else "," if ".csv" in suffixes else None
+        if sep is None:
+            raise DataError(
+                path, None, "".join(path.suffixes), "unsupported extension; use .csv, .csv.gz, .tsv or .parquet"
+            )
+        frame = read_csv(path, sep=sep, dtype={c: str for c in id_columns}, keep_default_na=False, na_values=[""])
+    if frame.empty:
+        raise DataError(path, None, f"columns {list(map(str, frame.columns))}", "file has no rows")
+    return frame
 
 
 def load_table(
     train_path: str | Path,
     test_path: str | Path | None = None,
     mapping: TableMapping | Mapping[str, object] | None = None,
+    *,
+    label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
 ) -> pd.DataFrame:
-    """Load one or two tables as a canonical PostFrame (see the module docstring for the two shapes)."""
+    """Load one or two tables as a canonical PostFrame (see the module docstring for the two shapes).
+
+    Train labels outside `label_range` are an error naming the file, line and value.
+    """
     if mapping is None:
         mapping = TableMapping()
     elif not isinstance(mapping, TableMapping):
@@ -134,14 +155,9 @@ def load_table(
             bad = ~np.isin(split, SPLITS)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    train_path,
-                    mapping.split,
-                    f"row {i}: {plain(train[mapping.split].iloc[i])!r}",
-                    f"split must be one of {SPLITS}",
-                )
+                raise DataError(train_path, mapping.split, at(train[mapping.split], i), f"split must be one of {SPLITS}")
         check_unique(_ids(train[mapping.post_id]), train_path, mapping.post_id)
-        frame = _map(train, split, mapping, train_path)
+        frame = _map(train, split, mapping, train_path, label_range)
         return finalize_postframe(frame, train_path)
 
     test_path = Path(test_path)
@@ -161,14 +177,15 @@ def load_table(
             "a post id must not appear in both train and test",
         )
     parts = [
-        _map(train, np.full(len(train), "train", dtype=object), mapping, train_path),
-        _map(test, np.full(len(test), "test", dtype=object), mapping, test_path),
+        _map(train, np.full(len(train), "train", dtype=object), mapping, train_path, label_range),
+        _map(test, np.full(len(test), "test", dtype=object), mapping, test_path, label_range),
     ]
     return finalize_postframe(pd.concat(parts, ignore_index=True), f"{train_path} + {test_path}")
 
 
 def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, object] | None = None, *,
-                     split: str | None = None, source: str = "<DataFrame>") -> pd.DataFrame:
+                     split: str | None = None, source: str = "<DataFrame>",
+                     label_range: Sequence[float] = DEFAULT_LABEL_RANGE) -> pd.DataFrame:
     """Map an in-memory table (a pandas DataFrame) onto a canonical PostFrame, as `load_table` maps a file.
 
     `split` ("train" / "test") labels every row; by default the mapping's split column decides, else rows are
@@ -176,6 +193,7 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"posts: expected a pandas DataFrame, got {type(table).__name__}")
+    table = positioned(table.copy(), "row")  # errors name `row N`, 1-based, as in the DataFrame's order
     if mapping is None:
         mapping = TableMapping()
     elif not isinstance(mapping, TableMapping):
@@ -186,7 +204,7 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
         bad = ~np.isin(labels, SPLITS)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(source, mapping.split, f"row {i + 1}: {plain(table[mapping.split].iloc[i])!r}",
+            raise DataError(source, mapping.split, f"row {table.index[i]}: {plain(table[mapping.split].iloc[i])!r}",
                             f"split must be one of {SPLITS}")
     else:
         split = split or ("train" if has_label else "test")
@@ -196,7 +214,7 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
     need_label = bool((labels == "train").any())
     require_columns(table, mapping.source_columns(with_label=need_label, with_split=False), source)
     check_unique(_ids(table[mapping.post_id]), source, mapping.post_id)
-    return finalize_postframe(_map(table, labels, mapping, source), source)
+    return finalize_postframe(_map(table, labels, mapping, source, label_range), source)
 
 
 def _ids(values: pd.Series) -> pd.Series:
@@ -204,14 +222,18 @@ def _ids(values: pd.Series) -> pd.Series:
     return values.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
 
 
-def _map(table: pd.DataFrame, split: np.ndarray, m: TableMapping, path: Path) -> pd.DataFrame:
-    """Map one table's columns onto canonical ones; labels are parsed for train rows only."""
+def _map(
+    table: pd.DataFrame, split: np.ndarray, m: TableMapping, path: Path, label_range: Sequence[float]
+) -> pd.DataFrame:
+    """Map one table's columns onto canonical ones; labels are parsed for train rows only.
+
+    `table` keeps its file-position index, so every parser's error names the line.
+    """
     n = len(table)
-    table = table.reset_index(drop=True)
     out = pd.DataFrame(
         {
-            "post_id": _ids(table[m.post_id]).to_numpy(),
-            "user_id": _ids(table[m.user_id]).to_numpy(),
+            "post_id": require_ids(_ids(table[m.post_id]).set_axis(table.index), path, m.post_id).to_numpy(),
+            "user_id": require_ids(_ids(table[m.user_id]).set_axis(table.index), path, m.user_id).to_numpy(),
             "post_time": _times(table[m.post_time], m, path).array,
             "split": split,
         },
@@ -229,28 +251,13 @@ def _map(table: pd.DataFrame, split: np.ndarray, m: TableMapping, path: Path) ->
     is_train = split == "train"
     if m.label is not None and m.label in table.columns and is_train.any():
         rows = np.flatnonzero(is_train)
-        label[rows] = _labels(table[m.label].iloc[rows], path, m.label)
+        label[rows] = parse_labels(table[m.label].iloc[rows], path, m.label, label_range=label_range)
     out["label"] = label
     for prefix, columns in (("user_", m.user_columns), ("meta_", m.meta_columns)):
         for col in columns:
             name = col if col.startswith(prefix) else f"{prefix}{col}"
-            out[name] = _numeric_or_text(table[col])
+            out[name] = _numeric_or_text(table[col], path, col)
     return out
-
-
-def _labels(values: pd.Series, path: Path, column: str) -> np.ndarray:
-    """Parse train labels; an error names the file line as an editor shows it (the CSV header is line 1)."""
-    parsed = pd.to_numeric(values.astype(object), errors="coerce").astype(float).to_numpy()
-    bad = ~np.isfinite(parsed)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            path,
-            column,
-            f"line {int(values.index[i]) + 2}: {plain(values.iloc[i])!r}",
-            "train labels must be finite numbers",
-        )
-    return parsed
 
 
 def _times(values: pd.Series, m: TableMapping, path: Path) -> pd.Series:
@@ -277,12 +284,19 @@ def _tags(values: pd.Series, sep: str | None) -> list[list[str]]:
     return out
 
 
-def _numeric_or_text(values: pd.Series) -> np.ndarray | pd.Series:
-    """Numeric and boolean columns as float; anything else as text with None for missing."""
-    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray | pd.Series:
+    """Numeric and boolean columns as float (finite, not absurdly large); anything else as text, None for missing.
+
+    A column whose present values are mostly (90%) numbers is numeric, and its few non-numbers are an error naming
+    the cell: one typo must not turn a follower count into a text column silently.
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float).to_numpy()
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return to_float(values, path, column, strict=True)
     missing = missing_mask(values)
     parsed = pd.to_numeric(values.astype(object).where(~missing, None), errors="coerce").astype(float).to_numpy()
-    if (~missing).any() and not (np.isnan(parsed) & ~missing).any():
-        return parsed
+    present = int((~missing).sum())
+    if present and (~np.isnan(parsed) & ~missing).sum() >= NUMERIC_SHARE * present:
+        return to_float(values, path, column, strict=True)
     return to_optional_str(values).to_numpy()

@@ -211,7 +211,7 @@ SMPD_ERRORS = [
         lambda r: _edit_json(r / "train" / "train_user_data.json", lambda recs: recs[::-1]),
         "train_user_data.json",
         "Pid",
-        "row 0",
+        "record 1",
     ),
     ("duplicate post id", _duplicate_pid, "train_category.json", "Pid", "ids must be unique"),
     ("post id in train and test", _pid_in_both, "test_category.json", "Pid", "both train and test"),
@@ -220,21 +220,21 @@ SMPD_ERRORS = [
         lambda r: _edit_json(r / "train" / "train_temporalspatial_information.json", _set(3, "Postdate", "yesterday")),
         "train_temporalspatial_information.json",
         "Postdate",
-        "row 3: 'yesterday'",
+        "record 4: 'yesterday'",
     ),
     (
         "missing time",
         lambda r: _edit_json(r / "test" / "test_temporalspatial_information.json", _set(0, "Postdate", "")),
         "test_temporalspatial_information.json",
         "Postdate",
-        "row 0: ''",
+        "record 1: ''",
     ),
     (
         "unparsable coordinate",
         lambda r: _edit_json(r / "train" / "train_temporalspatial_information.json", _set(2, "Latitude", "north")),
         "train_temporalspatial_information.json",
         "Latitude",
-        "row 2: 'north'",
+        "record 3: 'north'",
     ),
     (
         "unparsable label",
@@ -484,7 +484,7 @@ VIDEO_ERRORS = [
         lambda r: _edit_jsonl(_video_path(r, "train", "posts"), _set(2, "post_time", "25/08/2022 16h")),
         "SMP-Video_anonymized_posts_train.jsonl",
         "post_time",
-        "row 2: '25/08/2022 16h'",
+        "line 3: '25/08/2022 16h'",
     ),
     (
         "unparsable label",
@@ -707,7 +707,7 @@ TABLE_ERRORS = [
         dict(edit_test=_assign(1, "when", "tomorrow noon")),
         "test.csv",
         "when",
-        "row 1: 'tomorrow noon'",
+        "line 3: 'tomorrow noon'",
     ),
     ("unparsable label", dict(edit_train=_assign(2, "views", "lots")), "train.csv", "views", "line 4: 'lots'"),
     ("non-finite label", dict(edit_train=_assign(0, "views", "inf")), "train.csv", "views", "line 2: inf"),
@@ -731,7 +731,7 @@ def test_table_single_file_errors(tmp_path: Path) -> None:
     table.to_csv(tmp_path / "posts.csv", index=False)
     with pytest.raises(DataError, match=re.escape("posts.csv")) as info:
         load_table(tmp_path / "posts.csv", mapping={**MAPPING, "split": "part"})
-    _assert_names(info.value, "posts.csv", "part", "row 5: 'holdout'")
+    _assert_names(info.value, "posts.csv", "part", "line 7: 'holdout'")
     with pytest.raises(DataError, match="numeric times need `time_unit`"):
         table.assign(when=1_700_000_000, part="train").to_parquet(tmp_path / "p.parquet")
         load_table(tmp_path / "p.parquet", mapping=MAPPING)
