@@ -5,6 +5,10 @@ Gain importance says how often a model split on a feature; permutation importanc
 features a model relies on through correlated copies less and is comparable across model types (a Ridge has no
 gain). For each fold the fold's own model predicts its own validation part, so no model is scored on rows it was
 trained on. A group's columns are shuffled jointly (the same row permutation), keeping their joint distribution.
+
+Cost: one prediction of the permuted validation rows per (model, fold, repeat, unit). Groups only (the default of
+a run: a dozen units) cost a few predictions per fold; per-feature units (`per_feature=True`) one per column, which
+on a few hundred columns is most of a short run. The unpermuted score reuses the fold's out-of-fold predictions.
 """
 
 from __future__ import annotations
@@ -29,18 +33,20 @@ def permutation_importance(
     *,
     fold_features: FoldFeatures | None = None,
     groups: dict[str, str] | None = None,
+    per_feature: bool = False,
     repeats: int = 1,
     max_rows: int | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Score drop per (kind, name, model): kind "feature" or "group"; mean and std over folds and repeats.
+    """Score drop per (kind, name, model): kind "group" (and "feature" with `per_feature`); mean and std over folds
+    and repeats.
 
     `results` are level-1 cross-fit results on `folds` (their `models[k]` was fitted on fold k); `X` the static
     features of the labelled rows; `fold_features` the label-using features of the same run (memoised, so this
-    costs no refit); `groups` maps a column to its group. `src_drop` = SRC(original) - SRC(permuted) (positive:
-    the feature helps); `mae_rise` = MAE(permuted) - MAE(original). At most `max_rows` validation rows per fold
-    (a seeded sample) keep the cost bounded.
+    costs no refit); `groups` maps a column to its group (unmapped columns form the group "?"). `src_drop` =
+    SRC(original) - SRC(permuted) (positive: the feature helps); `mae_rise` = MAE(permuted) - MAE(original). At most
+    `max_rows` validation rows per fold (a seeded sample) keep the cost bounded.
     """
     if repeats < 1:
         raise ValueError(f"`repeats >= 1` must hold, but got repeats={repeats}")
@@ -48,6 +54,8 @@ def permutation_importance(
     y = np.asarray(y, dtype=float)
     groups = groups or {}
     rows = []
+    # Each validation row belongs to one fold: its out-of-fold prediction is that fold's model's prediction.
+    disjoint = sum(len(va) for _, va in folds) == len(np.unique(np.concatenate([va for _, va in folds])))
     jobs = [(name, k) for name, r in results.items() for k in range(min(len(r.models), len(folds)))]
     bar = tqdm(jobs, desc="permutation importance", unit="fold", disable=not progress, leave=False)
     for name, k in bar:
@@ -56,12 +64,14 @@ def permutation_importance(
         extra_va = fold_features.for_fold(k, tr, va)[1] if fold_features else pd.DataFrame(index=pd.RangeIndex(0))
         X_va = _join(X.iloc[va], extra_va)
         y_va = y[va]
+        oof = np.asarray(results[name].oof, dtype=float)[va] if disjoint and len(results[name].oof) == len(y) else None
         if max_rows and len(va) > max_rows:
             pick = np.sort(np.random.default_rng([seed, k]).choice(len(va), max_rows, replace=False))
             X_va, y_va = X_va.iloc[pick].reset_index(drop=True), y_va[pick]
-        base = model.predict(X_va)
+            oof = None if oof is None else oof[pick]
+        base = oof if oof is not None and np.isfinite(oof).all() else model.predict(X_va)
         base_src, base_mae = src(y_va, base), mae(y_va, base)
-        units = [("feature", c, [c]) for c in X_va.columns]
+        units = [("feature", c, [c]) for c in X_va.columns] if per_feature else []
         by_group: dict[str, list[str]] = {}
         for c in X_va.columns:
             by_group.setdefault(groups.get(c, "") or "?", []).append(c)

@@ -9,7 +9,7 @@ from ._rowcache import RowStore
 from . import category  # noqa: F401  category
 from . import clusters  # noqa: F401  clusters
 from . import crossmodal  # noqa: F401  crossmodal
-from . import embeddings  # noqa: F401  glove, word2vec, sentence, clip_text
+from . import embeddings  # noqa: F401  glove, word2vec, sentence, static_embedding, clip_text
 from . import emotion  # noqa: F401  text_emotion
 from . import emotion_interactions  # noqa: F401  emotion_interactions
 from . import face_emotion  # noqa: F401  face_emotion

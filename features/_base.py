@@ -71,6 +71,12 @@ class FeatureGenerator:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def cache_identity(self) -> str | None:
+        """What the output depends on beyond the parameters and the input (None: nothing), for the feature cache
+        key: embedding generators return their encoder's row-cache key, which names the backend an `auto`
+        parameter resolves to on this machine."""
+        return None
+
     # ------------------------------------------------------------------------------------ run context
     def use_rows(self, store: RowStore | None) -> "FeatureGenerator":
         """Hand the run's per-row embedding store to this generator (generators that embed nothing ignore it).

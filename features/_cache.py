@@ -48,6 +48,9 @@ def generator_key(gen: FeatureGenerator, frame: pd.DataFrame) -> str:
         "params": gen.get_params(),
         "input": fingerprint_frame(frame.loc[:, gen.input_columns(frame)]),
     }
+    identity = gen.cache_identity()
+    if identity is not None:  # what the parameters leave open (an `auto` backend resolved on this machine)
+        payload["identity"] = identity
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

@@ -27,6 +27,7 @@ class EmbeddingGenerator(FeatureGenerator):
     """Base class: subclasses implement `_model_key`, `_inputs`, `_encode` and `_probe_dim`."""
 
     column_prefix: str = ""  # output columns are `{name}__{column_prefix}{i}`
+    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
 
     # ----------------------------------------------------------------------------------------- subclass API
     def _model_key(self) -> str:
@@ -45,6 +46,9 @@ class EmbeddingGenerator(FeatureGenerator):
 
     def _prefix(self) -> str:
         return self.column_prefix
+
+    def cache_identity(self) -> str | None:
+        return self._model_key()
 
     # ---------------------------------------------------------------------------------------------- embed
     def embed(self, X: pd.DataFrame) -> np.ndarray:
@@ -113,7 +117,13 @@ class EmbeddingGenerator(FeatureGenerator):
         p = f"{self.name}__{self._prefix()}"
         return pd.DataFrame({f"{p}{i}": Z[:, i] for i in range(Z.shape[1])}, index=X.index)
 
+    def _pin(self) -> None:
+        """Fix, at fit time, choices that depend on the machine (an `auto` backend), so a fitted generator embeds
+        new posts exactly as it embedded its training posts wherever it is loaded. Subclasses with such choices
+        override it."""
+
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        self._pin()
         self._fit_vectors(self.embed(X))
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +132,7 @@ class EmbeddingGenerator(FeatureGenerator):
     def fit_transform(self, frame: pd.DataFrame, y: pd.Series | None = None) -> pd.DataFrame:
         """Embed once (fit and output share the vectors), so the counts describe this one pass."""
         X = self._select(frame)
+        self._pin()
         E = self.embed(X)
         self._fit_vectors(E)
         self.fitted_ = True
@@ -131,15 +142,20 @@ class EmbeddingGenerator(FeatureGenerator):
 def fit_pca(R: np.ndarray, k: int, seed: int = 0):
     """A PCA with `k` components fitted on rows `R`, sorted first so that row order does not change the basis.
 
-    Randomized SVD (seeded) when `k` is well below the matrix size: a full SVD of 300k x 1280 embeddings costs
-    minutes, the randomized one seconds.
+    Tall matrices (rows >= 10 x columns: every embedding block) use the eigendecomposition of the columns'
+    covariance, which is exact and the fastest solver there (5,200 x 256: 0.1 s against 1 s for the randomized SVD;
+    300k x 256: 10 s against 21 s); wide large ones a seeded randomized SVD, small ones a full SVD.
     """
     from sklearn.decomposition import PCA
 
     R = np.asarray(R, dtype=np.float64)
     R = R[np.lexsort(R.T[::-1])] if len(R) else R
-    small = min(R.shape) <= 4 * k or R.shape[0] < 1000
-    solver = "full" if small else "randomized"
+    if R.shape[0] >= 10 * R.shape[1] and R.shape[1] > k:
+        solver = "covariance_eigh"
+    elif min(R.shape) <= 4 * k or R.shape[0] < 1000:
+        solver = "full"
+    else:
+        solver = "randomized"
     return PCA(n_components=k, svd_solver=solver, random_state=seed).fit(R)
 
 

@@ -45,14 +45,20 @@ class RowStore:
     """Where embedding generators keep their per-row vectors: a folder shared by runs and processes, or (no root)
     this object's own memory, bounded by `memory_limit_bytes`. `progress` shows a bar per encoder while it embeds
     cache misses. Neither is a generator parameter: where vectors live and whether bars show must not change a
-    generator's cache key. The run hands its store to each generator (`FeatureGenerator.use_rows`)."""
+    generator's cache key. The run hands its store to each generator (`FeatureGenerator.use_rows`).
+
+    `models` is where models built from other models are kept (the distilled static model, ONNX exports;
+    `_modelcache.py`): by default ``models`` beside a folder `root` (``<cache_dir>/rows`` -> ``<cache_dir>/models``),
+    else a temporary folder of this process. Naming it lets a benchmark embed with an empty memory store and still
+    reuse the built models."""
 
     def __init__(self, root: str | os.PathLike | None = None, *, progress: bool = False,
-                 memory_limit_bytes: int = MEMORY_LIMIT_BYTES) -> None:
+                 memory_limit_bytes: int = MEMORY_LIMIT_BYTES, models: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root is not None else None
         self.progress = bool(progress)
         self.memory_limit_bytes = int(memory_limit_bytes)
         self.memory: dict[str, dict[bytes, np.ndarray]] = {}
+        self.models = Path(models) if models is not None else (self.root.parent / "models" if self.root else None)
 
     def cache(self, model_key: str) -> "RowCache":
         return RowCache(model_key, self)

@@ -1,9 +1,9 @@
 """Hierarchical clustering features [clusters] (HyperFusion): cluster ids and distances at several granularities.
 
-For each embedding block (`sentence`, `image_encoder`, `clip_image`, `clip_text`, `glove`), the block's registered
-generator (with `dims` PCA components and any `block_params`) embeds the posts; k-means with the largest level
-gives fine centroids, and Ward agglomeration of those centroids gives the coarser levels, so the levels nest (a
-fine cluster lies inside one coarse cluster). Every post gets, per level, its cluster id as a categorical
+For each embedding block (`sentence`, `static_embedding`, `image_encoder`, `clip_image`, `clip_text`, `glove`), the
+block's registered generator (with `dims` PCA components and any `block_params`) embeds the posts; k-means with the
+largest level gives fine centroids, and Ward agglomeration of those centroids gives the coarser levels, so the levels
+nest (a fine cluster lies inside one coarse cluster). Every post gets, per level, its cluster id as a categorical
 (`clusters__{block}_k{k}`, categories "0".."k-1", fixed by the parameters) and its distance to that cluster's
 centroid (`..._dist`). Fitted on all rows (unsupervised, like every static generator); rows are sorted before
 the fit so row order does not change the clusters. Rows without an embedding get NaN.
@@ -17,7 +17,7 @@ import pandas as pd
 from ._base import FeatureGenerator, get_generator, register
 from ._common import check_int, param_requires
 
-BLOCKS = ("sentence", "image_encoder", "clip_image", "clip_text", "glove")
+BLOCKS = ("sentence", "static_embedding", "image_encoder", "clip_image", "clip_text", "glove")
 
 
 def nearest(Z: np.ndarray, C: np.ndarray, chunk: int = 8192) -> np.ndarray:
@@ -49,7 +49,7 @@ class Clusters(FeatureGenerator):
 
     name = "clusters"
     group = "clusters"
-    version = 2  # 2: canonical cluster ids
+    version = 3  # 2: canonical cluster ids; 3: its embedding blocks' PCA by the covariance eigendecomposition
     requires = param_requires(_requires)
 
     def __init__(self, *, blocks: tuple[str, ...] = ("sentence",), levels: tuple[int, ...] = (8, 32),
@@ -102,6 +102,10 @@ class Clusters(FeatureGenerator):
             tot = np.bincount(fine_to_coarse, weights=sizes, minlength=kk)
             maps[k] = (fine_to_coarse, w / np.maximum(tot, 1e-12)[:, None])
         return {"fine": C, "maps": maps}
+
+    def cache_identity(self) -> str | None:
+        return "|".join(f"{b}={_block_generator(b, self.dims, self.block_params).cache_identity()}"
+                        for b in self.blocks)
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         self._fit_with(X)

@@ -12,7 +12,8 @@
   the frame (leave-one-out, never a label); NaN for a user's only post. `user_history_n` counts those posts.
 
 All embeddings go through the per-row cache, so running this next to `sentence` / `image_encoder` with the same
-model settings embeds nothing twice.
+model settings embeds nothing twice. `text_encoder = "static_embedding"` takes the text side from the model2vec
+static embedding instead of `sentence` (what a CPU-budget config with a `static_embedding` block wants).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ._base import FeatureGenerator, register
 from ._common import check_int, codes, param_requires
 from ._embedding import fit_pca
 from ._encoders import MINILM
-from .embeddings import ClipText, SentenceEmbedding
+from .embeddings import ClipText, SentenceEmbedding, StaticEmbedding
 from .image import ClipImage, ImageEncoder
 
 
@@ -42,17 +43,19 @@ class CrossModal(FeatureGenerator):
     """Image-text (CLIP or CCA/PLS-aligned), title-tags and post-vs-user-history similarities; see the module doc."""
 
     name = "crossmodal"
+    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
     group = "crossmodal"
     requires = param_requires(lambda g: tuple(dict.fromkeys(
         ("user_id", "split", "title", "tags", *g.text_fields, *(("image_path",) if g.image else ())))))
 
     def __init__(self, *, text_fields: tuple[str, ...] = ("title", "category", "subcategory", "concept", "tags"),
-                 text_model: str = MINILM,
+                 text_model: str = MINILM, text_encoder: str = "sentence",
                  image: bool = True, image_resolution: int = 64, image_root: str | None = None,
                  clip_model: str | None = None, method: str = "cca", reduce_dims: int = 32, n_components: int = 8,
                  title_tags: bool = True, device: str = "auto", batch_size: int = 64):
         self.text_fields = text_fields
         self.text_model = text_model
+        self.text_encoder = text_encoder
         self.image = image
         self.image_resolution = image_resolution
         self.image_root = image_root
@@ -66,11 +69,17 @@ class CrossModal(FeatureGenerator):
 
     # ------------------------------------------------------------------------------------------- embeddings
     def _embedders(self) -> dict[str, object]:
-        text = dict(model=self.text_model, n_components=None, device=self.device, batch_size=self.batch_size)
-        out = {"text": SentenceEmbedding(fields=tuple(self.text_fields), **text)}
+        encoders = {"sentence": SentenceEmbedding, "static_embedding": StaticEmbedding}
+        if self.text_encoder not in encoders:
+            raise ValueError(f"crossmodal: text_encoder must be one of {sorted(encoders)}, got {self.text_encoder!r}")
+        enc = encoders[self.text_encoder]
+        text = dict(model=self.text_model, n_components=None, device=self.device)
+        if enc is SentenceEmbedding:  # the static model's own batch size (1024) suits it better
+            text["batch_size"] = self.batch_size
+        out = {"text": enc(fields=tuple(self.text_fields), **text)}
         if self.title_tags:  # two more texts per post to embed: the costliest part on CPU
-            out["title"] = SentenceEmbedding(fields=("title",), **text)
-            out["tags"] = SentenceEmbedding(fields=("tags",), **text)
+            out["title"] = enc(fields=("title",), **text)
+            out["tags"] = enc(fields=("tags",), **text)
         if self.image:
             out["image"] = ImageEncoder(resolution=self.image_resolution, n_components=None,
                                         image_root=self.image_root, device=self.device)
@@ -82,9 +91,21 @@ class CrossModal(FeatureGenerator):
                                               device=self.device)
         return out
 
-    def _embed(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def cache_identity(self) -> str | None:
+        return "|".join(f"{k}={g.cache_identity()}" for k, g in self._embedders().items())
+
+    def _embed(self, X: pd.DataFrame, *, fitting: bool = False) -> dict[str, np.ndarray]:
         out, computed, cached = {}, 0, 0
+        if fitting:
+            self.backends_: dict[str, str] = {}
         for key, gen in self._embedders().items():
+            # The embedders' `auto` backends are pinned at fit, as their own fit would pin them (`_pin`).
+            if fitting:
+                gen._pin()
+                if getattr(gen, "backend_", None):
+                    self.backends_[key] = gen.backend_
+            elif key in getattr(self, "backends_", {}):
+                gen.backend_ = self.backends_[key]
             out[key] = gen.use_rows(self.rows).embed(X)
             computed += gen.rows_computed_
             cached += gen.rows_cached_
@@ -150,14 +171,14 @@ class CrossModal(FeatureGenerator):
 
     # ------------------------------------------------------------------------------------------------ API
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
-        self._fit_from(X, self._embed(X))
+        self._fit_from(X, self._embed(X, fitting=True))
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return self._out(X, self._embed(X))
 
     def fit_transform(self, frame: pd.DataFrame, y: pd.Series | None = None) -> pd.DataFrame:
         X = self._select(frame)
-        E = self._embed(X)
+        E = self._embed(X, fitting=True)
         self._fit_from(X, E)
         self.fitted_ = True
         return self._check_output(X, self._out(X, E))

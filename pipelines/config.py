@@ -167,7 +167,8 @@ class OutliersConfig:
 class ImportanceConfig:
     """Feature importance written to the run folder: gain (always) and permutation importance on OOF rows."""
 
-    permutation: bool = True  # permute each feature / group in each fold's validation part, score the drop
+    permutation: bool = True  # permute each feature group in each fold's validation part, score the drop
+    per_feature: bool = False  # also each feature alone: one prediction per column, most of a short run's time
     repeats: int = 1
     max_rows: int = 2000  # validation rows per fold used for permutation (a seeded sample when more)
     top: int = 20  # rows of the top-N table

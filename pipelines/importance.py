@@ -3,12 +3,14 @@
 The foundation writes `importance.csv` (gain normalised per model, averaged over folds and level-1 models). This
 step extends it, in the same folder before it is renamed into place:
 
-- `importance.csv` gains the permutation columns `perm_src_drop`, `perm_src_drop_std`, `perm_mae_rise` (mean over
-  level-1 models of the out-of-fold score change when the feature is shuffled in each fold's validation part);
-- `importance_groups.csv`: per feature group, the summed gain and the permutation drop of shuffling the whole group;
-- `importance_permutation.csv`: the permutation results per model (features and groups);
-- `importance_top.csv` / `importance.md`: the top-N table (and in the markdown the group table); `plots/importance_groups.png`,
-  `plots/importance_permutation.png`; a section appended to `report.md`.
+- `importance_groups.csv`: per feature group, the summed gain and the permutation drop of shuffling the whole group
+  in each fold's validation part (mean over level-1 models of the out-of-fold score change);
+- with `[importance] per_feature = true`, `importance.csv` also gains the per-feature permutation columns
+  `perm_src_drop`, `perm_src_drop_std`, `perm_mae_rise` (one prediction per column and fold: on a few hundred columns
+  that is most of a short run, so it is off by default) and `plots/importance_permutation.png`;
+- `importance_permutation.csv`: the permutation results per model (groups, and features when computed);
+- `importance_top.csv` / `importance.md`: the top-N table (and in the markdown the group table);
+  `plots/importance_groups.png`; a section appended to `report.md`.
 
 `[importance] permutation = false` skips the permutation part (gain tables and plots are still written).
 """
@@ -104,16 +106,17 @@ def importance_tables(cfg: RunConfig, level1, fs, *, X: pd.DataFrame, y, folds, 
     if (ic.permutation if permutation is None else permutation) and scored:
         groups = {c: meta.get("group", "") for c, meta in fs.columns.items()}
         perm_long = permutation_importance(scored, X, y, folds, fold_features=fold_features, groups=groups,
-                                           repeats=int(ic.repeats), max_rows=int(ic.max_rows) or None,
-                                           seed=cfg.seed, progress=progress)
+                                           per_feature=bool(ic.per_feature), repeats=int(ic.repeats),
+                                           max_rows=int(ic.max_rows) or None, seed=cfg.seed, progress=progress)
         perm = summarise_permutation(perm_long)
-        pf = perm[perm["kind"] == "feature"].drop(columns="kind").rename(columns={"name": "feature"})
-        # Features without gain (a model with no gain, e.g. only a Ridge) still get a row.
-        imp = imp.merge(pf, on="feature", how="outer")
-        imp["importance"] = imp["importance"].fillna(0.0)
-        for c in ("generator", "group"):
-            imp[c] = imp[c].fillna(imp["feature"].map(lambda f, c=c: fs.columns.get(f, {}).get(c, "")))
-        imp = imp.sort_values(["importance", "perm_src_drop"], ascending=False).reset_index(drop=True)
+        if ic.per_feature:
+            pf = perm[perm["kind"] == "feature"].drop(columns="kind").rename(columns={"name": "feature"})
+            # Features without gain (a model with no gain, e.g. only a Ridge) still get a row.
+            imp = imp.merge(pf, on="feature", how="outer")
+            imp["importance"] = imp["importance"].fillna(0.0)
+            for c in ("generator", "group"):
+                imp[c] = imp[c].fillna(imp["feature"].map(lambda f, c=c: fs.columns.get(f, {}).get(c, "")))
+            imp = imp.sort_values(["importance", "perm_src_drop"], ascending=False).reset_index(drop=True)
     return ImportanceTables(imp, group_table(imp, perm), perm_long, sorted(scored), time.perf_counter() - t0)
 
 
@@ -133,9 +136,11 @@ def write_importance(d: Path, tables: ImportanceTables, cfg: RunConfig) -> dict:
     (d / "plots").mkdir(exist_ok=True)
     plot_importance(imp, d / "plots" / "importance.png")
     plot_importance_groups(groups_t, d / "plots" / "importance_groups.png")
-    if perm is not None:
+    if perm is not None and ic.per_feature:
         plot_permutation(imp, d / "plots" / "importance_permutation.png", top=int(ic.top))
-    how = (f"Permutation: each feature (and each group, jointly) shuffled in each fold's validation part "
+    units = ("each feature and each group (its columns jointly)" if ic.per_feature else
+             "each feature group (its columns jointly; `[importance] per_feature = true` adds each feature)")
+    how = (f"Permutation: {units} shuffled in each fold's validation part "
            f"(at most {ic.max_rows} rows, {ic.repeats} repeat(s)), predicted by that fold's model; "
            f"`perm_src_drop` = SRC drop, `perm_mae_rise` = MAE rise, mean over the level-1 models "
            f"{tables.models}; {tables.seconds:.1f}s." if perm is not None else
@@ -151,7 +156,7 @@ Gain: normalised per model, mean over folds and level-1 models. {how}
 {_md(groups_t)}
 
 ![groups](plots/importance_groups.png)
-""" + ("\n![permutation](plots/importance_permutation.png)\n" if perm is not None else "")
+""" + ("\n![permutation](plots/importance_permutation.png)\n" if perm is not None and ic.per_feature else "")
     (d / "importance.md").write_text(f"# Feature importance: {cfg.name}\n\n{text}")
     with open(d / "report.md", "a") as f:
         f.write("\n" + text.replace("## ", "## Importance: ", 1))

@@ -11,6 +11,7 @@ import pytest
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
 from tests._data import make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
+from tests._tiny_sentence import tiny_static_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
@@ -35,6 +36,7 @@ ALT_PARAMS = {
     "glove": {"weighting": "mean"},
     "word2vec": {"window": 3},
     "sentence": {"n_components": 4},
+    "static_embedding": {"n_components": 4},
     "clip_text": {"n_components": 4},
     "clip_image": {"n_components": 4},
     "image_encoder": {"resolution": 48},
@@ -51,6 +53,8 @@ CONTRACT_PARAMS = {
     "image_encoder": lambda: {"resolution": 32, "n_components": 6},
     "crossmodal": lambda: {"image_resolution": 32, "clip_model": tiny_clip_dir()},
     "sentence": lambda: {"n_components": 8},
+    # A tiny sentence model distilled once per session (the shipped MiniLM's full distillation is a slow test).
+    "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},
 }
 

@@ -29,7 +29,7 @@ def raw_config(tmp_path, data_dir, **over) -> dict:
         "models": [{"key": "lgbm", "params": {"n_estimators": 30, "num_leaves": 7}}, {"key": "ridge"}],
         "stack": {"learners": ["blend"]},
         "outliers": {"enabled": True, "columns": ["user_profile__log_follower_count"]},
-        "importance": {"max_rows": 100},
+        "importance": {"max_rows": 100, "per_feature": True},
         "output": {"runs_dir": str(tmp_path / "runs"), "submissions_dir": str(tmp_path / "subs"),
                    "cache_dir": str(tmp_path / "cache")},
     }

@@ -1,0 +1,67 @@
+"""Models built from other models (a distilled static embedding, an ONNX export), cached as folders.
+
+Distilling MiniLM into a static model or exporting it to ONNX costs seconds to a minute and gives the same folder
+every time for the same source, so the folder is built once and reused by every later run. It lives next to the
+row cache: ``<cache_dir>/rows`` holds row vectors, ``<cache_dir>/models/<kind>-<hash>/`` the built models (the run's
+`RowStore.models`), where the hash covers everything the build depends on (source model identity, build
+parameters, library versions).
+
+A folder is built under a temporary name in the same parent and renamed into place, so a killed build never leaves
+a folder that a later run would load. Two processes building the same model both finish; the first rename wins and
+the other discards its copy. With no folder (a memory-only row store: tests, notebooks) models are built into one
+temporary folder per process, removed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+IDENTITY_FILE = "smp_identity.txt"  # written last inside a built folder: what it was built from
+
+
+@functools.lru_cache(maxsize=1)
+def _process_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="smp-models-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None], root: Path | None) -> Path:
+    """The folder of the model `identity` under `root`, calling `build(folder)` only when it is not cached yet.
+
+    `kind` names the folder (``<kind>-<hash of identity>``); `build` writes the model's files into the empty folder
+    it is given. The identity is written into the folder as its last file and checked on reuse. `root` None: this
+    process's temporary folder.
+    """
+    root = Path(root) if root is not None else _process_root()
+    final = root / f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    if _complete(final, identity):
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=root))
+    try:
+        build(tmp)
+        (tmp / IDENTITY_FILE).write_text(identity + "\n")
+        try:
+            os.rename(tmp, final)
+        except OSError as e:  # another process renamed its copy into place first (a non-empty target stays)
+            if not _complete(final, identity):
+                raise RuntimeError(f"model cache folder {final} exists but was not built from {identity!r} "
+                                   f"(no matching {IDENTITY_FILE}); remove it to rebuild") from e
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _complete(folder: Path, identity: str) -> bool:
+    marker = folder / IDENTITY_FILE
+    return marker.is_file() and marker.read_text().strip() == identity
