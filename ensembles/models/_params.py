@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._base import MODELS, Model
+from ._base import BASE_PARAMS, MODELS, Model
 
 
 class ParamError(ValueError):
@@ -39,7 +39,26 @@ def check_params(key: str, params: Mapping[str, Any], where: str) -> None:
     for name in params:
         if not isinstance(name, str):
             raise ParamError(f"{where}: parameter names must be strings, got {name!r}")
-    _CHECKS.get(key, _check_declared)(cls, dict(params), where)
+    _check_base(params, where)
+    _CHECKS.get(key, _check_declared)(cls, {k: v for k, v in params.items() if k not in BASE_PARAMS}, where)
+
+
+def _check_base(params: Mapping[str, Any], where: str) -> None:
+    """The parameters every model takes (`BASE_PARAMS`: bagging seeds, excluded prefixes, selection)."""
+    from ..selection import METHODS
+
+    if "seeds" in params:
+        _wrapper_int(where, "seeds", params["seeds"], 1)
+    ex = params.get("exclude", [])
+    if isinstance(ex, str) or not isinstance(ex, list) or not all(isinstance(e, str) for e in ex):
+        raise ParamError(f"{where}: exclude must be an array of column-name prefixes, got {ex!r} ({_kind(ex)})")
+    sel = params.get("select", {})
+    if not isinstance(sel, Mapping) or (sel and sel.get("method") not in METHODS):
+        raise ParamError(f"{where}: select must be a table with method = one of {METHODS}, got {sel!r}")
+    bad = sorted(set(sel) - {"method", "share", "quantile", "null_runs", "rounds", "min_features"})
+    if bad:
+        raise ParamError(f"{where}: select: unknown key {bad[0]!r}; valid: method, share, quantile, null_runs, "
+                         "rounds, min_features")
 
 
 def _close(name: str, valid: list[str]) -> str:

@@ -39,7 +39,10 @@ W = "cfg.toml [[models]][0] (m)"
         ("mlp", {"hidden": 64}, "hidden must be an array, got 64"),
         ("mlp", {"batch_size": 3.5}, "batch_size must be an integer, got 3.5"),
         ("tabnet", {"max_epochs": True}, "max_epochs must be a number, got True"),
-        ("blend", {"x": 1}, "model 'blend' takes no parameters"),
+        ("blend", {"x": 1}, "unknown parameter 'x' for model 'blend'; valid: loss"),
+        ("lgbm", {"seeds": 0}, "seeds must be an integer >= 1, got 0"),
+        ("catboost", {"exclude": "raw_"}, "exclude must be an array of column-name prefixes"),
+        ("lgbm", {"select": {"method": "lasso"}}, "select must be a table with method = one of"),
         ("xgb", {}, "unknown model 'xgb'"),
     ],
 )
@@ -90,3 +93,8 @@ def test_config_reports_param_errors_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(f"{cfg} [[models]][0] (lgbm): unknown LightGBM parameter")):
         load_config(cfg)
     assert main(["-q", "run", "--config", str(cfg)]) == 2
+
+
+def test_every_model_takes_the_base_params():
+    for key in ("lgbm", "catboost", "ridge", "mlp", "tabnet", "blend"):
+        check_params(key, {"seeds": 2, "exclude": ["raw_categories__"], "select": {"method": "null", "quantile": 0.8}}, W)
