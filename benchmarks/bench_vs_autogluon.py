@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--ag-python (or $AG_PYTHON) is needed unless --skip-ag")
         pred, wall, info = run_autogluon(args.ag_python, tr_raw, te_raw, args.time_limit)
         add(f"AutoGluon best_quality {args.time_limit:.0f}s", "-", pred, wall, info)
-    for name in args.configs.split(","):
+    for name in filter(None, args.configs.split(",")):
         cfg = smp.load_config(name if name in BUNDLED else Path(name))
         cfg = cfg.evolve(data={"path": str(data)})
         for seed in [int(s) for s in args.seeds.split(",")]:
