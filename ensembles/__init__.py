@@ -4,7 +4,7 @@ from ._cv import CVResult, FoldFeatures, PseudoRows, cross_fit, fold_feature_fra
 from ._folds import HOLDOUT_OF, SCHEMES, fold_ids, inner_scheme, make_folds
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, score_all
-from .models import MODELS, Model, get_model, register_model
+from .models import MODELS, Model, get_model, make_model, register_model, search_spaces
 from .stacking import fold_blend, prediction_matrix, restrict_folds, stack, stack_levels
 
 __all__ = [
@@ -15,6 +15,8 @@ __all__ = [
     "RayEngine",
     "get_engine",
     "make_engine",
+    "make_model",
+    "search_spaces",
     "FoldFeatures",
     "GREATER_IS_BETTER",
     "HOLDOUT_OF",

@@ -11,7 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._folds import Folds
-from .engine import Engine
+from .engine import Engine, placement
 from .metrics import score_all
 from .models import Model
 
@@ -154,6 +154,8 @@ def cross_fit(
     """
     X = X.reset_index(drop=True)
     y = np.asarray(y, dtype=float)
+    if X_test is not None and len(X_test) == 0:
+        X_test = None  # no test rows (a forward evaluation of a table without a test file): nothing to predict
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
     n = len(y)
@@ -188,8 +190,9 @@ def cross_fit(
             bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")
         else:
             tasks.append(task)
+    placements = [placement()] * len(done)  # the loop ran here
     if tasks:
-        done = engine.map(_fit_fold, tasks, desc=desc or model.key, progress=progress)
+        done, placements = engine.map_located(_fit_fold, tasks, desc=desc or model.key, progress=progress)
     for k, ((tr, va), (m, pred_va, pred_te)) in enumerate(zip(folds, done)):
         oof[va] = pred_va
         fold_scores.append(score_all(y[va], oof[va]))
@@ -205,6 +208,7 @@ def cross_fit(
         models=models,
         importances=pd.DataFrame(imps),
         fold_test_preds=test_preds,
+        info={"placements": placements},  # where each fold was fitted (engine.placement())
     )
 
 

@@ -11,12 +11,20 @@ their own seed) and the results are assembled in the same order whatever finishe
   started is shut down by `close()`; one we joined is left running.
 
 `get_engine(cfg)` builds the engine a `RunConfig` asks for; feature, ablation and retraining code call it the
-same way. Engines are context managers.
+same way. Engines are context managers. `map_located` also says where each task ran (host, pid and, on Ray, the
+node id and ip), which the run folder's `engine.json` records per fold.
+
+On a cluster a task whose worker or node dies is retried (`max_retries`, Ray's system-failure retries: the fold
+fits are pure functions of their inputs, so a retry gives the same result), and `timeout` bounds the wait for
+the next result, so a cluster that lost every node able to run a task fails with an error instead of hanging.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
@@ -33,6 +41,12 @@ class Engine:
             progress: bool = False) -> list:
         raise NotImplementedError
 
+    def map_located(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
+                    progress: bool = False) -> tuple[list, list[dict[str, Any]]]:
+        """`map`, plus where each item ran: one `placement()` dict per item, in input order."""
+        pairs = self.map(partial(_located, fn), items, desc=desc, progress=progress)
+        return [r for r, _ in pairs], [where for _, where in pairs]
+
     def close(self) -> None:
         """Release workers this engine started (idempotent)."""
 
@@ -41,6 +55,20 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def placement() -> dict[str, Any]:
+    """Where this code runs: host name and pid, plus the Ray node id and ip inside a Ray worker (else None)."""
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "node_id": None, "ip": None}
+    ray = sys.modules.get("ray")  # never import Ray just to ask: a joblib worker has no cluster
+    if ray is not None and ray.is_initialized():
+        where["node_id"] = ray.get_runtime_context().get_node_id()
+        where["ip"] = ray.util.get_node_ip_address()
+    return where
+
+
+def _located(fn: Callable[[Any], Any], item: Any) -> tuple[Any, dict[str, Any]]:
+    return fn(item), placement()
 
 
 class LocalEngine(Engine):
@@ -68,6 +96,9 @@ class LocalEngine(Engine):
     def __repr__(self) -> str:
         return f"LocalEngine(n_jobs={self.n_jobs})"
 
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "local", "n_jobs": self.n_jobs}
+
 
 class RayEngine(Engine):
     """Ray tasks; started lazily on the first `map`, so building the engine costs nothing."""
@@ -75,9 +106,13 @@ class RayEngine(Engine):
     name = "ray"
 
     def __init__(self, address: str = "", *, num_cpus: int | None = None, num_gpus: int | None = None,
-                 task_cpus: float = 1.0, temp_dir: str = "", init_kwargs: dict[str, Any] | None = None) -> None:
+                 task_cpus: float = 1.0, temp_dir: str = "", init_kwargs: dict[str, Any] | None = None,
+                 max_retries: int = 3, timeout: float = 0.0) -> None:
         if task_cpus <= 0:
             raise ValueError(f"`task_cpus > 0` must hold, but got {task_cpus=}.")
+        if max_retries < 0 or timeout < 0:
+            raise ValueError(f"`max_retries >= 0` and `timeout >= 0` must hold, but got {max_retries=}, {timeout=}.")
+        self.max_retries, self.timeout = max_retries, timeout
         self.address = address
         self.num_cpus, self.num_gpus, self.task_cpus = num_cpus, num_gpus, task_cpus
         self.temp_dir = temp_dir
@@ -111,16 +146,32 @@ class RayEngine(Engine):
         return ray
 
     def map(self, fn, items, *, desc=None, progress=False):
-        items = list(items)
-        if not items:
+        return self._submit(fn, [(x,) for x in items], desc or getattr(fn, "__name__", "map"), progress)
+
+    def map_located(self, fn, items, *, desc=None, progress=False):
+        # Ray wants a plain function for a task: the wrapper is the task, `fn` its first argument.
+        pairs = self._submit(_located, [(fn, x) for x in items], desc or getattr(fn, "__name__", "map"), progress)
+        return [r for r, _ in pairs], [where for _, where in pairs]
+
+    def _submit(self, fn, args: list[tuple], desc: str, progress: bool) -> list:
+        if not args:
             return []
         ray = self._ray()
-        task = ray.remote(num_cpus=self.task_cpus)(fn)
-        refs = [task.remote(x) for x in items]
+        # max_retries: a task whose worker process or node dies is run again elsewhere (exceptions raised by `fn`
+        # itself are not retried: they would fail the same way).
+        task = ray.remote(num_cpus=self.task_cpus, max_retries=self.max_retries)(fn)
+        refs = [task.remote(*a) for a in args]
         pending = list(refs)
         with tqdm(total=len(refs), desc=desc, disable=not progress, leave=False) as bar:
             while pending:
-                done, pending = ray.wait(pending, num_returns=1)
+                done, pending = ray.wait(pending, num_returns=1, timeout=self.timeout or None)
+                if not done:
+                    for ref in pending:
+                        ray.cancel(ref, force=True)
+                    raise TimeoutError(
+                        f"Ray engine: no task finished within [ray] timeout = {self.timeout:g}s ({len(pending)} of "
+                        f"{len(refs)} tasks of {desc} pending on cluster {self.address or 'local'!r}; are its nodes "
+                        f"alive with {self.task_cpus:g} free CPU(s)? `ray status` shows them)")
                 bar.update(len(done))
         return ray.get(refs)  # input order, whatever finished first
 
@@ -134,10 +185,14 @@ class RayEngine(Engine):
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address or 'local'!r}, num_cpus={self.num_cpus})"
 
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "ray", "address": self.address or "local", "task_cpus": self.task_cpus,
+                "max_retries": self.max_retries, "timeout": self.timeout}
+
 
 def make_engine(name: str = "local", **options: Any) -> Engine:
     """An engine by name: `local` takes `n_jobs`; `ray` takes `address`, `num_cpus`, `num_gpus`, `task_cpus`,
-    `temp_dir`, `init_kwargs`."""
+    `temp_dir`, `init_kwargs`, `max_retries`, `timeout`."""
     if name == "local":
         return LocalEngine(**options)
     if name == "ray":
@@ -160,7 +215,8 @@ def get_engine(cfg: Any = None) -> Engine:
         r = _as_dict(getattr(cfg, "ray", None))
         return RayEngine(r.get("address", "") or "", num_cpus=r.get("num_cpus"), num_gpus=r.get("num_gpus"),
                          task_cpus=float(r.get("task_cpus", 1.0)), temp_dir=r.get("temp_dir", "") or "",
-                         init_kwargs=r.get("init", {}) or {})
+                         init_kwargs=r.get("init", {}) or {}, max_retries=int(r.get("max_retries", 3)),
+                         timeout=float(r.get("timeout", 0.0)))
     raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
 
 

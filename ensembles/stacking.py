@@ -95,6 +95,7 @@ def fold_blend(results: dict[str, CVResult], y, folds: Folds, *, level: int = 2)
             m.fit(A.iloc[tr], y[tr])
         else:  # time-ordered folds: the first fold's training rows were never validated, so no OOF to weigh on
             m.weights_ = pd.Series(np.full(len(names), 1.0 / len(names)), index=names)
+            m.columns_ = names
         w = m.weights_.to_numpy()
         per_fold_va = np.column_stack([A[n].to_numpy()[va] for n in names])
         oof[va] = per_fold_va @ w

@@ -2,7 +2,8 @@
 
 from ._base import GENERATORS, FeatureGenerator, TargetGenerator, get_generator, register
 from ._cache import FeatureCache, fingerprint_frame, generator_key
-from ._plan import FeatureSet, FeatureSpec, build_features, transform_features
+from ._plan import FeatureSet, FeatureSpec, build_features, target_input_columns, transform_features
+from ._rowcache import RowStore
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
 from . import category  # noqa: F401  category
@@ -37,5 +38,7 @@ __all__ = [
     "generator_key",
     "get_generator",
     "register",
+    "RowStore",
+    "target_input_columns",
     "transform_features",
 ]

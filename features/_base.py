@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from ._registry import Registry
+from smp._registry import Registry
+
+from ._rowcache import RowStore
 
 
 class FeatureGenerator:
@@ -68,6 +70,25 @@ class FeatureGenerator:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------------------------ run context
+    def use_rows(self, store: RowStore | None) -> "FeatureGenerator":
+        """Hand the run's per-row embedding store to this generator (generators that embed nothing ignore it).
+        Not a parameter and not pickled: where vectors are cached never changes what a generator computes."""
+        self._rows = store
+        return self
+
+    @property
+    def rows(self) -> RowStore:
+        """The run's row store, else a private in-memory one (kept for this generator's lifetime)."""
+        if getattr(self, "_rows", None) is None:
+            self._rows = RowStore()
+        return self._rows
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_rows", None)
+        return state
 
     # -------------------------------------------------------------------------------------------- columns
     def input_columns(self, frame: pd.DataFrame) -> list[str]:

@@ -12,11 +12,12 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from smp._files import atomic_write
 
 from ._base import FeatureGenerator
 
@@ -71,16 +72,5 @@ class FeatureCache:
     def save(self, gen: FeatureGenerator, key: str, out: pd.DataFrame) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         out_path, gen_path = self._paths(gen, key)
-        _atomic_write(out_path, lambda p: out.to_parquet(p))
-        _atomic_write(gen_path, lambda p: Path(p).write_bytes(pickle.dumps(gen)))
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(out_path, lambda p: out.to_parquet(p))
+        atomic_write(gen_path, pickle.dumps(gen))

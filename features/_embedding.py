@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import _rowcache
+from ._rowcache import row_hashes
 from ._base import FeatureGenerator
 from ._common import check_int
 
@@ -51,10 +51,10 @@ class EmbeddingGenerator(FeatureGenerator):
         """Raw vectors (rows x dim, float32; NaN rows where a row has no usable input), through the row cache."""
         contents, payload = self._inputs(X)
         have = [i for i, c in enumerate(contents) if c is not None]
-        cache = _rowcache.RowCache(self._model_key(), _rowcache.active_root())
-        keys = _rowcache.row_hashes(self._model_key(), [contents[i] for i in have])
+        cache = self.rows.cache(self._model_key())
+        keys = row_hashes(self._model_key(), [contents[i] for i in have])
         bar = tqdm(total=len(set(keys)), desc=self.name, unit="row", leave=False,
-                   disable=not _rowcache.progress_enabled() or len(have) < 1000)
+                   disable=not self.rows.progress or len(have) < 1000)
 
         def compute(pos: list[int]) -> np.ndarray:
             out = self._encode(payload, [have[p] for p in pos])

@@ -202,8 +202,9 @@ def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]
     return out
 
 
-def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None]:
-    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file."""
+def read_image_bytes(paths: Sequence[str | None], who: str, *, warn: bool = True) -> list[bytes | None]:
+    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file (unless
+    `warn` is off: the caller reports them with its own)."""
     out: list[bytes | None] = []
     bad: list[str] = []
     for p in paths:
@@ -216,7 +217,7 @@ def read_image_bytes(paths: Sequence[str | None], who: str) -> list[bytes | None
         except OSError:
             out.append(None)
             bad.append(p)
-    if bad:
+    if bad and warn:
         warn_images(who, bad, "missing or unreadable")
     return out
 

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ._base import FeatureGenerator, get_generator
 from ._cache import FeatureCache, generator_key
-from ._rowcache import active_root, use_row_cache
+from ._rowcache import RowStore
 
 
 @dataclass(frozen=True)
@@ -43,30 +43,33 @@ def build_features(
     specs: list[FeatureSpec],
     *,
     cache: FeatureCache | None = None,
+    rows: RowStore | None = None,
     progress: bool = True,
 ) -> FeatureSet:
     """Fit every static generator on the whole `frame` (through the cache) and collect target-aware ones unfitted.
 
-    With a cache, embedding generators also keep their per-row vectors under `<cache>/rows` (see `_rowcache.py`).
+    `rows` is where embedding generators keep their per-row vectors (default: under `<cache>/rows` when there is
+    a cache, else memory only; see `_rowcache.py`). Label-using generators may read static feature columns too:
+    their `requires` are checked against the PostFrame plus the static matrix, before any of them is fitted.
     """
-    row_root = active_root() or (cache.root / "rows" if cache is not None else None)
-    with use_row_cache(row_root, progress=progress):
-        return _build_features(frame, specs, cache=cache, progress=progress)
-
-
-def _build_features(
-    frame: pd.DataFrame, specs: list[FeatureSpec], *, cache: FeatureCache | None, progress: bool
-) -> FeatureSet:
-    generators = [spec.create() for spec in specs]
+    if rows is None:
+        rows = RowStore(cache.root / "rows" if cache is not None else None, progress=progress)
+    generators = [spec.create().use_rows(rows) for spec in specs]
     static_parts: list[pd.DataFrame] = []
     fitted: list[FeatureGenerator] = []
     targets: list[FeatureGenerator] = []
     columns: dict[str, dict[str, str]] = {}
     hits = 0
+    for gen in generators:  # fail early, naming missing columns, before any work
+        if not gen.uses_target:
+            gen.input_columns(frame)
+        elif missing := [c for c in gen.requires if c not in frame.columns and "__" not in c]:
+            # Feature columns (`generator__stat`) exist only once the static generators ran; PostFrame ones now.
+            raise KeyError(f"feature generator {gen.name!r} requires columns {missing} that the frame lacks; "
+                           f"available columns: {sorted(map(str, frame.columns))}")
     bar = tqdm(generators, desc="features", unit="gen", disable=not progress, leave=False)
     for gen in bar:
         bar.set_postfix_str(gen.name)
-        gen.input_columns(frame)  # fail early, naming missing columns, before any work
         if gen.uses_target:
             targets.append(gen)
             continue
@@ -74,6 +77,7 @@ def _build_features(
         hit = cache.load(gen, key) if cache is not None else None
         if hit is not None:
             out, gen = hit
+            gen.use_rows(rows)
             hits += 1
             if hasattr(gen, "rows_computed_"):  # this run embedded nothing: every vector came from a cache
                 gen.rows_cached_ = gen.rows_computed_ + gen.rows_cached_
@@ -88,15 +92,30 @@ def _build_features(
     for gen, part in zip(fitted, static_parts):
         for c in part.columns:
             _claim(columns, c, gen)
+    wide = _wide_head(frame, static)
     for gen in targets:
-        for c in target_output_columns(gen, frame):
+        for c in target_output_columns(gen, wide):
             _claim(columns, c, gen)
     return FeatureSet(static, fitted, targets, columns, cache_hits=hits)
 
 
-def transform_features(frame: pd.DataFrame, generators: list[FeatureGenerator]) -> pd.DataFrame:
-    """Apply already fitted static generators to a (new) frame, e.g. training posts plus new posts."""
-    parts = [gen.transform(frame) for gen in generators]
+def _wide_head(posts: pd.DataFrame, X: pd.DataFrame, n: int = 8) -> pd.DataFrame:
+    """The first rows of the PostFrame beside their static features: what label-using generators may read."""
+    return pd.concat([posts.iloc[:n].reset_index(drop=True), X.iloc[:n].reset_index(drop=True)], axis=1)
+
+
+def target_input_columns(generators: list[FeatureGenerator], posts: pd.DataFrame, X: pd.DataFrame) -> list[str]:
+    """The static feature columns (of `X`) that the label-using `generators` read, in `X`'s order."""
+    wide = _wide_head(posts, X, 0)
+    wanted = {c for gen in generators for c in gen.input_columns(wide)}
+    return [c for c in X.columns if c in wanted and c not in posts.columns]
+
+
+def transform_features(frame: pd.DataFrame, generators: list[FeatureGenerator], *,
+                       rows: RowStore | None = None) -> pd.DataFrame:
+    """Apply already fitted static generators to a (new) frame, e.g. training posts plus new posts; `rows` is the
+    per-row embedding store, so only rows never embedded before are encoded."""
+    parts = [gen.use_rows(rows).transform(frame) for gen in generators]
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
 
 

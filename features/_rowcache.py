@@ -5,10 +5,11 @@ PCA size recomputes it. Embeddings are by far the most expensive part of those o
 only on the encoder and that row's input, so they get a second cache level: a re-run, a retrain on grown data or a
 different reduction embeds only rows whose content the encoder has never seen.
 
-Layout: ``<root>/<model-hash>/model.txt`` names the model key; every `put` appends one shard,
+Where the cache lives is a `RowStore` the run hands to its generators (a folder, or memory only); nothing about it
+is module state. Layout: ``<root>/<model-hash>/model.txt`` names the model key; every `put` appends one shard,
 ``<shard>.vals.npy`` (float32, rows x dim) and ``<shard>.keys.npy`` (16-byte row hashes), the keys written last and
 both renamed into place, so a reader never sees half a shard and concurrent writers (several processes, Ray
-workers) never touch each other's files. With no root the cache lives in this process's memory only.
+workers) never touch each other's files. With no root the vectors live in the store object's memory only.
 """
 
 from __future__ import annotations
@@ -16,19 +17,15 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ._cache import _atomic_write
+from smp._files import atomic_write
 
 KEY_BYTES = 16
-_MEMORY: dict[str, dict[bytes, np.ndarray]] = {}
-_MEMORY_LIMIT_BYTES = 512 * 2**20
-_ACTIVE_ROOT: Path | None = None
-_PROGRESS = False
+MEMORY_LIMIT_BYTES = 512 * 2**20
 
 
 def row_hashes(model_key: str, contents: Sequence[bytes | str]) -> list[bytes]:
@@ -40,49 +37,46 @@ def row_hashes(model_key: str, contents: Sequence[bytes | str]) -> list[bytes]:
     ]
 
 
-@contextmanager
-def use_row_cache(root: str | os.PathLike | None, *, progress: bool = False) -> Iterator[None]:
-    """Make `root` the row cache of every embedding generator inside the block (None: memory only).
+class RowStore:
+    """Where embedding generators keep their per-row vectors: a folder shared by runs and processes, or (no root)
+    this object's own memory, bounded by `memory_limit_bytes`. `progress` shows a bar per encoder while it embeds
+    cache misses. Neither is a generator parameter: where vectors live and whether bars show must not change a
+    generator's cache key. The run hands its store to each generator (`FeatureGenerator.use_rows`)."""
 
-    `progress` shows a bar per encoder while it embeds cache misses. Neither is a generator parameter: where the
-    cache lives and whether bars show must not change a generator's cache key.
-    """
-    global _ACTIVE_ROOT, _PROGRESS
-    before = _ACTIVE_ROOT, _PROGRESS
-    _ACTIVE_ROOT = Path(root) if root is not None else None
-    _PROGRESS = bool(progress)
-    try:
-        yield
-    finally:
-        _ACTIVE_ROOT, _PROGRESS = before
+    def __init__(self, root: str | os.PathLike | None = None, *, progress: bool = False,
+                 memory_limit_bytes: int = MEMORY_LIMIT_BYTES) -> None:
+        self.root = Path(root) if root is not None else None
+        self.progress = bool(progress)
+        self.memory_limit_bytes = int(memory_limit_bytes)
+        self.memory: dict[str, dict[bytes, np.ndarray]] = {}
 
+    def cache(self, model_key: str) -> "RowCache":
+        return RowCache(model_key, self)
 
-def progress_enabled() -> bool:
-    return _PROGRESS
+    def memory_bytes(self) -> int:
+        return sum(v.nbytes for m in self.memory.values() for v in m.values())
 
+    def __getstate__(self) -> dict:
+        # A pickled generator (feature cache, run folder) must not carry a memory cache's vectors along.
+        return {**self.__dict__, "memory": {}}
 
-def active_root() -> Path | None:
-    """The row cache folder set by `use_row_cache` (or the SMP_ROW_CACHE environment variable), else None."""
-    if _ACTIVE_ROOT is not None:
-        return _ACTIVE_ROOT
-    env = os.environ.get("SMP_ROW_CACHE")
-    return Path(env) if env else None
+    def __repr__(self) -> str:
+        return f"RowStore({str(self.root) if self.root else 'memory'!r})"
 
 
 class RowCache:
     """Vectors of one model key, looked up by row hash; misses are computed in batches and stored."""
 
-    def __init__(self, model_key: str, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, model_key: str, store: RowStore | str | os.PathLike | None = None) -> None:
         self.model_key = model_key
-        self.root = Path(root) if root is not None else None
-        self.dir = (
-            self.root / hashlib.sha256(model_key.encode()).hexdigest()[:24] if self.root is not None else None
-        )
+        self.store = store if isinstance(store, RowStore) else RowStore(store)
+        root = self.store.root
+        self.dir = root / hashlib.sha256(model_key.encode()).hexdigest()[:24] if root is not None else None
 
     # ------------------------------------------------------------------------------------------------ reading
     def _load(self, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
         if self.dir is None:
-            mem = _MEMORY.get(self.model_key, {})
+            mem = self.store.memory.get(self.model_key, {})
             return {k: mem[k] for k in wanted if k in mem}
         found: dict[bytes, np.ndarray] = {}
         if not self.dir.is_dir():
@@ -116,20 +110,20 @@ class RowCache:
             if not keys:
                 return
         if self.dir is None:
-            mem = _MEMORY.setdefault(self.model_key, {})
-            if sum(v.nbytes for m in _MEMORY.values() for v in m.values()) + values.nbytes > _MEMORY_LIMIT_BYTES:
-                _MEMORY.clear()  # a memory-only cache is a convenience; start afresh rather than grow unbounded
-                mem = _MEMORY.setdefault(self.model_key, {})
+            memory = self.store.memory
+            if self.store.memory_bytes() + values.nbytes > self.store.memory_limit_bytes:
+                memory.clear()  # a memory-only cache is a convenience; start afresh rather than grow unbounded
+            mem = memory.setdefault(self.model_key, {})
             mem.update(zip(keys, values))
             return
         self.dir.mkdir(parents=True, exist_ok=True)
         info = self.dir / "model.txt"
         if not info.exists():
-            _atomic_write(info, lambda p: Path(p).write_text(self.model_key + "\n"))
+            atomic_write(info, self.model_key + "\n")
         shard = uuid.uuid4().hex
         key_arr = np.array(keys, dtype=f"S{KEY_BYTES}")
-        _atomic_write(self.dir / f"{shard}.vals.npy", lambda p: _save_npy(p, values))
-        _atomic_write(self.dir / f"{shard}.keys.npy", lambda p: _save_npy(p, key_arr))
+        atomic_write(self.dir / f"{shard}.vals.npy", lambda p: _save_npy(p, values))
+        atomic_write(self.dir / f"{shard}.keys.npy", lambda p: _save_npy(p, key_arr))
 
     # ------------------------------------------------------------------------------------------------- public
     def get_or_compute(

@@ -112,7 +112,7 @@ class Clusters(FeatureGenerator):
         computed = cached = 0
         for b in self.blocks:
             gen = _block_generator(b, self.dims, self.block_params)
-            Z = gen.fit_transform(X).to_numpy(dtype=np.float64)
+            Z = gen.use_rows(self.rows).fit_transform(X).to_numpy(dtype=np.float64)
             computed += getattr(gen, "rows_computed_", 0)
             cached += getattr(gen, "rows_cached_", 0)
             self.generators_[b], self.models_[b], Zs[b] = gen, self._fit_block(Z, levels), Z
@@ -143,7 +143,7 @@ class Clusters(FeatureGenerator):
         Zs, computed, cached = {}, 0, 0
         for b in self.blocks:
             gen = self.generators_[b]
-            Zs[b] = gen.transform(X).to_numpy(dtype=np.float64)
+            Zs[b] = gen.use_rows(self.rows).transform(X).to_numpy(dtype=np.float64)
             computed += getattr(gen, "rows_computed_", 0)
             cached += getattr(gen, "rows_cached_", 0)
         self.rows_computed_, self.rows_cached_ = computed, cached

@@ -85,7 +85,7 @@ class CrossModal(FeatureGenerator):
     def _embed(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         out, computed, cached = {}, 0, 0
         for key, gen in self._embedders().items():
-            out[key] = gen.embed(X)
+            out[key] = gen.use_rows(self.rows).embed(X)
             computed += gen.rows_computed_
             cached += gen.rows_cached_
         self.rows_computed_, self.rows_cached_ = computed, cached

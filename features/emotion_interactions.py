@@ -25,7 +25,7 @@ import pandas as pd
 from ._base import FeatureGenerator, register
 from ._common import check_fitted_columns, frame_of, param_requires
 from .emotion import TEXT_COLUMNS, post_texts, text_emotion_table
-from .face_emotion import face_emotion_columns, frame_image_paths, image_root_of
+from .face_emotion import face_emotion_columns, frame_image_paths
 from .media_emotion import FACE_COLUMNS, MediaEmotion
 
 IMAGE_SOURCES = ("media", "face", "none")
@@ -69,7 +69,6 @@ class EmotionInteractions(FeatureGenerator):
         self.image_root = image_root
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
-        self.root_ = image_root_of(X, self.image_root)
         if (self.likes_column == "auto") != (self.per_column == "auto"):
             raise ValueError("`likes_column` and `per_column` are set together (or both \"auto\"), but got "
                              f"likes_column={self.likes_column!r}, per_column={self.per_column!r}")
@@ -94,8 +93,8 @@ class EmotionInteractions(FeatureGenerator):
         from .face_emotion import FaceEmotion
 
         settings = FaceEmotion(image_root=self.image_root).settings()
-        paths = frame_image_paths(X, image_root_of(X, self.image_root, self.root_))
-        return np.asarray(face_emotion_columns(paths, settings)["intensity"])
+        paths = frame_image_paths(X, self.image_root)
+        return np.asarray(face_emotion_columns(paths, settings, self.rows)["intensity"])
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         likes_col, per_col = self.likability_columns_

@@ -15,7 +15,6 @@ Video files (``.mp4`` ...) are read through one frame from their middle.
 
 from __future__ import annotations
 
-import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +25,8 @@ from tqdm.auto import tqdm
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, frame_of
+from ._encoders import read_image_bytes, resolve_paths
+from ._rowcache import RowStore, row_hashes
 
 FACE_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # fer's output order
 DOMINANT_CATEGORIES = (*FACE_EMOTIONS, "none")  # "none": no face (or no emotion reported) in the image
@@ -62,24 +63,11 @@ def face_columns(prob: np.ndarray, n_faces: np.ndarray, dominant: list, ok: np.n
     return out
 
 
-def resolve_image_path(path: object, root: str | os.PathLike | None) -> Path | None:
-    """Where the file of a PostFrame `image_path` lies: absolute paths as they are, relative ones under `root`.
-
-    `root` is the data folder (the generator's `image_root` parameter, else the frame's `attrs["data_root"]` that
-    `smp.pipelines.data.load_frame` sets); without one, relative to the working directory. None for a missing path.
-    """
-    if path is None or (isinstance(path, float) and np.isnan(path)) or str(path).strip() == "":
-        return None
-    p = Path(str(path))
-    if p.is_absolute() or not root:
-        return p
-    return Path(root) / p
-
-
 def read_image_bgr(path: Path) -> np.ndarray | None:
     """A BGR uint8 image (the middle frame of a video file), or None when it cannot be read."""
     import cv2
 
+    path = Path(path)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         cap = cv2.VideoCapture(str(path))
         try:
@@ -192,68 +180,53 @@ def face_model(min_face_size: int, scale_factor: float, min_neighbors: int, max_
                             max_side=max_side)
 
 
-# Results per (settings, file, size, mtime): face_emotion and emotion_interactions read the same images in one run.
-_MEMO: dict[tuple, tuple[int, np.ndarray, str] | None] = {}
-_MEMO_MAX = 200_000
-
-
-def image_face_emotions(paths: list[Path | None], settings: tuple, *, desc: str = "face emotion"):
-    """(n_faces, probs, dominant) per path, None for a missing or unreadable file (one warning names them)."""
+def image_face_emotions(paths: list[str | None], settings: tuple, rows: RowStore, *,
+                        who: str = "face_emotion") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_faces, probs (n x 7), ok) per path: ok is False for a missing or unreadable file (one warning names
+    them). Results are cached per (settings, file bytes) in the run's row store, so face_emotion and
+    emotion_interactions read each image once per run, and later runs not at all."""
+    blobs = read_image_bytes(paths, who, warn=False)
+    have = [i for i, b in enumerate(blobs) if b is not None]
+    model_key = f"face_emotion:{settings}"
     model = None
-    results: list[tuple[int, np.ndarray, str] | None] = []
-    bad: list[str] = []
-    for p in tqdm(paths, desc=desc, unit="img", disable=None, leave=False):
-        if p is None:
-            results.append(None)
-            continue
-        try:
-            st = p.stat()
-            key = (settings, str(p), st.st_size, st.st_mtime_ns)
-        except OSError:
-            results.append(None)
-            bad.append(str(p))
-            continue
-        if key in _MEMO:
-            res = _MEMO[key]
-        else:
+    bad = [i for i, (p, b) in enumerate(zip(paths, blobs)) if p is not None and b is None]  # missing, unreadable
+
+    def compute(pos: list[int]) -> np.ndarray:
+        nonlocal model
+        out = np.full((len(pos), 1 + len(FACE_EMOTIONS)), np.nan, dtype=np.float32)
+        for j, p in enumerate(tqdm(pos, desc=who, unit="img", leave=False, disable=not rows.progress or len(pos) < 64)):
+            path = paths[have[p]]
+            img = read_image_bgr(path)
+            if img is None:
+                bad.append(have[p])
+                continue
             model = model or face_model(*settings)
-            img = read_image_bgr(p)
-            res = None if img is None else model.predict(img)
-            if len(_MEMO) < _MEMO_MAX:
-                _MEMO[key] = res
-        if res is None:
-            bad.append(str(p))
-        results.append(res)
+            n_faces, prob, _ = model.predict(img)
+            out[j, 0], out[j, 1:] = n_faces, prob
+        return out
+
+    V, _, _ = rows.cache(model_key).get_or_compute(row_hashes(model_key, [blobs[i] for i in have]), compute,
+                                                   batch_size=256)
+    full = np.full((len(paths), 1 + len(FACE_EMOTIONS)), np.nan)
+    if V is not None:
+        full[have] = V
     if bad:
         more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-        warnings.warn(f"face emotion: cannot read image {bad[0]}{more}; their face-emotion features are NaN",
-                      stacklevel=2)
-    return results
+        warnings.warn(f"face emotion: cannot read image {paths[min(bad)]}{more}; their face-emotion features are "
+                      "NaN", stacklevel=2)
+    ok = np.isfinite(full).all(axis=1)
+    return np.nan_to_num(full[:, 0]), np.nan_to_num(full[:, 1:]), ok
 
 
-def face_emotion_columns(paths: list[Path | None], settings: tuple) -> dict[str, object]:
-    res = image_face_emotions(paths, settings)
-    n = len(res)
-    prob = np.zeros((n, len(FACE_EMOTIONS)))
-    n_faces = np.zeros(n)
-    dominant = ["none"] * n
-    ok = np.ones(n, dtype=bool)
-    for i, r in enumerate(res):
-        if r is None:
-            ok[i] = False
-        else:
-            n_faces[i], prob[i], dominant[i] = r
+def face_emotion_columns(paths: list[str | None], settings: tuple, rows: RowStore) -> dict[str, object]:
+    n_faces, prob, ok = image_face_emotions(paths, settings, rows)
+    dominant = [FACE_EMOTIONS[int(np.argmax(p))] if n > 0 and p.sum() > 0 else "none" for n, p in zip(n_faces, prob)]
     return face_columns(prob, n_faces, dominant, ok)
 
 
-def image_root_of(X: pd.DataFrame, image_root: str | None, fitted_root: str | None = None) -> str | None:
-    """The folder relative image paths are under: the parameter, else the frame's data folder, else the one seen
-    at fit (a frame concatenated from two loads, as `smp predict` builds, loses its `attrs`)."""
-    return image_root or X.attrs.get("data_root") or fitted_root or None
-
-
-def frame_image_paths(X: pd.DataFrame, root: str | None) -> list[Path | None]:
-    return [resolve_image_path(v, root) for v in X["image_path"].to_numpy(dtype=object)]
+def frame_image_paths(X: pd.DataFrame, root: str | None) -> list[str | None]:
+    """`image_path` of each row, relative ones under `root` (the `image_root` parameter; else the working dir)."""
+    return resolve_paths(X["image_path"].to_numpy(dtype=object), root or None)
 
 
 @register
@@ -261,8 +234,8 @@ class FaceEmotion(FeatureGenerator):
     """Faces and their 7-class emotion in each post's image (fer's model on LiteRT; see the module docstring).
 
     Outputs ``face_emotion__{has_face, face_count, dominant (category), p_<7 classes>, intensity, valence}``.
-    `image_root` is the folder `image_path` is relative to (default: the data folder of the loaded frame, else
-    the one seen at fit).
+    `image_root` is the folder a relative `image_path` is under (loaded frames carry absolute paths; default: the
+    working directory).
     """
 
     name = "face_emotion"
@@ -288,9 +261,7 @@ class FaceEmotion(FeatureGenerator):
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         self.settings()
-        self.root_ = image_root_of(X, self.image_root)
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        root = image_root_of(X, self.image_root, self.root_)
-        cols = face_emotion_columns(frame_image_paths(X, root), self.settings())
+        cols = face_emotion_columns(frame_image_paths(X, self.image_root), self.settings(), self.rows)
         return frame_of(X.index, self.name, cols)

@@ -23,7 +23,6 @@ same command again with ``--out`` naming the interrupted ablation resumes it: fi
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from smp._files import atomic_write
 from smp.ensembles import HOLDOUT_OF
 from smp.features import GENERATORS
 
@@ -69,13 +69,11 @@ def feature_groups(cfg: RunConfig) -> list[str]:
     return groups
 
 
-def _variant_cfg(cfg: RunConfig, name: str) -> RunConfig:
-    v = copy.deepcopy(cfg)
-    v.name = f"{cfg.name}-{name}"
-    v.output.submission = False  # variants are measurements, not submissions
-    if name != "full" and hasattr(v, "importance"):
-        v.importance.permutation = False  # the full run's importance is the one reported
-    return v
+def _variant_cfg(cfg: RunConfig, name: str, **changes) -> RunConfig:
+    """A variant of `cfg`: a measurement, not a submission; only the full run reports permutation importance."""
+    out = {"submission": False, **changes.pop("output", {})}
+    importance = {} if name == "full" else {"permutation": False}
+    return cfg.evolve(name=f"{cfg.name}-{name}", output=out, importance=importance, **changes)
 
 
 def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant]:
@@ -85,30 +83,24 @@ def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant
     """
     out = [Variant("full", "full configuration", "full", _variant_cfg(cfg, "full"))]
     for g in feature_groups(cfg):
-        v = _variant_cfg(cfg, f"no_{g}")
-        dropped = [s.name for s in v.features if GENERATORS.get(s.name).group == g]
-        v.features = [s for s in v.features if GENERATORS.get(s.name).group != g]
-        _drop_filter_columns(v, dropped)
-        if not v.features:
+        kept = [s for s in cfg.features if GENERATORS.get(s.name).group != g]
+        dropped = [s.name for s in cfg.features if GENERATORS.get(s.name).group == g]
+        if not kept:
             log.info("ablation: no variant without %r (it is the only feature group)", g)
             continue
-        out.append(Variant(f"no_{g}", f"w/o {g} features", "group", v))
+        out.append(Variant(f"no_{g}", f"w/o {g} features", "group",
+                           _variant_cfg(cfg, f"no_{g}", features=kept, outliers=_filter_columns(cfg, dropped))))
     if len(cfg.models) > 1 or cfg.stack.learners:
-        v = _variant_cfg(cfg, "no_ensemble")
-        v.stack.learners, v.stack.final = [], "best"
-        out.append(Variant("no_ensemble", "w/o ensemble (best single level-1 model)", "component", v))
+        out.append(Variant("no_ensemble", "w/o ensemble (best single level-1 model)", "component",
+                           _variant_cfg(cfg, "no_ensemble", stack=_no_stack())))
     if cfg.cv.scheme in SINGLE_SPLIT:
-        v = _variant_cfg(cfg, "single_split")
-        v.cv.scheme = SINGLE_SPLIT[cfg.cv.scheme]
-        v.stack.learners, v.stack.final = [], "best"
         out.append(Variant("single_split", f"single split instead of {cfg.cv.n_splits}-fold {cfg.cv.scheme}",
-                           "component", v))
+                           "component", _variant_cfg(cfg, "single_split", cv={"scheme": SINGLE_SPLIT[cfg.cv.scheme]},
+                                                     stack=_no_stack())))
     for name, section in COMPONENT_SECTIONS.items():
-        sec = getattr(cfg, section, None)
-        if sec is not None and getattr(sec, "enabled", False):
-            v = _variant_cfg(cfg, f"no_{name}")
-            getattr(v, section).enabled = False
-            out.append(Variant(f"no_{name}", f"w/o {name.replace('_', ' ')} ([{section}] off)", "component", v))
+        if getattr(getattr(cfg, section), "enabled", False):
+            out.append(Variant(f"no_{name}", f"w/o {name.replace('_', ' ')} ([{section}] off)", "component",
+                               _variant_cfg(cfg, f"no_{name}", **{section: {"enabled": False}})))
     if only is not None:
         known = [v.name for v in out]
         unknown = sorted(set(only) - set(known))
@@ -118,38 +110,35 @@ def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant
     return out
 
 
-def _drop_filter_columns(v: RunConfig, generators: list[str]) -> None:
+def _no_stack() -> dict:
+    return {"learners": [], "final": "best", "fold_blend": False, "levels": []}
+
+
+def _filter_columns(cfg: RunConfig, generators: list[str]) -> dict:
     """An outlier filter on a removed generator's column filters on the label (and other columns) only."""
-    sec = getattr(v, "outliers", None)
-    if sec is None or not getattr(sec, "columns", None):
-        return
-    keep = [c for c in sec.columns if not any(str(c).startswith(f"{g}__") for g in generators)]
-    if len(keep) != len(sec.columns):
-        log.info("ablation %s: outlier filter columns %s removed with their generators", v.name,
-                 sorted(set(sec.columns) - set(keep)))
-        sec.columns = keep
+    keep = [c for c in cfg.outliers.columns if not any(str(c).startswith(f"{g}__") for g in generators)]
+    if len(keep) != len(cfg.outliers.columns):
+        log.info("ablation without %s: outlier filter columns %s removed with their generators", generators,
+                 sorted(set(cfg.outliers.columns) - set(keep)))
+    return {"columns": keep}
 
 
 def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_estimators: int = 20) -> RunConfig:
     """The same feature recipe on a small synthetic SMPD-Image set with one fast LightGBM and 3 folds.
 
     For trying an ablation end to end in seconds (the notebooks' test mode) before spending hours on real data;
-    generators that need columns the synthetic set lacks fail early, naming the columns.
+    generators that need columns the synthetic set lacks are dropped, with a log line naming them.
     """
-    from .config import DataConfig, ModelConfig
-
-    v = copy.deepcopy(cfg)
-    v.name = f"{cfg.name}-smoke"
-    v.data = DataConfig(format="synthetic", synthetic={"n_posts": n_posts, "n_users": n_users, "seed": cfg.seed,
-                                                       "image_size": 0})
-    v.models = [ModelConfig("lgbm", "lgbm", {"n_estimators": n_estimators, "num_leaves": 7})]
-    v.stack.learners, v.stack.final = [], "best"
-    v.cv.n_splits = 3
-    v.output.submission = False
-    v.features = _specs_for(v)
-    if hasattr(v, "importance"):
-        v.importance.permutation = False  # a smoke test of the flow; gain importance is still written
-    return v
+    v = cfg.evolve(
+        name=f"{cfg.name}-smoke",
+        data={"format": "synthetic", "path": None, "options": {}, "table": {},
+              "synthetic": {"n_posts": n_posts, "n_users": n_users, "seed": cfg.seed, "image_size": 0}},
+        models=[{"key": "lgbm", "params": {"n_estimators": n_estimators, "num_leaves": 7}}],
+        stack=_no_stack(), cv={"n_splits": 3}, output={"submission": False},
+        importance={"permutation": False},  # a smoke test of the flow; gain importance is still written
+        tuning={"enabled": False, "models": []},
+    )
+    return v.evolve(features=_specs_for(v))
 
 
 def _specs_for(cfg: RunConfig) -> list:
@@ -162,7 +151,7 @@ def _specs_for(cfg: RunConfig) -> list:
     columns = set(load_frame(cfg.data, cfg.output, root=data_root(cfg.data, cfg.output, False), progress=False).columns)
     kept = []
     for spec in cfg.features:
-        missing = [c for c in get_generator(spec.name, spec.params).requires if c not in columns]
+        missing = [c for c in get_generator(spec.name, spec.params).requires if c not in columns and "__" not in c]
         if missing:
             log.info("smoke config: dropping %s (the %s data lacks %s)", spec.name, cfg.data.format, missing)
         else:
@@ -187,9 +176,7 @@ def run_variant(variant: Variant, vdir: Path, progress: bool = False) -> dict:
         "overall": metrics["models"][final]["overall"], "folds": metrics["models"][final]["folds"],
         "seconds": time.perf_counter() - t, "run": "run",
     }
-    tmp = vdir / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
-    tmp.replace(vdir / "metrics.json")
+    atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
     return summary
 
 
@@ -216,25 +203,19 @@ def ablation_dirs(cfg: RunConfig, out: str | Path | None) -> tuple[Path, Path]:
 
 def _absolute_paths(cfg: RunConfig) -> RunConfig:
     """Paths resolved against this working directory, so worker processes find the same data and cache."""
-    cfg = copy.deepcopy(cfg)
-    cfg.output.cache_dir = str(Path(cfg.output.cache_dir).resolve())
-    if cfg.data.path:
-        cfg.data.path = str(Path(cfg.data.path).resolve())
+    data = {"path": str(Path(cfg.data.path).resolve())} if cfg.data.path else {}
     if cfg.data.table:
-        cfg.data.table = {k: str(Path(v).resolve()) if k in ("train", "test") and v else v
-                          for k, v in cfg.data.table.items()}
-    return cfg
+        data["table"] = {k: str(Path(v).resolve()) if k in ("train", "test") and v else v
+                         for k, v in cfg.data.table.items()}
+    return cfg.evolve(output={"cache_dir": str(Path(cfg.output.cache_dir).resolve())}, data=data)
 
 
 def _warm_cache(cfg: RunConfig, progress: bool) -> None:
     """Compute every static generator once (into the shared cache) before variants start in parallel."""
-    from smp.features import FeatureCache, build_features
+    from .prepare import prepare
+    from .run import load_posts
 
-    from .data import data_root, load_frame
-
-    root = data_root(cfg.data, cfg.output, progress)
-    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
-    build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir), progress=progress)
+    prepare(cfg, load_posts(cfg, progress=progress)[0], progress=progress)
 
 
 def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, progress: bool = True,

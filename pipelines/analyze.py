@@ -15,15 +15,16 @@ overwritten (a second call writes ``emotion_regression-2.*``).
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .run import load_fitted
-from .submission import write_exclusive
+from smp._files import write_exclusive
+
+from .fitted import load_fitted
 
 log = logging.getLogger("smp")
 
@@ -138,13 +139,10 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("OLS coefficient on the label (95% CI; red: p < 0.05)")
     ax.set_title("Emotion interaction regression (EIJL eq. 1)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    try:
-        os.link(tmp, path)  # fails if `path` exists: never overwrite
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_exclusive(path, buf.getvalue())  # never overwrite
 
 
 def analyze_emotion(run_dir: str | Path, *, standardize: bool = True) -> dict[str, Path]:

@@ -11,32 +11,69 @@ from typing import Callable
 log = logging.getLogger("smp")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, **changes):
+    """The `--config` of a verb with `--data` (when the verb has it) and `changes` applied (None: unchanged)."""
     from .config import load_config
-    from .run import run
 
     cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
-    if args.name:
-        cfg.name = args.name
-    if args.engine:
-        cfg.engine = args.engine
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if getattr(args, "data", None):
+        changes["data"] = {"path": args.data}
+    return cfg.evolve(**changes) if changes else cfg
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import run
+    from .tracking import track
+
+    cfg = _config(args, name=args.name, engine=args.engine)
     if args.permute_labels:
-        cfg.name = f"{cfg.name}-permuted"
-    run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels)
+        cfg = cfg.evolve(name=f"{cfg.name}-permuted")
+    tracker = _tracker(cfg, args)
+    track(tracker, "run", run(cfg, out=args.out, progress=not args.quiet, permute_labels=args.permute_labels))
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    cfg = _config(args)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    evaluate(cfg, holdout_frac=args.holdout_frac, seeds=seeds, out=args.out, progress=not args.quiet)
+    return 0
+
+
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
+    p.add_argument("--holdout-frac", type=float, default=0.2,
+                   help="the latest fraction of labelled posts (by post_time) held back and scored (default 0.2)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each (default: the config's seed)")
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-forward)")
+    p.add_argument("--data", default=None, help="override [data].path")
+
+
+def _tracker(cfg, args: argparse.Namespace):
+    """`--mlflow URI` over `[tracking] mlflow_uri`; checked before the long work (see pipelines/tracking.py)."""
+    from .tracking import Tracker
+
+    if args.mlflow:
+        cfg = cfg.evolve(tracking={"mlflow_uri": args.mlflow})
+    return Tracker.from_config(cfg)
+
+
+def _args_mlflow(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mlflow", default=None, metavar="URI",
+                   help="log to this MLflow tracking URI (overrides [tracking] mlflow_uri; needs the extra `tracking`)")
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablate import ablate
-    from .config import load_config
+    from .tracking import track
 
-    cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
+    cfg = _config(args)
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
-    ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only)
+    tracker = _tracker(cfg, args)
+    track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only))
     return 0
 
 
@@ -48,31 +85,28 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=0, help="variants run at once in separate processes (0: cores / 2)")
     p.add_argument("--data", default=None, help="override [data].path")
     p.add_argument("--only", default=None, help="comma-separated variant names to run besides `full`")
+    _args_mlflow(p)
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .training import tune_run
+    from smp.ensembles.tuning import dashboard_command, default_storage
 
-    cfg = load_config(args.config)
-    if args.data:
-        cfg.data.path = args.data
+    from .tune import tune_run
+
+    cfg = _config(args)
     tc = cfg.tuning
-    tc.models = args.model or tc.models
-    tc.n_trials = args.trials or tc.n_trials
-    tc.timeout = tc.timeout if args.timeout is None else args.timeout
-    tc.workers = args.workers or tc.workers
-    tc.metric = args.metric or tc.metric
-    tc.storage = args.storage or tc.storage
-    tc.retune = tc.retune or args.retune
-    if tc.workers < 1 or tc.n_trials < 1:
-        raise ValueError(f"--workers and --trials must be >= 1, got {tc.workers} and {tc.n_trials}")
+    cfg = cfg.evolve(tuning={
+        "models": args.model or tc.models, "n_trials": args.trials or tc.n_trials,
+        "timeout": tc.timeout if args.timeout is None else args.timeout, "workers": args.workers or tc.workers,
+        "metric": args.metric or tc.metric, "storage": args.storage or tc.storage, "retune": tc.retune or args.retune,
+    })
     tune_run(cfg, out=args.out, progress=not args.quiet)
+    print(f"study dashboard: {dashboard_command(cfg.tuning.storage or default_storage(cfg.output.cache_dir))}")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .run import predict_run
+    from .predict import predict_run
 
     run_dir = args.run
     if run_dir is None:  # the registry's champion (see `smp registry`)
@@ -126,13 +160,16 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     from .config import load_config
     from .registry import RegistryLocked
     from .retrain import retrain
+    from .tracking import track
 
     cfg = load_config(args.config)
+    tracker = _tracker(cfg, args)
     try:
         res = retrain(cfg, data=args.data, retune=args.retune, progress=not args.quiet, registry_dir=args.registry)
     except RegistryLocked as e:
         print(f"smp retrain: {e}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: cron may simply try again next time
+    track(tracker, "retrain", args.registry or cfg.retrain.registry_dir, version=res.version)
     print(json.dumps({"version": res.version, "promoted": res.promoted, "champion": res.champion,
                       "validation": res.manifest["validation"]}, indent=1, default=str))
     return 0
@@ -239,6 +276,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=None, choices=("local", "ray"), help="override `engine` (where fold fits run)")
     p.add_argument("--permute-labels", action="store_true",
                    help="leak check: shuffle the training labels; honest CV scores must come out near zero SRC")
+    _args_mlflow(p)
 
 
 def _args_predict(p: argparse.ArgumentParser) -> None:
@@ -265,6 +303,7 @@ def _args_retrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="override [data].path: the current data folder")
     p.add_argument("--retune", action="store_true", help="re-tune hyperparameters in this job ([tuning])")
     p.add_argument("--registry", default=None, help="override [retrain].registry_dir")
+    _args_mlflow(p)
 
 
 def _args_registry(p: argparse.ArgumentParser) -> None:
@@ -298,6 +337,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "ablate": ("run the config and each variant without a feature group / training component; ablation table",
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "evaluate": ("forward score: train on the earliest labelled posts, score the latest (beside CV)",
+                 _args_evaluate, _cmd_evaluate),
     "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,
@@ -330,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as e:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError, TimeoutError) as e:
         # User mistakes get one clear line, not a traceback (set SMP_DEBUG=1 for the traceback).
         import os
 

@@ -17,7 +17,9 @@ import tomli_w
 
 from smp.features import FeatureSpec
 
-DATA_FORMATS = ("synthetic", "smpd_image", "smpd_video", "table")
+from .datasets import FORMATS
+
+DATA_FORMATS = tuple(FORMATS)
 BUNDLED = ("default", "smpd_video", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
 
 
@@ -25,7 +27,7 @@ class ConfigError(ValueError):
     """A config value or key is wrong; the message names where."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     format: str = "synthetic"
     path: str | None = None  # data folder (smpd_image / smpd_video) or synthetic output folder (default: cache)
@@ -34,21 +36,21 @@ class DataConfig:
     table: dict[str, Any] = field(default_factory=dict)  # train / test paths and the column mapping
 
 
-@dataclass
+@dataclass(frozen=True)
 class CVConfig:
     scheme: str = "group"  # kfold | group (by user) | time
     n_splits: int = 5
     seed: int | None = None  # default: the run seed
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     key: str
     name: str = ""  # default: key; two entries of one key need names
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StackLevelConfig:
     """A stack level above 2 (`[[stack.levels]]`): its learners see the OOF predictions of the level below."""
 
@@ -56,10 +58,10 @@ class StackLevelConfig:
     passthrough: bool = False  # also see the static features
 
 
-@dataclass
+@dataclass(frozen=True)
 class StackConfig:
     learners: list[ModelConfig] = field(
-        default_factory=lambda: [ModelConfig("blend"), ModelConfig("ridge")]
+        default_factory=lambda: [ModelConfig("blend", "blend"), ModelConfig("ridge", "ridge")]
     )
     passthrough: bool = False  # level 2 also sees the static features
     final: str = "best"  # "best" by `metric`, or a result name such as "ridge_2" or "lgbm"
@@ -67,7 +69,7 @@ class StackConfig:
     levels: list[StackLevelConfig] = field(default_factory=list)  # levels 3, 4, ... in order
 
 
-@dataclass
+@dataclass(frozen=True)
 class TuningConfig:
     """`[tuning]`: Optuna tuning of level-1 learners before the run (see ensembles/tuning)."""
 
@@ -82,9 +84,13 @@ class TuningConfig:
     workers: int = 1  # processes on this machine sharing the study
     startup_trials: int = 5  # MedianPruner: trials before pruning starts
     warmup_folds: int = 1  # MedianPruner: folds of a trial before it may be pruned
+    # A worker killed mid-trial: its trial stops beating, is failed after the grace period and queued again.
+    heartbeat_interval: int = 60  # seconds between a running trial's heartbeats in the storage; 0 = off
+    grace_period: int = 0  # seconds without a heartbeat before a running trial is failed; 0 = 2 x interval
+    max_retry: int = 2  # times a failed (stale) trial is queued again with the same parameters
 
 
-@dataclass
+@dataclass(frozen=True)
 class PseudoConfig:
     """`[pseudo]`: pseudo-label rounds on the test rows (HyperFusion eq. 10; see ensembles/pseudo.py)."""
 
@@ -96,7 +102,7 @@ class PseudoConfig:
     min_gain: float = 0.0  # a round is kept when CV improves by more than this (in `metric` units)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutputConfig:
     runs_dir: str = "runs"
     submissions_dir: str = "submissions"
@@ -106,7 +112,7 @@ class OutputConfig:
     external_data: str = ""  # details for the submission's external_data field; empty means "used": "false"
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutliersConfig:
     """IQR outlier filter on each fold's training part (HyperFusion); validation rows are never dropped."""
 
@@ -116,7 +122,7 @@ class OutliersConfig:
     columns: list[str] = field(default_factory=list)  # and on these feature / post columns
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImportanceConfig:
     """Feature importance written to the run folder: gain (always) and permutation importance on OOF rows."""
 
@@ -126,12 +132,12 @@ class ImportanceConfig:
     top: int = 20  # rows of the top-N table
 
 
-@dataclass
+@dataclass(frozen=True)
 class LocalEngineConfig:
     n_jobs: int = 1  # fold fits in parallel joblib processes; 1 = a plain loop in this process, -1 = all cores
 
 
-@dataclass
+@dataclass(frozen=True)
 class RayConfig:
     """`engine = "ray"`: `ray.init(address=...)`; an empty address starts a local cluster (dashboard off)."""
 
@@ -141,9 +147,11 @@ class RayConfig:
     task_cpus: float = 1.0  # CPUs each fold-fit task reserves
     temp_dir: str = ""  # local cluster only: Ray's session folder (default: the system temp folder)
     init: dict[str, Any] = field(default_factory=dict)  # extra ray.init keyword arguments
+    max_retries: int = 3  # a fold task whose worker or node dies is run again, up to this many times
+    timeout: float = 0.0  # seconds to wait for the next fold result before failing (0 = no limit)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetrainConfig:
     """`smp retrain`: where the model registry lives and how a challenger must beat the champion."""
 
@@ -154,7 +162,18 @@ class RetrainConfig:
     lock_file: str = ""  # default: <registry_dir>/.retrain.lock
 
 
-@dataclass
+@dataclass(frozen=True)
+class TrackingConfig:
+    """`[tracking]`: MLflow tracking of finished runs, ablations and retraining (extra `tracking`; see
+    pipelines/tracking.py). Off while `mlflow_uri` is empty."""
+
+    mlflow_uri: str = ""  # e.g. "http://mlflow-host:5000" or "sqlite:///mlflow.db"; CLI: --mlflow URI
+    experiment: str = ""  # default: the config name
+    artifact_location: str = ""  # artifact root of an experiment this creates (default: the server's)
+    model_name: str = ""  # registered model that `smp retrain` mirrors the registry into (default: the config name)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     name: str = "run"
     seed: int = 0
@@ -173,6 +192,7 @@ class RunConfig:
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
     pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = _drop_none(dataclasses.asdict(self))
@@ -181,6 +201,18 @@ class RunConfig:
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
+
+    def evolve(self, **changes: Any) -> "RunConfig":
+        """A validated copy with `changes`: top-level values (`name=...`) or, per section, a dict of its keys
+        (`data={"path": ...}`) merged over the section; lists are replaced whole. Configs are frozen: every
+        variant (CLI overrides, ablation variants, retraining) is made this way and validated again."""
+        merged = self.to_dict()
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return config_from_dict(_drop_none(merged), f"<config {self.name}>")
 
 
 def _drop_none(value: Any) -> Any:
@@ -208,33 +240,34 @@ def _models(items: Any, where: str) -> list[ModelConfig]:
     for i, item in enumerate(items):
         if isinstance(item, str):
             item = {"key": item}
+        if isinstance(item, ModelConfig):
+            item = dataclasses.asdict(item)
         d = _build(ModelConfig, item, f"{where}[{i}]")
         if "key" not in d:
             raise ConfigError(f"{where}[{i}]: missing required key 'key'")
-        out.append(ModelConfig(key=d["key"], name=d.get("name", ""), params=dict(d.get("params", {}))))
+        out.append(ModelConfig(key=d["key"], name=d.get("name") or d["key"], params=dict(d.get("params", {}))))
     return out
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig:
-    """Validate a parsed TOML document into a `RunConfig`."""
+    """Validate a parsed TOML document into a (frozen) `RunConfig`."""
     from smp.ensembles import GREATER_IS_BETTER, MODELS, SCHEMES
     from smp.features import GENERATORS
 
     top = _build(RunConfig, raw, source)
-    cfg = RunConfig(name=str(top.get("name", "run")), seed=int(top.get("seed", 0)), metric=top.get("metric", "src"))
-    if cfg.metric not in GREATER_IS_BETTER:
-        raise ConfigError(f"{source}: metric must be one of {sorted(GREATER_IS_BETTER)}, got {cfg.metric!r}")
-    cfg.data = DataConfig(**_build(DataConfig, top.get("data", {}), f"{source} [data]"))
-    if cfg.data.format not in DATA_FORMATS:
-        raise ConfigError(f"{source} [data]: format must be one of {DATA_FORMATS}, got {cfg.data.format!r}")
-    cfg.cv = CVConfig(**_build(CVConfig, top.get("cv", {}), f"{source} [cv]"))
-    if cfg.cv.scheme not in SCHEMES:
-        raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cfg.cv.scheme!r}")
-    cfg.output = OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]"))
-    cfg.outliers = OutliersConfig(**_build(OutliersConfig, top.get("outliers", {}), f"{source} [outliers]"))
-    cfg.importance = ImportanceConfig(**_build(ImportanceConfig, top.get("importance", {}), f"{source} [importance]"))
-    _engine_sections(cfg, top, source)
+    metric = top.get("metric", "src")
+    if metric not in GREATER_IS_BETTER:
+        raise ConfigError(f"{source}: metric must be one of {sorted(GREATER_IS_BETTER)}, got {metric!r}")
+    data = DataConfig(**_build(DataConfig, top.get("data", {}), f"{source} [data]"))
+    if data.format not in DATA_FORMATS:
+        raise ConfigError(f"{source} [data]: format must be one of {DATA_FORMATS}, got {data.format!r}")
+    cv = CVConfig(**_build(CVConfig, top.get("cv", {}), f"{source} [cv]"))
+    if cv.scheme not in SCHEMES:
+        raise ConfigError(f"{source} [cv]: scheme must be one of {SCHEMES}, got {cv.scheme!r}")
+    features = []
     for i, item in enumerate(top.get("features", [])):
+        if isinstance(item, FeatureSpec):
+            item = {"name": item.name, "params": dict(item.params)}
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or "name" not in item or set(item) - {"name", "params"}:
@@ -243,78 +276,92 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
             raise ConfigError(
                 f"{source} [[features]][{i}]: unknown feature generator {item['name']!r}; valid: {list(GENERATORS)}"
             )
-        cfg.features.append(FeatureSpec(item["name"], dict(item.get("params", {}))))
-    cfg.models = _models(top.get("models", []), f"{source} [[models]]")
+        features.append(FeatureSpec(item["name"], dict(item.get("params", {}))))
+    models = _models(top.get("models", []), f"{source} [[models]]")
     st = _build(StackConfig, top.get("stack", {}), f"{source} [stack]")
-    cfg.stack = StackConfig(
+    levels = []
+    for i, lv in enumerate(st.get("levels", [])):
+        d = _build(StackLevelConfig, lv, f"{source} [[stack.levels]][{i}]")
+        levels.append(StackLevelConfig(
+            learners=_models(d.get("learners", []), f"{source} [[stack.levels]][{i}].learners"),
+            passthrough=bool(d.get("passthrough", False))))
+        if not levels[-1].learners:
+            raise ConfigError(f"{source} [[stack.levels]][{i}]: needs at least one learner")
+    stack = StackConfig(
         learners=_models(st["learners"], f"{source} [stack].learners") if "learners" in st else StackConfig().learners,
         passthrough=bool(st.get("passthrough", False)),
         final=str(st.get("final", "best")),
         fold_blend=bool(st.get("fold_blend", False)),
+        levels=levels,
     )
-    _training_sections(cfg, top, st, source)
-    for where, models in (("[[models]]", cfg.models), ("[stack].learners", cfg.stack.learners),
-                          *((f"[[stack.levels]][{i}].learners", lv.learners) for i, lv in enumerate(cfg.stack.levels))):
+    for where, group in (("[[models]]", models), ("[stack].learners", stack.learners),
+                         *((f"[[stack.levels]][{i}].learners", lv.learners) for i, lv in enumerate(levels))):
         seen = set()
-        for m in models:
+        for m in group:
             if m.key not in MODELS:
                 raise ConfigError(f"{source} {where}: unknown model {m.key!r}; valid keys: {sorted(MODELS)}")
-            m.name = m.name or m.key
             if m.name in seen:
                 raise ConfigError(f"{source} {where}: two entries named {m.name!r}; give them distinct `name`s")
             seen.add(m.name)
-    if not cfg.models:
+    if not models:
         raise ConfigError(f"{source}: at least one [[models]] entry is required")
-    return cfg
+    return RunConfig(
+        name=str(top.get("name", "run")), seed=int(top.get("seed", 0)), metric=metric, data=data,
+        features=features, models=models, cv=cv, stack=stack,
+        output=OutputConfig(**_build(OutputConfig, top.get("output", {}), f"{source} [output]")),
+        outliers=OutliersConfig(**_build(OutliersConfig, top.get("outliers", {}), f"{source} [outliers]")),
+        importance=ImportanceConfig(**_build(ImportanceConfig, top.get("importance", {}), f"{source} [importance]")),
+        **_engine_sections(top, source),
+        **_training_sections(top, [m.name for m in models], source),
+    )
 
 
-def _engine_sections(cfg: RunConfig, top: dict[str, Any], source: str) -> None:
-    """`engine`, `[local]`, `[ray]` and `[retrain]` (scale-out and scheduled retraining)."""
+def _engine_sections(top: dict[str, Any], source: str) -> dict[str, Any]:
+    """`engine`, `[local]`, `[ray]`, `[retrain]` and `[tracking]` (scale-out, scheduled retraining, MLflow)."""
     from smp.ensembles import ENGINES
 
-    cfg.engine = str(top.get("engine", "local"))
-    if cfg.engine not in ENGINES:
-        raise ConfigError(f"{source}: engine must be one of {ENGINES}, got {cfg.engine!r}")
-    cfg.local = LocalEngineConfig(**_build(LocalEngineConfig, top.get("local", {}), f"{source} [local]"))
-    if not isinstance(cfg.local.n_jobs, int) or cfg.local.n_jobs == 0 or cfg.local.n_jobs < -1:
-        raise ConfigError(f"{source} [local]: n_jobs must be a positive integer or -1, got {cfg.local.n_jobs!r}")
-    cfg.ray = RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]"))
-    cfg.retrain = RetrainConfig(**_build(RetrainConfig, top.get("retrain", {}), f"{source} [retrain]"))
-    if not 0.0 < cfg.retrain.window_frac < 1.0:
-        raise ConfigError(f"{source} [retrain]: window_frac must be in (0, 1), got {cfg.retrain.window_frac!r}")
-    if cfg.retrain.margin < 0 or cfg.retrain.retune_every_days < 0:
+    engine = str(top.get("engine", "local"))
+    if engine not in ENGINES:
+        raise ConfigError(f"{source}: engine must be one of {ENGINES}, got {engine!r}")
+    local = LocalEngineConfig(**_build(LocalEngineConfig, top.get("local", {}), f"{source} [local]"))
+    if not isinstance(local.n_jobs, int) or local.n_jobs == 0 or local.n_jobs < -1:
+        raise ConfigError(f"{source} [local]: n_jobs must be a positive integer or -1, got {local.n_jobs!r}")
+    rt = RetrainConfig(**_build(RetrainConfig, top.get("retrain", {}), f"{source} [retrain]"))
+    if not 0.0 < rt.window_frac < 1.0:
+        raise ConfigError(f"{source} [retrain]: window_frac must be in (0, 1), got {rt.window_frac!r}")
+    if rt.margin < 0 or rt.retune_every_days < 0:
         raise ConfigError(f"{source} [retrain]: margin and retune_every_days must be >= 0, got "
-                          f"{cfg.retrain.margin!r} and {cfg.retrain.retune_every_days!r}")
+                          f"{rt.margin!r} and {rt.retune_every_days!r}")
+    return {"engine": engine, "local": local, "retrain": rt,
+            "ray": RayConfig(**_build(RayConfig, top.get("ray", {}), f"{source} [ray]")),
+            "tracking": TrackingConfig(**_build(TrackingConfig, top.get("tracking", {}), f"{source} [tracking]"))}
 
 
-def _training_sections(cfg: RunConfig, top: dict, st: dict, source: str) -> None:
-    """`[[stack.levels]]`, `[tuning]` and `[pseudo]`."""
+def _training_sections(top: dict, names: list[str], source: str) -> dict[str, Any]:
+    """`[tuning]` and `[pseudo]`."""
     from smp.ensembles.pseudo import SOURCES
-    from smp.ensembles.tuning import OBJECTIVES
+    from smp.ensembles.tuning import OBJECTIVES, Heartbeat
 
-    for i, lv in enumerate(st.get("levels", [])):
-        d = _build(StackLevelConfig, lv, f"{source} [[stack.levels]][{i}]")
-        cfg.stack.levels.append(StackLevelConfig(
-            learners=_models(d.get("learners", []), f"{source} [[stack.levels]][{i}].learners"),
-            passthrough=bool(d.get("passthrough", False))))
-        if not cfg.stack.levels[-1].learners:
-            raise ConfigError(f"{source} [[stack.levels]][{i}]: needs at least one learner")
-    cfg.tuning = TuningConfig(**_build(TuningConfig, top.get("tuning", {}), f"{source} [tuning]"))
-    if cfg.tuning.metric not in OBJECTIVES:
-        raise ConfigError(f"{source} [tuning]: metric must be one of {sorted(OBJECTIVES)}, got {cfg.tuning.metric!r}")
-    if cfg.tuning.n_trials < 1 or cfg.tuning.workers < 1:
-        raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {cfg.tuning.n_trials}, "
-                          f"{cfg.tuning.workers}")
-    names = [m.name or m.key for m in cfg.models]
-    unknown = [n for n in cfg.tuning.models if n not in names]
+    tuning = TuningConfig(**_build(TuningConfig, top.get("tuning", {}), f"{source} [tuning]"))
+    if tuning.metric not in OBJECTIVES:
+        raise ConfigError(f"{source} [tuning]: metric must be one of {sorted(OBJECTIVES)}, got {tuning.metric!r}")
+    if tuning.n_trials < 1 or tuning.workers < 1:
+        raise ConfigError(f"{source} [tuning]: n_trials and workers must be >= 1, got {tuning.n_trials}, "
+                          f"{tuning.workers}")
+    try:
+        Heartbeat(tuning.heartbeat_interval, tuning.grace_period, tuning.max_retry)
+    except ValueError as e:
+        raise ConfigError(f"{source} [tuning]: {e}") from e
+    unknown = [n for n in tuning.models if n not in names]
     if unknown:
         raise ConfigError(f"{source} [tuning]: models {unknown} are not [[models]] names; names: {names}")
-    cfg.pseudo = PseudoConfig(**_build(PseudoConfig, top.get("pseudo", {}), f"{source} [pseudo]"))
-    if cfg.pseudo.source not in SOURCES:
-        raise ConfigError(f"{source} [pseudo]: source must be one of {SOURCES}, got {cfg.pseudo.source!r}")
-    if cfg.pseudo.rounds < 0 or cfg.pseudo.weight <= 0:
-        raise ConfigError(f"{source} [pseudo]: rounds must be >= 0 and weight > 0, got {cfg.pseudo.rounds}, "
-                          f"{cfg.pseudo.weight}")
+    pseudo = PseudoConfig(**_build(PseudoConfig, top.get("pseudo", {}), f"{source} [pseudo]"))
+    if pseudo.source not in SOURCES:
+        raise ConfigError(f"{source} [pseudo]: source must be one of {SOURCES}, got {pseudo.source!r}")
+    if pseudo.rounds < 0 or pseudo.weight <= 0:
+        raise ConfigError(f"{source} [pseudo]: rounds must be >= 0 and weight > 0, got {pseudo.rounds}, "
+                          f"{pseudo.weight}")
+    return {"tuning": tuning, "pseudo": pseudo}
 
 
 def load_config(path: str | Path | None = None) -> RunConfig:

@@ -1,20 +1,18 @@
-"""Resolve a `[data]` config into a PostFrame: run the right loader, generating the synthetic set when asked."""
+"""Resolve a `[data]` config into a PostFrame: the format's loader (`datasets.FORMATS`), generating the synthetic set
+when asked, and `smp.load(format, path)` for notebooks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from .config import DataConfig, OutputConfig
-from .datasets import DataError
+from smp._files import staged_dir
 
-# The loader that reads each config format's files (synthetic data is written in the SMPD-Image layout).
-LAYOUT = {"synthetic": "smpd_image", "smpd_image": "smpd_image", "smpd_video": "smpd_video", "table": "table"}
+from .config import DataConfig, OutputConfig
+from .datasets import FORMATS, DataError, TableMapping, load_dataset, load_table
 
 
 def synthetic_dir(data: DataConfig, output: OutputConfig) -> Path:
@@ -31,20 +29,24 @@ def ensure_synthetic(data: DataConfig, output: OutputConfig, progress: bool = Tr
     root = synthetic_dir(data, output)
     if (root / "train").is_dir():
         return root
-    tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    generate_smpd_image(tmp, progress=progress, **data.synthetic)
-    tmp.replace(root)
+    try:
+        with staged_dir(root) as tmp:
+            generate_smpd_image(tmp, progress=progress, **data.synthetic)
+    except FileExistsError:
+        if not (root / "train").is_dir():  # another process finished the same set first: use theirs
+            raise
     return root
 
 
 def data_root(data: DataConfig, output: OutputConfig, progress: bool = True) -> Path | None:
-    if data.format == "synthetic":
+    """The data folder of a config (generating a synthetic set first); None for `table` data."""
+    fmt = FORMATS[data.format]
+    if fmt.generated:
         return ensure_synthetic(data, output, progress)
-    if data.format == "table":
+    if fmt.load is None:
         return None
     if not data.path:
-        raise DataError("<config [data]>", "path", None, f"format {data.format!r} needs a data folder")
+        raise DataError("<config [data]>", "path", None, f"format {data.format!r} needs a data folder ({fmt.files})")
     root = Path(data.path)
     if not root.is_dir():
         raise DataError(root, None, str(root), "data folder not found")
@@ -53,10 +55,11 @@ def data_root(data: DataConfig, output: OutputConfig, progress: bool = True) -> 
 
 def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = None, progress: bool = True) -> pd.DataFrame:
     """Load the PostFrame the config describes; `root` overrides the data folder (as `smp predict --data` does)."""
-    from .datasets import load_smpd_image, load_smpd_video, load_table, TableMapping
-
-    layout = LAYOUT[data.format]
-    if layout == "table":
+    fmt = FORMATS[data.format]
+    if data.format == "frame":
+        raise DataError("<config [data]>", "format", "frame", "the posts were handed over in memory: there is "
+                        "nothing to load; fit with smp.Predictor(config).fit(posts)")
+    if fmt.load is None:
         t = dict(data.table)
         train, test, mapping = t.pop("train", None), t.pop("test", None), t.pop("mapping", {})
         if t:
@@ -68,10 +71,16 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
             test = str(Path(root) / Path(test).name) if test else None
         return load_table(train, test, mapping=TableMapping.from_dict(mapping))
     root = Path(root) if root is not None else data_root(data, output, progress)
-    frame = load_smpd_image(root, **data.options) if layout == "smpd_image" else load_smpd_video(root, **data.options)
-    frame = absolute_media_paths(frame, root)
-    frame.attrs["data_root"] = str(root)  # image generators resolve any remaining relative `image_path` against it
-    return frame
+    return load(data.format, root, **data.options)
+
+
+def load(format: str, path: str | Path, **options) -> pd.DataFrame:
+    """The PostFrame of a data folder in `format` (`smpd_video`, `smpd_image`, `synthetic`), media paths absolute.
+
+    `smp.load("smpd_video", "../shared/data/smpd-video")` in a notebook; `options` go to the loader.
+    """
+    frame = load_dataset(format, path, **options)
+    return absolute_media_paths(frame, Path(path))
 
 
 def absolute_media_paths(frame: pd.DataFrame, root: Path) -> pd.DataFrame:

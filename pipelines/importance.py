@@ -16,16 +16,40 @@ step extends it, in the same folder before it is renamed into place:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from smp._files import atomic_write
+from smp.ensembles import CVResult
 from smp.ensembles.importance import permutation_importance, summarise_permutation
+from smp.features import FeatureSet
 
 from .config import RunConfig
+from .report import plot_importance
 
 PERM_COLUMNS = ["perm_src_drop", "perm_src_drop_std", "perm_mae_rise"]
+
+
+def importance_table(level1: dict[str, CVResult], fs: FeatureSet) -> pd.DataFrame:
+    """Gain importance per feature: each model's fold mean normalised to sum 1, then averaged over models."""
+    cols = {}
+    for name, r in level1.items():
+        imp = r.importances.mean(axis=1)
+        total = imp.sum()
+        if total > 0:
+            cols[name] = imp / total
+    if not cols:
+        return pd.DataFrame(columns=["feature", "generator", "group", "importance"])
+    table = pd.DataFrame(cols).fillna(0.0)
+    table["importance"] = table.mean(axis=1)
+    table = table.sort_values("importance", ascending=False)
+    table.insert(0, "feature", table.index)
+    table.insert(1, "generator", [fs.columns.get(c, {}).get("generator", "") for c in table.index])
+    table.insert(2, "group", [fs.columns.get(c, {}).get("group", "") for c in table.index])
+    return table.reset_index(drop=True)
 
 
 def group_table(imp: pd.DataFrame, perm: pd.DataFrame | None) -> pd.DataFrame:
@@ -56,47 +80,65 @@ def top_table(imp: pd.DataFrame, top: int) -> pd.DataFrame:
     return t[cols].head(top).rename(columns={"importance": "gain"})
 
 
-def write_importance(d: Path, *, cfg: RunConfig, level1, X: pd.DataFrame, y, folds, fold_features, fs,
-                     progress: bool = True) -> dict:
-    """Extend `importance.csv` and write the group / permutation tables, the top-N markdown and the plots."""
-    from .report import _md
+@dataclass
+class ImportanceTables:
+    """Importance of a trained run: per feature (gain, and permutation when computed), per group, per model."""
 
+    features: pd.DataFrame
+    groups: pd.DataFrame
+    permutation: pd.DataFrame | None  # long table: model x feature / group, or None when not computed
+    models: list[str]  # the level-1 models the permutation columns average over
+    seconds: float
+
+
+def importance_tables(cfg: RunConfig, level1, fs, *, X: pd.DataFrame, y, folds, fold_features,
+                      permutation: bool | None = None, progress: bool = False) -> ImportanceTables:
+    """Gain per feature (normalised per model, mean over folds and level-1 models), plus permutation importance
+    on each fold's validation part when `permutation` (default `[importance] permutation`)."""
     t0 = time.perf_counter()
     ic = cfg.importance
-    imp = pd.read_csv(d / "importance.csv")
+    imp = importance_table(level1, fs)
     perm_long = perm = None
     # Learners with fold models of their own on these folds (level 1); a model with no predictions is skipped.
     scored = {k: r for k, r in level1.items() if len(r.models) == len(folds)}
-    if ic.permutation and scored:
+    if (ic.permutation if permutation is None else permutation) and scored:
         groups = {c: meta.get("group", "") for c, meta in fs.columns.items()}
         perm_long = permutation_importance(scored, X, y, folds, fold_features=fold_features, groups=groups,
                                            repeats=int(ic.repeats), max_rows=int(ic.max_rows) or None,
                                            seed=cfg.seed, progress=progress)
         perm = summarise_permutation(perm_long)
         pf = perm[perm["kind"] == "feature"].drop(columns="kind").rename(columns={"name": "feature"})
-        imp = imp.drop(columns=[c for c in PERM_COLUMNS if c in imp.columns])
         # Features without gain (a model with no gain, e.g. only a Ridge) still get a row.
         imp = imp.merge(pf, on="feature", how="outer")
         imp["importance"] = imp["importance"].fillna(0.0)
         for c in ("generator", "group"):
             imp[c] = imp[c].fillna(imp["feature"].map(lambda f, c=c: fs.columns.get(f, {}).get(c, "")))
         imp = imp.sort_values(["importance", "perm_src_drop"], ascending=False).reset_index(drop=True)
-        _atomic_csv(imp, d / "importance.csv")
-        _atomic_csv(perm_long, d / "importance_permutation.csv")
-    groups_t = group_table(imp, perm)
+    return ImportanceTables(imp, group_table(imp, perm), perm_long, sorted(scored), time.perf_counter() - t0)
+
+
+def write_importance(d: Path, tables: ImportanceTables, cfg: RunConfig) -> dict:
+    """`importance.csv` (+ permutation columns), the group / permutation tables, the top-N markdown and plots."""
+    from .report import _md
+
+    ic = cfg.importance
+    imp, groups_t, perm = tables.features, tables.groups, tables.permutation
+    _atomic_csv(imp, d / "importance.csv")
+    if perm is not None:
+        _atomic_csv(perm, d / "importance_permutation.csv")
     _atomic_csv(groups_t, d / "importance_groups.csv")
     top = top_table(imp, int(ic.top))
     _atomic_csv(top, d / "importance_top.csv")
-    seconds = time.perf_counter() - t0
 
     (d / "plots").mkdir(exist_ok=True)
+    plot_importance(imp, d / "plots" / "importance.png")
     plot_importance_groups(groups_t, d / "plots" / "importance_groups.png")
     if perm is not None:
         plot_permutation(imp, d / "plots" / "importance_permutation.png", top=int(ic.top))
     how = (f"Permutation: each feature (and each group, jointly) shuffled in each fold's validation part "
            f"(at most {ic.max_rows} rows, {ic.repeats} repeat(s)), predicted by that fold's model; "
            f"`perm_src_drop` = SRC drop, `perm_mae_rise` = MAE rise, mean over the level-1 models "
-           f"{sorted(scored)}; {seconds:.1f}s." if perm is not None else
+           f"{tables.models}; {tables.seconds:.1f}s." if perm is not None else
            "Permutation importance is off (`[importance] permutation = false`).")
     text = f"""## Top {len(top)} features
 
@@ -113,7 +155,7 @@ Gain: normalised per model, mean over folds and level-1 models. {how}
     (d / "importance.md").write_text(f"# Feature importance: {cfg.name}\n\n{text}")
     with open(d / "report.md", "a") as f:
         f.write("\n" + text.replace("## ", "## Importance: ", 1))
-    return {"seconds": seconds, "permutation": perm is not None}
+    return {"seconds": tables.seconds, "permutation": perm is not None}
 
 
 def _colours(groups) -> dict:
@@ -167,6 +209,4 @@ def plot_permutation(imp: pd.DataFrame, path: Path, top: int = 20) -> None:
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, df.to_csv(index=False))

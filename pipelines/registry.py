@@ -21,12 +21,12 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+
+from smp._files import atomic_write
 
 STATE = "registry.json"
 LOCK = ".retrain.lock"
@@ -53,23 +53,6 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def code_version() -> str:
-    """`git describe` of the code when it is a checkout, else the installed package version."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        from importlib.metadata import version
-
-        return f"smp=={version('smp')}"
-    except Exception:
-        return "unknown"
-
-
 @contextmanager
 def registry_lock(path: str | os.PathLike) -> Iterator[Path]:
     """Hold an exclusive, non-blocking lock on `path` (flock: released by the OS if the process dies)."""
@@ -90,18 +73,7 @@ def registry_lock(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the registry is meant to be read by others
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(obj, indent=2, default=str) + "\n", fsync=True)
 
 
 class Registry:

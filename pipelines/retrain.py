@@ -41,7 +41,9 @@ import pandas as pd
 from smp.ensembles import GREATER_IS_BETTER, score_all
 
 from .config import RunConfig
-from .registry import Registry, code_version, fault_point, now_utc
+from smp._files import code_version
+
+from .registry import Registry, fault_point, now_utc
 
 log = logging.getLogger("smp")
 
@@ -70,24 +72,11 @@ def retune_due(registry: Registry, every_days: float, asked: bool, now: datetime
     return False, f"last tuned {age:.1f} days ago (< {every_days:g})"
 
 
-def apply_retune(cfg: Any, retune: bool) -> bool:
-    """Switch tuning in the config's `[tuning]` section, whatever its shape (read with getattr).
-
-    With a `retune` flag (tuning enabled, reuse stored parameters unless re-tuning), set it; otherwise tuning is
-    `enabled` only when re-tuning. Returns whether this run tunes. A config without `[tuning]` never tunes.
-    """
-    tuning = getattr(cfg, "tuning", None)
-    if tuning is None or not hasattr(tuning, "enabled"):
-        if retune:
-            log.warning("re-tuning asked, but the config has no [tuning] section: training with the config's params")
-        return False
-    if hasattr(tuning, "retune"):
-        tuning.retune = retune
-        if retune:
-            tuning.enabled = True
-        return bool(tuning.enabled and retune)
-    tuning.enabled = bool(retune)
-    return bool(retune)
+def apply_retune(cfg: RunConfig, retune: bool) -> tuple[RunConfig, bool]:
+    """The config of this job and whether it re-tunes: with `retune`, tuning on and any stored study discarded;
+    without, the config's own `[tuning]` (when enabled, it reuses the stored best parameters)."""
+    cfg = cfg.evolve(tuning={"enabled": True, "retune": True} if retune else {"retune": False})
+    return cfg, bool(retune)
 
 
 def window_rows(posts: pd.DataFrame, frac: float) -> pd.DataFrame:
@@ -103,7 +92,9 @@ def window_rows(posts: pd.DataFrame, frac: float) -> pd.DataFrame:
 def champion_predictions(run_dir: Path, window: pd.DataFrame) -> pd.Series:
     """Held-out predictions of a finished run for the window rows: its OOF where it trained on the row, its
     fitted predict where it never saw the row. Indexed by post_id; NaN where it has none."""
-    from .run import load_fitted
+    from .fitted import load_fitted
+    from .prepare import row_store
+    from .config import load_config
 
     fitted, train_posts = load_fitted(run_dir)
     oof = pd.read_parquet(run_dir / "oof.parquet", columns=["post_id", "final"]).set_index("post_id")["final"]
@@ -113,7 +104,8 @@ def champion_predictions(run_dir: Path, window: pd.DataFrame) -> pd.Series:
     new = window[~seen].reset_index(drop=True)
     if len(new):
         new = new.assign(split="test", label=np.nan)  # predicted as unseen posts: the label is not an input
-        pred[(~seen).to_numpy()] = fitted.predict(train_posts, new)[fitted.final].to_numpy()
+        rows = row_store(load_config(run_dir / "config.resolved.toml"))
+        pred[(~seen).to_numpy()] = fitted.predict(train_posts, new, rows=rows)["final"].to_numpy()
     return pred
 
 
@@ -158,7 +150,9 @@ def retrain(cfg: RunConfig, *, data: str | Path | None = None, retune: bool = Fa
 
     t0 = time.perf_counter()
     if data is not None:
-        cfg.data.path = str(data)
+        cfg = cfg.evolve(data={"path": str(data)})
+    # Predictions come from the registry (`smp predict`), not submissions/.
+    cfg = cfg.evolve(output={"submission": False})
     rt = cfg.retrain
     registry = Registry(registry_dir or rt.registry_dir)
     with registry.lock(rt.lock_file or None):
@@ -166,9 +160,8 @@ def retrain(cfg: RunConfig, *, data: str | Path | None = None, retune: bool = Fa
             log.info("removed %s (left by a job that did not finish)", p)
         parent = registry.champion()
         do_tune, why = retune_due(registry, rt.retune_every_days, retune)
-        tuned = apply_retune(cfg, do_tune)
+        cfg, tuned = apply_retune(cfg, do_tune)
         log.info("retrain: champion %s; re-tune: %s (%s)", parent or "none", "yes" if tuned else "no", why)
-        cfg.output.submission = False  # predictions come from the registry (`smp predict`), not submissions/
         staging = registry.stage()
         t = time.perf_counter()
         run_dir = run(cfg, out=staging / "run", progress=progress)

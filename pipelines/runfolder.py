@@ -5,37 +5,22 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
 
+from smp._files import code_version, json_text
 from smp.ensembles import CVResult, fold_ids
-from smp.features import FeatureSet, fingerprint_frame
+from smp.features import fingerprint_frame
 
-from .config import RunConfig
+from .importance import importance_tables, write_importance
+from .training import write_training_files
 
 
 def _json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
-
-
-def _jsonable(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return str(v)
-
-
-def _code_version() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    path.write_text(json_text(obj))
 
 
 def metrics_table(results: dict[str, CVResult], level1: dict[str, CVResult]) -> pd.DataFrame:
@@ -49,32 +34,15 @@ def metrics_table(results: dict[str, CVResult], level1: dict[str, CVResult]) -> 
     return pd.DataFrame(rows)
 
 
-def importance_table(level1: dict[str, CVResult], fs: FeatureSet) -> pd.DataFrame:
-    """Gain importance per feature: each model's fold mean normalised to sum 1, then averaged over models."""
-    cols = {}
-    for name, r in level1.items():
-        imp = r.importances.mean(axis=1)
-        total = imp.sum()
-        if total > 0:
-            cols[name] = imp / total
-    if not cols:
-        return pd.DataFrame(columns=["feature", "generator", "group", "importance"])
-    table = pd.DataFrame(cols).fillna(0.0)
-    table["importance"] = table.mean(axis=1)
-    table = table.sort_values("importance", ascending=False)
-    table.insert(0, "feature", table.index)
-    table.insert(1, "generator", [fs.columns.get(c, {}).get("generator", "") for c in table.index])
-    table.insert(2, "group", [fs.columns.get(c, {}).get("group", "") for c in table.index])
-    return table.reset_index(drop=True)
-
-
-def write_run_folder(
-    d: Path, *, cfg: RunConfig, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, y: np.ndarray,
-    folds, fs: FeatureSet, results: dict[str, CVResult], level1: dict[str, CVResult], final: str, fitted,
-    timings: dict[str, float], peak_rss_mb: float, data_path: str | None, labels_permuted: bool = False,
-) -> None:
-    (d / "models").mkdir(parents=True)
-    (d / "plots").mkdir()
+def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float], peak_rss_mb: float,
+                     data_path: str | None, labels_permuted: bool = False, importance=None,
+                     engine_info: dict | None = None) -> None:
+    """Every documented file of a run folder into `d` (an empty staging folder): descriptions of data and
+    features, metrics, predictions, fitted objects, importances, plots and the report."""
+    cfg, frame, train, test, y, fs = prep.cfg, prep.frame, prep.train, prep.test, prep.y, prep.fs
+    results, level1, final = trained.ensemble.results, trained.ensemble.level1, trained.ensemble.final
+    (d / "models").mkdir(parents=True, exist_ok=True)
+    (d / "plots").mkdir(exist_ok=True)
     (d / "config.resolved.toml").write_text(cfg.to_toml())
     times = frame["post_time"]
     _json(d / "data.json", {
@@ -95,13 +63,14 @@ def write_run_folder(
     table = metrics_table(results, level1)
     _json(d / "metrics.json", {
         "final": final, "metric": cfg.metric, "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
-        "models": {name: {"overall": r.scores, "folds": r.fold_scores} for name, r in results.items()},
+        "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
+                   for (name, r), lv in zip(results.items(), table["level"])},
         "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
                           if k.startswith("blend_")},
         "timings_s": timings, "peak_rss_mb": peak_rss_mb,
-        "environment": {"python": platform.python_version(), "code_version": _code_version()},
+        "environment": {"python": platform.python_version(), "code_version": code_version()},
     })
-    oof = pd.DataFrame({"post_id": train["post_id"], "label": y, "fold": fold_ids(folds, len(y))})
+    oof = pd.DataFrame({"post_id": train["post_id"], "label": y, "fold": fold_ids(prep.folds, len(y))})
     for name, r in results.items():
         oof[name] = r.oof
     oof["final"] = results[final].oof
@@ -111,17 +80,20 @@ def write_run_folder(
         tp[name] = r.test_pred
     tp["final"] = results[final].test_pred
     tp.to_parquet(d / "test_pred.parquet", index=False)
-    imp = importance_table(level1, fs)
-    imp.to_csv(d / "importance.csv", index=False)
     joblib.dump(fitted, d / "models" / "fitted.joblib", compress=3)
     train.to_parquet(d / "models" / "train_posts.parquet", index=False)
 
-    from .report import plot_importance, plot_predictions, write_report
+    from .report import plot_predictions, write_report
 
+    if importance is None:
+        importance = importance_tables(cfg, level1, fs, X=prep.X_train, y=y, folds=prep.folds,
+                                       fold_features=prep.fold_features, permutation=False)
     plot_predictions(y, results[final].oof, d / "plots" / "pred_vs_true.png", title=f"{cfg.name}: {final} (OOF)")
-    plot_importance(imp, d / "plots" / "importance.png")
-    write_report(d / "report.md", cfg=cfg, table=table, final=final, imp=imp, timings=timings,
+    write_report(d / "report.md", cfg=cfg, table=table, final=final, imp=importance.features, timings=timings,
                  peak_rss_mb=peak_rss_mb, n_train=len(train), n_test=len(test), n_features=fs.static.shape[1])
+    write_importance(d, importance, cfg)
+    write_training_files(d, trained)
+    write_engine_file(d, engine_info or {}, level1)
 
 
 def _row_counts(gen) -> dict[str, int]:
@@ -129,3 +101,19 @@ def _row_counts(gen) -> dict[str, int]:
     if not hasattr(gen, "rows_computed_"):
         return {}
     return {"rows_computed": int(gen.rows_computed_), "rows_cached": int(gen.rows_cached_)}
+
+
+def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -> None:
+    """`engine.json`: the engine that fitted the level-1 folds and where each fold ran (host, pid and, on Ray, node
+    id and ip), per model and per node; a cluster run shows here which nodes did the work."""
+    folds = {name: [{"fold": k, **w} for k, w in enumerate(r.info.get("placements", []))] for name, r in level1.items()}
+    nodes: dict[str, dict] = {}
+    for name, rows in folds.items():
+        for w in rows:
+            key = w["node_id"] or f"{w['host']}:{w['pid']}"
+            node = nodes.setdefault(key, {"ip": w["ip"], "host": w["host"], "pids": [], "folds": []})
+            node["folds"].append(f"{name}/{w['fold']}")
+            if w["pid"] not in node["pids"]:
+                node["pids"].append(w["pid"])
+    _json(d / "engine.json", {**engine_info, "nodes": nodes, "folds": folds})
+

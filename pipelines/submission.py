@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Iterable
+
+from smp._files import write_exclusive
 
 VERSION = "VERSION 1.2"
 
@@ -41,21 +42,6 @@ def validate_submission(sub: dict, expected_post_ids: Iterable[str], *, prefix: 
     missing = expected - seen
     if missing:
         raise ValueError(f"submission misses {len(missing)} test post(s), e.g. {sorted(missing)[0]!r}")
-
-
-def write_exclusive(path: Path, text: str) -> Path:
-    """Write `text` to a new file; an existing file is never overwritten (`FileExistsError` names it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    try:
-        os.link(tmp, path)  # atomic, and fails if `path` exists
-    except FileExistsError:
-        raise FileExistsError(f"{path} already exists; refusing to overwrite it") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_submission(sub: dict, path: Path) -> Path:

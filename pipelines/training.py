@@ -1,17 +1,17 @@
-"""The training stage of `smp run`: optional Optuna tuning of the level-1 learners, the level-1 learners through
-`cross_fit`, stacking over any number of levels, all wrapped in optional pseudo-label rounds.
+"""The training stage every verb shares, after `prepare`: optional Optuna tuning of the level-1 learners, the
+level-1 learners through `cross_fit`, stacking over any number of levels, all wrapped in optional pseudo-label rounds.
 
     tuning (once, real rows only) -> [ level 1 -> level 2 (+ fold blend) -> level 3 ... ] x pseudo rounds
 
-`train` returns everything the run folder and `FittedRun` need; `write_training_files` adds `tuning/` (best
-params, trials CSV, plot) and `pseudo.json` (+ plot) to the run folder.
+`train(prepared)` returns everything the run folder needs and `fitted_run` turns it into the `FittedRun` that
+predicts new posts; `write_training_files` adds `tuning/` (best params, trials CSV, plot) and `pseudo.json`
+(+ plot) to the run folder.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import partial
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp.ensembles import GREATER_IS_BETTER, CVResult, FoldFeatures, PseudoRows, cross_fit, get_model, stack_levels
+from smp.ensembles import GREATER_IS_BETTER, CVResult, PseudoRows, cross_fit, make_model, stack_levels
 from smp.ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
 
 from .config import RunConfig
+from .fitted import FittedRun
+from .prepare import Prepared
 
 log = logging.getLogger("smp")
 
@@ -49,62 +51,68 @@ class Trained:
     tuning: dict[str, Any] = field(default_factory=dict)  # name -> TuneResult
     pseudo_history: list[PseudoRound] = field(default_factory=list)
     level_passthrough: list[bool] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def seeded(key: str, params: dict, seed: int):
-    """The model with the run seed unless its params set one (each library names it differently)."""
-    model = get_model(key, params)
-    for name in ("seed", "random_seed", "random_state"):
-        if name in model.params and name not in params:
-            model.params[name] = seed
-    return model
-
-
-def tune_level1(cfg: RunConfig, X: pd.DataFrame, y: np.ndarray, folds, fold_features: FoldFeatures, *,
-                progress: bool = False) -> dict:
+def tune_level1(prep: Prepared, *, progress: bool = False) -> dict:
     """Tune the configured level-1 learners; returns name -> TuneResult (best params reused when a finished
     study for the same data, folds and base params exists, unless `retune`)."""
-    from smp.ensembles.tuning import SPACES, default_storage, tune
+    from smp.ensembles.tuning import Heartbeat, default_storage, search_spaces, tune
 
+    cfg = prep.cfg
     tc = cfg.tuning
-    names = tc.models or [m.name for m in cfg.models if m.key in SPACES]
+    heartbeat = Heartbeat(tc.heartbeat_interval, tc.grace_period, tc.max_retry)
+    names = tc.models or [m.name for m in cfg.models if m.key in search_spaces()]
     storage = tc.storage or default_storage(cfg.output.cache_dir)
     out = {}
     for m in cfg.models:
         if m.name not in names:
             continue
-        base = seeded(m.key, m.params, cfg.seed).params
-        out[m.name] = tune(m.key, X, y, folds, name=m.name, base_params=base, fold_features=fold_features,
-                           metric=tc.metric, n_trials=tc.n_trials, timeout=tc.timeout or None, storage=storage,
-                           study_prefix=tc.study_prefix or cfg.name, seed=cfg.seed, workers=tc.workers,
-                           retune=tc.retune, startup_trials=tc.startup_trials, warmup_folds=tc.warmup_folds,
-                           progress=progress)
+        base = make_model(m.key, m.params, seed=cfg.seed).params
+        out[m.name] = tune(m.key, prep.X_train, prep.y, prep.folds, name=m.name, base_params=base,
+                           fold_features=prep.fold_features, metric=tc.metric, n_trials=tc.n_trials,
+                           timeout=tc.timeout or None, storage=storage, study_prefix=tc.study_prefix or cfg.name,
+                           seed=cfg.seed, workers=tc.workers, retune=tc.retune, startup_trials=tc.startup_trials,
+                           warmup_folds=tc.warmup_folds, heartbeat=heartbeat, progress=progress)
         r = out[m.name]
         log.info("tuned %-10s best %s %.4f (trial %d of %d%s) %s", m.name, tc.metric, r.best_value, r.best_trial,
                  r.n_finished, ", reused" if r.reused else "", r.best_params)
     return out
 
 
-def fit_ensemble(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, params: dict[str, dict],
-                 pseudo: PseudoRows | None = None, progress: bool = True, engine=None) -> Ensemble:
-    from .run import choose_final
+def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
+    """The result `final` names, or with "best" the one with the best CV `metric`."""
+    if final != "best":
+        if final not in results:
+            raise KeyError(f"stack.final {final!r} is not a result of this run; results: {sorted(results)}")
+        return final
+    sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
+    scored = {k: r.scores[metric] for k, r in results.items() if np.isfinite(r.scores[metric])}
+    if not scored:
+        raise ValueError(f"no result has a finite CV {metric}")
+    return max(sorted(scored), key=lambda k: sign * scored[k])
 
+
+def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows | None = None,
+                 progress: bool = True, engine=None) -> Ensemble:
+    cfg = prep.cfg
     level1: dict[str, CVResult] = {}
     for m in cfg.models:
         tm = time.perf_counter()
-        level1[m.name] = cross_fit(seeded(m.key, params.get(m.name, m.params), cfg.seed), X_train, y, folds=folds,
-                                   X_test=X_test, fold_features=fold_features, pseudo=pseudo, progress=progress,
-                                   desc=m.name, engine=engine)
+        level1[m.name] = cross_fit(make_model(m.key, params.get(m.name, m.params), seed=cfg.seed), prep.X_train,
+                                   prep.y, folds=prep.folds, X_test=prep.X_test, fold_features=prep.fold_features,
+                                   pseudo=pseudo, progress=progress, desc=m.name, engine=engine)
         level1[m.name].info["seconds"] = time.perf_counter() - tm
         log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
                  level1[m.name].scores["mae"], level1[m.name].info["seconds"])
     specs = []
     if cfg.stack.learners or cfg.stack.fold_blend:
-        specs.append(({m.name: seeded(m.key, m.params, cfg.seed) for m in cfg.stack.learners}, cfg.stack.passthrough))
+        specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed) for m in cfg.stack.learners},
+                      cfg.stack.passthrough))
         for lv in cfg.stack.levels:
-            specs.append(({m.name: seeded(m.key, m.params, cfg.seed) for m in lv.learners}, lv.passthrough))
-    levels = stack_levels(level1, y, folds, specs, X=X_train, X_test=X_test, fold_blend_level2=cfg.stack.fold_blend,
-                          progress=progress) if specs else []
+            specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed) for m in lv.learners}, lv.passthrough))
+    levels = stack_levels(level1, prep.y, prep.folds, specs, X=prep.X_train, X_test=prep.X_test,
+                          fold_blend_level2=cfg.stack.fold_blend, progress=progress) if specs else []
     for lv in levels:
         for name, r in lv.items():
             log.info("%-12s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
@@ -113,25 +121,25 @@ def fit_ensemble(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, pa
     return ens
 
 
-def train(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, progress: bool = True,
-          timings: dict | None = None, engine=None) -> Trained:
-    timings = {} if timings is None else timings
+def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
+    """Tuning (when enabled), level 1 and the stack levels, inside pseudo-label rounds (when enabled)."""
+    cfg = prep.cfg
+    timings: dict[str, float] = {}
     t = time.perf_counter()
-    tuned = tune_level1(cfg, X_train, y, folds, fold_features, progress=progress) if cfg.tuning.enabled else {}
+    tuned = tune_level1(prep, progress=progress) if cfg.tuning.enabled else {}
     params = {m.name: {**m.params, **tuned[m.name].best_params} if m.name in tuned else m.params for m in cfg.models}
     timings["tuning"] = time.perf_counter() - t
     t = time.perf_counter()
     level_pt = [cfg.stack.passthrough] + [lv.passthrough for lv in cfg.stack.levels]
 
     def fit(rows):
-        ens = fit_ensemble(cfg, X_train, y, X_test, folds, fold_features, params=params, pseudo=rows,
-                           progress=progress, engine=engine)
+        ens = fit_ensemble(prep, params=params, pseudo=rows, progress=progress, engine=engine)
         return ens.results[ens.final].scores[cfg.metric], ens
 
-    if not cfg.pseudo.enabled or X_test is None or len(X_test) == 0:
+    if not cfg.pseudo.enabled or len(prep.X_test) == 0:
         _, ens = fit(None)
         timings["training"] = time.perf_counter() - t
-        return Trained(ens, tuned, [], level_pt)
+        return Trained(ens, tuned, [], level_pt, timings)
     pc = cfg.pseudo
 
     def select(ens: Ensemble):
@@ -141,7 +149,22 @@ def train(cfg: RunConfig, X_train, y, X_test, folds, fold_features, *, progress:
     ens, history = pseudo_rounds(fit, select, rounds=pc.rounds, greater_is_better=GREATER_IS_BETTER[cfg.metric],
                                  min_gain=pc.min_gain, log=log.info)
     timings["training"] = time.perf_counter() - t
-    return Trained(ens, tuned, history, level_pt)
+    return Trained(ens, tuned, history, level_pt, timings)
+
+
+def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
+    """The part of a trained run that predicts new posts (pickled into the run folder)."""
+    ens = trained.ensemble
+    return FittedRun(
+        static_generators=prep.fs.static_generators,
+        static_columns=list(prep.fs.static.columns),
+        target_generators=dict(prep.fold_features.fitted),
+        level1={k: r.models for k, r in ens.level1.items()},
+        stack_levels=[{k: {"models": r.models, "inputs": r.info["inputs"], "kind": r.info.get("kind", "cross_fit")}
+                       for k, r in lv.items()} for lv in ens.levels],
+        final=ens.final,
+        target_inputs=list(prep.target_inputs),
+    )
 
 
 def write_training_files(d: Path, trained: Trained) -> None:
@@ -162,7 +185,8 @@ def write_training_files(d: Path, trained: Trained) -> None:
     for name, r in trained.tuning.items():
         info = {"model": r.key, "study_name": r.study_name, "storage": r.storage, "metric": r.metric,
                 "best_value": r.best_value, "best_trial": r.best_trial, "best_params": r.best_params,
-                "n_finished_trials": r.n_finished, "reused": r.reused, "seconds": r.seconds}
+                "n_finished_trials": r.n_finished, "finished_per_worker": r.per_worker, "reused": r.reused,
+                "seconds": r.seconds}
         (d / "tuning" / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         r.trials.to_csv(d / "tuning" / f"{name}_trials.csv", index=False)
         done = r.trials[r.trials["state"].astype(str).str.endswith("COMPLETE")]
@@ -193,64 +217,3 @@ def write_training_files(d: Path, trained: Trained) -> None:
         (d / "plots").mkdir(exist_ok=True)
         fig.savefig(d / "plots" / "pseudo_rounds.png", dpi=100)
         plt.close(fig)
-
-
-def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True) -> Path:
-    """`smp tune`: the run's data, features and folds, then Optuna tuning of the chosen level-1 learners (with
-    `[tuning].workers` processes sharing each study). Writes `tuning/` and plots into a new folder
-    (default `runs/<timestamp>-<name>-tune/`, written under a temporary name and renamed at the end); the studies
-    stay in the storage, so a later `smp run` with `[tuning] enabled = true` and the same data reuses them."""
-    import os
-    import shutil
-
-    from smp.ensembles import make_folds
-    from smp.features import FeatureCache, build_features
-
-    from .data import data_root, load_frame
-    from .run import new_run_dir
-
-    from smp.ensembles.tuning import SPACES
-
-    names = {m.name: m.key for m in cfg.models}
-    unknown = [n for n in cfg.tuning.models if n not in names]
-    if unknown:
-        raise ValueError(f"cannot tune {unknown}: not [[models]] names of this config; names: {sorted(names)}")
-    if not [n for n in (cfg.tuning.models or names) if names[n] in SPACES]:
-        raise ValueError(f"nothing to tune: none of {cfg.tuning.models or sorted(names)} has a search space "
-                         f"(models with one: {sorted(SPACES)})")
-    cfg.name = cfg.name if cfg.name.endswith("-tune") else f"{cfg.name}-tune"
-    final_dir = new_run_dir(cfg, out)
-    tmp = final_dir.with_name(f".{final_dir.name}.tmp-{os.getpid()}")
-    root = data_root(cfg.data, cfg.output, progress)
-    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
-    is_train = frame["split"].eq("train").to_numpy()
-    train_posts = frame[is_train].reset_index(drop=True)
-    y = train_posts["label"].to_numpy(dtype=float)
-    fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir), progress=progress)
-    X_train = fs.static[is_train].reset_index(drop=True)
-    fold_seed = cfg.seed if cfg.cv.seed is None else cfg.cv.seed
-    folds = make_folds(train_posts, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed)
-    fold_features = FoldFeatures(
-        fs.target_generators, train_posts, y,
-        inner_folds=partial(make_folds, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed))
-    # The study prefix is the run's name without "-tune", so `smp run` of the same config finds the studies.
-    cfg.tuning.study_prefix = cfg.tuning.study_prefix or cfg.name[: -len("-tune")]
-    t = time.perf_counter()
-    tuned = tune_level1(cfg, X_train, y, folds, fold_features, progress=progress)
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-        (tmp / "config.resolved.toml").write_text(cfg.to_toml())
-        write_training_files(tmp, Trained(Ensemble({}, [], ""), tuned))
-        (tmp / "tuning" / "summary.json").write_text(json.dumps(
-            {name: {"best_value": r.best_value, "metric": r.metric, "n_finished_trials": r.n_finished,
-                    "reused": r.reused} for name, r in tuned.items()} | {"seconds": time.perf_counter() - t},
-            indent=2) + "\n")
-        if final_dir.exists():
-            final_dir.rmdir()
-        tmp.rename(final_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.info("tuning folder: %s", final_dir)
-    return final_dir

@@ -1,7 +1,45 @@
 """smp: feature engineering and K-fold stacking for social media popularity prediction.
 
+    import smp
+    train = smp.posts(df_train, mapping={"post_id": "id", "user_id": "author", "post_time": "created_at",
+                                         "title": "title", "label": "points"})
+    p = smp.Predictor(metric="src").fit(train, test=smp.posts(df_test, mapping=...))
+    p.leaderboard(); p.predict(new_posts); p.feature_importance(); p.save("runs/mine")
+
 The installed distribution holds one top-level package, `smp`; the source folders `features/`, `ensembles/` and
-`pipelines/` install as `smp.features`, `smp.ensembles` and `smp.pipelines` (see `[tool.setuptools.package-dir]`).
+`pipelines/` install as `smp.features`, `smp.ensembles` and `smp.pipelines`. The public names below are imported
+on first use, so `import smp` stays cheap (no torch, LightGBM or CatBoost until a model is fitted).
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_API = {
+    "posts": "smp.pipelines.api",
+    "Predictor": "smp.pipelines.api",
+    "load": "smp.pipelines.data",
+    "ablate": "smp.pipelines.ablate",
+    "evaluate": "smp.pipelines.evaluate",
+    "evaluate_frame": "smp.pipelines.evaluate",
+    "load_config": "smp.pipelines.config",
+    "RunConfig": "smp.pipelines.config",
+    "ConfigError": "smp.pipelines.config",
+    "DataError": "smp.pipelines.datasets",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'smp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -161,3 +163,41 @@ def add_feature_columns(frame: pd.DataFrame) -> pd.DataFrame:
         cols[f"clusters__sentence_k{k}"] = pd.Categorical.from_codes(ids, dtype=dtype)
         cols[f"clusters__sentence_k{k}_dist"] = np.where(ok, np.nanmax(np.nan_to_num(emb[:, :k]), axis=1), np.nan)
     return frame.assign(**cols)
+
+
+def make_news_table(n_posts: int = 600, n_authors: int = 80, seed: int = 0) -> pd.DataFrame:
+    """A generic posts table no bundled config was written for (a news-aggregator dump: id, title, url, author,
+    created_at, points): popularity rises with an author effect, two title words and a slow time trend; the
+    points are heavy-tailed (log2(points + 1) is the usual label)."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(60)] + ["launch", "rust", "ask", "show"]
+    author = rng.integers(0, n_authors, n_posts)
+    effect = rng.normal(0, 1.0, n_authors)[author]
+    titles, bonus = [], np.zeros(n_posts)
+    for i in range(n_posts):
+        t = list(rng.choice(words, size=rng.integers(3, 9)))
+        bonus[i] = 0.8 * ("launch" in t) + 0.6 * ("rust" in t) - 0.5 * ("ask" in t)
+        titles.append(" ".join(t))
+    start = pd.Timestamp("2021-01-01", tz="UTC").value // 10**9
+    created = np.sort(rng.integers(start, start + 365 * 86400, n_posts))
+    trend = np.linspace(0.0, 0.5, n_posts)
+    log_points = np.clip(2.0 + effect + bonus + trend + rng.gumbel(0, 0.9, n_posts), 0, None)
+    points = np.round(2.0 ** log_points - 1).astype(int)
+    return pd.DataFrame({
+        "id": [f"n{i}" for i in range(n_posts)], "title": titles,
+        "url": [f"https://example.org/{i}" for i in range(n_posts)], "author": [f"a{a}" for a in author],
+        "created_at": pd.to_datetime(created, unit="s", utc=True).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "points": points, "label": np.log2(points + 1.0),
+    })
+
+
+NEWS_MAPPING = {"post_id": "id", "user_id": "author", "post_time": "created_at", "title": "title", "label": "label"}
+
+
+@functools.lru_cache(maxsize=1)
+def shared_rows():
+    """One in-memory row store for the test session: suites that fit the same embedding generators on the same
+    frames many times (the contract suite) embed each row once. Runs use their own store on disk."""
+    from smp.features import RowStore
+
+    return RowStore(memory_limit_bytes=2 * 2**30)

@@ -35,16 +35,19 @@ def resolve_device(device: str) -> str:
 
 @contextlib.contextmanager
 def deterministic(seed: int):
-    """Seed torch/numpy and switch on deterministic kernels for the block, restoring the previous mode after."""
+    """Seed torch and switch on deterministic kernels for the block, restoring the previous mode after.
+
+    NumPy's global generator is left alone and torch's is forked (restored after the block), so fitting a model
+    never changes the random state of the caller."""
     torch = require_torch()
     was = torch.are_deterministic_algorithms_enabled()
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was)
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was)
 
 
 @dataclass

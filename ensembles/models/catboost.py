@@ -1,4 +1,4 @@
-"""CatBoost regressor with native categorical features and early stopping on the fold's validation part."""
+"""CatBoost regressor with native categorical features and early stopping on a validation part."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
-from ._base import Model, check_xy, register_model
+from ._base import Model, register_model
 
 
 def _pool(X: pd.DataFrame, y=None, weight=None) -> Pool:
@@ -22,6 +22,9 @@ def _pool(X: pd.DataFrame, y=None, weight=None) -> Pool:
 class CatBoostModel(Model):
     key = "catboost"
     summary = "CatBoost (ordered boosting, native categoricals, early stopping)"
+    seed_param = "random_seed"
+    threads_param = "thread_count"
+    passes_params_through = True
     defaults = {
         "iterations": 2000,
         "learning_rate": 0.06,
@@ -33,28 +36,27 @@ class CatBoostModel(Model):
         "thread_count": -1,
     }
 
-    @classmethod
-    def accepts_any_params(cls) -> bool:
-        return True
+    @staticmethod
+    def search_space(trial):
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "depth": trial.suggest_int("depth", 3, 8),
+            "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 30.0, log=True),
+            "random_strength": trial.suggest_float("random_strength", 0.1, 10.0, log=True),
+            "bagging_temperature": trial.suggest_float("bagging_temperature", 0.0, 1.0),
+        }
 
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
-        X, y = check_xy(self, X, y)
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         p = dict(self.params)
         stop = p.pop("early_stopping_rounds")
         self.model_ = CatBoostRegressor(**p, verbose=False, allow_writing_files=False)
-        eval_set = None
-        if X_val is not None and y_val is not None and stop:
-            X_val, y_val = check_xy(self, X_val, y_val)
-            eval_set = _pool(X_val, y_val)
+        eval_set = _pool(X_val, y_val) if X_val is not None and stop else None
         self.model_.fit(_pool(X, y, sample_weight), eval_set=eval_set,
                         early_stopping_rounds=stop if eval_set is not None else None,
                         use_best_model=eval_set is not None)
-        self.columns_ = list(X.columns)
-        return self
 
-    def predict(self, X):
-        X, _ = check_xy(self, X)
-        return np.asarray(self.model_.predict(_pool(X[self.columns_])), dtype=float)
+    def _predict(self, X):
+        return self.model_.predict(_pool(X))
 
     def feature_importance(self):
         return pd.Series(self.model_.get_feature_importance(), index=self.columns_, dtype=float)

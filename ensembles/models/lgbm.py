@@ -1,17 +1,20 @@
-"""LightGBM regressor with early stopping on the fold's validation part; pandas categories are native."""
+"""LightGBM regressor with early stopping on a validation part; pandas categories are native."""
 
 from __future__ import annotations
 
 import lightgbm as lgb
 import pandas as pd
 
-from ._base import Model, check_xy, register_model
+from ._base import Model, register_model
 
 
 @register_model
 class LGBMModel(Model):
     key = "lgbm"
     summary = "LightGBM GBDT (native categoricals, early stopping)"
+    seed_param = "seed"
+    threads_param = "num_threads"
+    passes_params_through = True
     defaults = {
         "objective": "regression",
         "learning_rate": 0.05,
@@ -27,12 +30,18 @@ class LGBMModel(Model):
         "num_threads": 0,
     }
 
-    @classmethod
-    def accepts_any_params(cls) -> bool:
-        return True
+    @staticmethod
+    def search_space(trial):
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 7, 255, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
+        }
 
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
-        X, y = check_xy(self, X, y)
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         p = dict(self.params)
         rounds = int(p.pop("n_estimators"))
         stop = int(p.pop("early_stopping_rounds"))
@@ -40,17 +49,13 @@ class LGBMModel(Model):
         p.update(verbosity=-1, deterministic=True, force_row_wise=True)
         train = lgb.Dataset(X, y, weight=sample_weight, free_raw_data=True)
         callbacks, valid = [], []
-        if X_val is not None and y_val is not None and stop > 0:
-            X_val, y_val = check_xy(self, X_val, y_val)
+        if X_val is not None and stop > 0:
             valid = [lgb.Dataset(X_val, y_val, reference=train)]
             callbacks = [lgb.early_stopping(stop, verbose=False)]
         self.booster_ = lgb.train(p, train, num_boost_round=rounds, valid_sets=valid, callbacks=callbacks)
-        self.columns_ = list(X.columns)
-        return self
 
-    def predict(self, X):
-        X, _ = check_xy(self, X)
-        return self.booster_.predict(X[self.columns_], num_iteration=self.booster_.best_iteration or None)
+    def _predict(self, X):
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
 
     def feature_importance(self):
         return pd.Series(self.booster_.feature_importance("gain"), index=self.columns_, dtype=float)

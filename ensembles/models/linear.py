@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.linear_model import Ridge
 
-from ._base import Model, check_xy, register_model
+from ._base import Model, register_model
 
 
 def _numeric(X: pd.DataFrame) -> pd.DataFrame:
@@ -25,19 +25,19 @@ class RidgeModel(Model):
     summary = "Ridge on standardised inputs, median-imputed (the default stacker)"
     defaults = {"alpha": 1.0}
 
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
-        X, y = check_xy(self, X, y)
+    @staticmethod
+    def search_space(trial):
+        return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
+
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         A = _numeric(X)
-        self.columns_ = list(X.columns)
         self.median_ = A.median().fillna(0.0)
         A = A.fillna(self.median_)
         self.mean_, self.std_ = A.mean(), A.std(ddof=0).replace(0, 1.0)
         self.model_ = Ridge(alpha=self.params["alpha"]).fit((A - self.mean_) / self.std_, y, sample_weight=sample_weight)
-        return self
 
-    def predict(self, X):
-        X, _ = check_xy(self, X)
-        A = _numeric(X[self.columns_]).fillna(self.median_)
+    def _predict(self, X):
+        A = _numeric(X).fillna(self.median_)
         return self.model_.predict((A - self.mean_) / self.std_)
 
     def feature_importance(self):
@@ -52,8 +52,7 @@ class BlendModel(Model):
     summary = "non-negative weighted blend of predictions (weights sum to 1, fitted on OOF)"
     defaults = {}
 
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
-        X, y = check_xy(self, X, y)
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         A = _numeric(X).to_numpy()
         if not np.isfinite(A).all():
             raise ValueError("blend inputs must be finite (predictions of every model on every row)")
@@ -69,10 +68,8 @@ class BlendModel(Model):
                        options={"ftol": 1e-12, "maxiter": 1000})
         w = np.clip(res.x, 0.0, None)
         self.weights_ = pd.Series(w / w.sum(), index=list(X.columns))
-        return self
 
-    def predict(self, X):
-        X, _ = check_xy(self, X)
+    def _predict(self, X):
         return _numeric(X[list(self.weights_.index)]).to_numpy() @ self.weights_.to_numpy()
 
     def feature_importance(self):

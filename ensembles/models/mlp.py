@@ -25,7 +25,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from ._base import Model, check_xy, register_model
+from ._base import Model, register_model
 from ._neural import TabularEncoder, deterministic, require_torch, resolve_device
 
 EMOTION_COLUMNS = [
@@ -39,6 +39,10 @@ TEXT_PREFIXES = ["sentence__", "clip_text__", "glove__", "word2vec__"]
 VISUAL_PREFIXES = ["clip_image__", "image_encoder__"]
 
 
+# Hidden-layer choices of the search space, by name (Optuna's categorical values must be plain scalars).
+HIDDEN = {"256-128-64": [256, 128, 64], "128-64": [128, 64], "512-256-128": [512, 256, 128], "64-32": [64, 32]}
+
+
 def _switch(value, name: str):
     if value not in ("auto", True, False):
         raise ValueError(f"mlp parameter {name!r} must be 'auto', true or false, got {value!r}")
@@ -49,6 +53,7 @@ def _switch(value, name: str):
 class MLPModel(Model):
     key = "mlp"
     summary = "PyTorch MLP: Huber loss, BN trunk, co-attention, emotion layer, joint bins head, SupCon (PPCL)"
+    seed_param = "seed"
     defaults = {
         "hidden": [256, 128, 64],
         "dropout": 0.2,
@@ -78,6 +83,17 @@ class MLPModel(Model):
         "seed": 0,
         "device": "auto",
     }
+
+    @staticmethod
+    def search_space(trial):
+        return {
+            "hidden": HIDDEN[trial.suggest_categorical("hidden", list(HIDDEN))],
+            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+            "learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-3, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+            "huber_delta": trial.suggest_float("huber_delta", 0.3, 3.0, log=True),
+            "cls_weight": trial.suggest_float("cls_weight", 0.0, 1.0),
+        }
 
     # ---- column roles -------------------------------------------------------------------------------------
     def _roles(self, X: pd.DataFrame) -> dict[str, list[str]]:
@@ -132,15 +148,13 @@ class MLPModel(Model):
         return out
 
     # ---- fit / predict ------------------------------------------------------------------------------------
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         torch = require_torch()
         from ._mlp_net import MLPNet, supcon_loss
 
-        X, y = check_xy(self, X, y)
         p = self.params
         if p["loss"] not in ("huber", "mse"):
             raise ValueError(f"mlp parameter 'loss' must be 'huber' or 'mse', got {p['loss']!r}")
-        self.columns_ = list(X.columns)
         self.roles_ = self._roles(X)
         self.encoder_ = TabularEncoder.fit(X[self.roles_["rest"]])
         blocks = self.roles_["text"] + self.roles_["visual"] + self.roles_["emotion"]
@@ -175,9 +189,8 @@ class MLPModel(Model):
             w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
             w_t = torch.tensor(w / w.mean(), dtype=torch.float32, device=device)
             val = None
-            if X_val is not None and y_val is not None:
-                X_val, y_val = check_xy(self, X_val, y_val)
-                val = ([t.to(device) for t in self._tensors(X_val[self.columns_])],
+            if X_val is not None:
+                val = ([t.to(device) for t in self._tensors(X_val)],
                        torch.tensor((y_val - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device))
             opt = torch.optim.AdamW(net.parameters(), lr=float(p["learning_rate"]), weight_decay=float(p["weight_decay"]))
             gen = torch.Generator().manual_seed(int(p["seed"]))
@@ -221,7 +234,6 @@ class MLPModel(Model):
                 net.load_state_dict(best_state)
         self.best_epoch_ = int(np.argmin(self.history_)) + 1 if self.history_ else int(p["max_epochs"])
         self.net_ = net.to("cpu").eval()
-        return self
 
     def _reg_loss(self, pred, target, w):
         torch = require_torch()
@@ -231,13 +243,9 @@ class MLPModel(Model):
             per = (pred - target) ** 2
         return (per * w).mean()
 
-    def predict(self, X):
+    def _predict(self, X):
         torch = require_torch()
-        X, _ = check_xy(self, X)
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise KeyError(f"model 'mlp' was fitted with columns missing here: {missing[:5]}")
-        tensors = self._tensors(X[self.columns_])
+        tensors = self._tensors(X)
         with torch.no_grad():  # in chunks, so a large test set never holds every row's attention at once
             reg = np.concatenate([self.net_(*(t[i:i + 8192] for t in tensors))[0].numpy()
                                   for i in range(0, len(X), 8192)]).astype(float)

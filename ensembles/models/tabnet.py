@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._base import Model, check_xy, register_model
+from ._base import Model, register_model
 from ._neural import TabularEncoder, deterministic, resolve_device
 
 
@@ -18,6 +18,7 @@ from ._neural import TabularEncoder, deterministic, resolve_device
 class TabNetModel(Model):
     key = "tabnet"
     summary = "TabNet (pytorch-tabnet; category embeddings, early stopping on the validation fold)"
+    seed_param = "seed"
     defaults = {
         "n_d": 16,
         "n_a": 16,
@@ -34,22 +35,31 @@ class TabNetModel(Model):
         "device": "auto",
     }
 
-    def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
+    @staticmethod
+    def search_space(trial):
+        width = trial.suggest_categorical("n_d", [8, 16, 32])
+        return {
+            "n_d": width,
+            "n_a": width,  # the TabNet paper ties n_a to n_d
+            "n_steps": trial.suggest_int("n_steps", 2, 6),
+            "gamma": trial.suggest_float("gamma", 1.0, 2.0),
+            "lambda_sparse": trial.suggest_float("lambda_sparse", 1e-6, 1e-2, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 5e-3, 5e-2, log=True),
+        }
+
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         from pytorch_tabnet.tab_model import TabNetRegressor
         import torch
 
-        X, y = check_xy(self, X, y)
         p = self.params
-        self.columns_ = list(X.columns)
         self.encoder_ = TabularEncoder.fit(X, indicators=False)
         A = self._matrix(X)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         target = ((y - self.y_mean_) / self.y_std_).reshape(-1, 1)
         n_cat = len(self.encoder_.categorical)
         eval_set = []
-        if X_val is not None and y_val is not None:
-            X_val, y_val = check_xy(self, X_val, y_val)
-            eval_set = [(self._matrix(X_val[self.columns_]), ((y_val - self.y_mean_) / self.y_std_).reshape(-1, 1))]
+        if X_val is not None:
+            eval_set = [(self._matrix(X_val), ((y_val - self.y_mean_) / self.y_std_).reshape(-1, 1))]
         # Batch norm needs two rows per batch; small folds get smaller batches.
         bs = max(2, min(int(p["batch_size"]), len(A)))
         vbs = max(2, min(int(p["virtual_batch_size"]), bs))
@@ -72,18 +82,13 @@ class TabNetModel(Model):
                                 pin_memory=False, compute_importance=True)
         self.model_.network.to("cpu")  # fitted state lives on the CPU: pickles load anywhere
         self.model_.device = "cpu"
-        return self
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         num = self.encoder_.numeric_matrix(X)
         return np.hstack([num, self.encoder_.category_codes(X).astype(np.float32)])
 
-    def predict(self, X):
-        X, _ = check_xy(self, X)
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise KeyError(f"model 'tabnet' was fitted with columns missing here: {missing[:5]}")
-        out = self.model_.predict(self._matrix(X[self.columns_])).reshape(-1)
+    def _predict(self, X):
+        out = self.model_.predict(self._matrix(X)).reshape(-1)
         return out.astype(float) * self.y_std_ + self.y_mean_
 
     def feature_importance(self):

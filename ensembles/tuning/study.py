@@ -6,9 +6,16 @@
   rank over SRC and MAE among the finished trials, as the challenge would rank them.
 - Each fold's score is reported as an intermediate value, so the MedianPruner stops a trial whose folds fall
   below the median of earlier trials at the same fold.
-- Storage: any database URL (SQLite file by default); `load_if_exists=True` so a killed study resumes, and the
-  trial budget counts finished (complete + pruned) trials over all sessions and workers.
-- `workers > 1` runs that many processes on this machine, each optimising the same study through the storage.
+- Storage: any database URL (SQLite file by default, PostgreSQL for workers on several machines);
+  `load_if_exists=True` so a killed study resumes, and the trial budget counts finished (complete + pruned)
+  trials over all sessions and workers.
+- Heartbeat: a running trial writes a heartbeat to the storage every `heartbeat_interval` seconds. A worker that
+  dies mid-trial (SIGKILL, OOM, a lost machine) stops beating; the next trial any worker starts after
+  `grace_period` fails the stale trial and `RetryHeartbeatStaleTrialCallback` (the callback Optuna < 4.9 called
+  `RetryFailedTrialCallback`) queues it again with the same parameters, up to `max_retry` times. Failed trials
+  never count towards the budget.
+- `workers > 1` runs that many processes on this machine, each optimising the same study through the storage;
+  more machines join by running `smp tune` against the same database.
 - A study that reached its budget (or ran out its time budget) is marked finished; later calls reuse its best
   parameters without new trials unless `retune`.
 """
@@ -19,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +60,24 @@ class TuneResult:
     reused: bool
     seconds: float
     trials: pd.DataFrame = field(default_factory=pd.DataFrame)
+    per_worker: dict[str, int] = field(default_factory=dict)  # "host:pid" -> finished trials, over all sessions
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """How the storage notices a worker that died mid-trial (see the module docstring); `interval = 0` is off."""
+
+    interval: int = 60  # seconds between a running trial's heartbeats
+    grace: int = 0  # a running trial whose last heartbeat is older is failed; 0 = 2 x interval (Optuna's default)
+    max_retry: int = 2  # times a failed (stale) trial is queued again with the same parameters
+
+    def __post_init__(self):
+        if self.interval < 0 or self.grace < 0 or self.max_retry < 0:
+            raise ValueError(f"heartbeat interval, grace period and max_retry must be >= 0, got "
+                             f"{self.interval=}, {self.grace=}, {self.max_retry=}")
+        if self.interval and self.grace and self.grace <= self.interval:
+            raise ValueError(f"the grace period must exceed the heartbeat interval (else live trials are failed), "
+                             f"got {self.grace=} <= {self.interval=}")
 
 
 def default_storage(cache_dir: str | Path) -> str:
@@ -65,8 +91,17 @@ def redact(url: str) -> str:
     if "://" in url and "@" in url.split("://", 1)[1]:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        if ":" in creds:  # user:password
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
     return url
+
+
+def dashboard_command(url: str) -> str:
+    """The shell command that opens Optuna's dashboard (`pip install optuna-dashboard`) on this storage; a
+    password in the URL is shown as *** (put it back by hand, or keep it in ~/.pgpass)."""
+    import shlex
+
+    return f"optuna-dashboard {shlex.quote(redact(url))}"
 
 
 def study_key(X: pd.DataFrame, y, folds: Folds, key: str, base_params: dict, metric: str) -> str:
@@ -80,13 +115,47 @@ def study_key(X: pd.DataFrame, y, folds: Folds, key: str, base_params: dict, met
     return h.hexdigest()[:10]
 
 
-def _storage(url: str):
+def _storage(url: str, heartbeat: Heartbeat | None = None):
+    """An RDB storage for a database URL (with the heartbeat when given), else Optuna's storage for `url`."""
     import optuna
 
+    if "://" not in url:
+        return optuna.storages.get_storage(url)
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Several workers write to one SQLite file: wait for the lock rather than fail.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
-    return optuna.storages.RDBStorage(url) if "://" in url else optuna.storages.get_storage(url)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+    if heartbeat is not None and heartbeat.interval:
+        import warnings
+
+        with warnings.catch_warnings():  # the callback is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
+        kwargs.update(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace or None,
+                      heartbeat_stale_trial_callback=retry)
+    return _rdb_storage(url, kwargs)
+
+
+def _rdb_storage(url: str, kwargs: dict[str, Any], tries: int = 5):
+    """`RDBStorage`, retried when it loses the race to create Optuna's tables: workers started together on an
+    empty database all try to create them (PostgreSQL: duplicate type / table), the losers then find them made."""
+    import random
+    import warnings
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(tries):
+        try:
+            with warnings.catch_warnings():  # the heartbeat arguments are marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, **kwargs)
+        except (IntegrityError, ProgrammingError, OperationalError) as e:
+            if attempt == tries - 1:
+                raise
+            log.debug("optuna storage %s: %s; retrying", redact(url), e.__class__.__name__)
+            time.sleep(0.2 + random.random())  # jitter, so the workers do not collide again
+    raise AssertionError("unreachable")
 
 
 def _finished(study) -> int:
@@ -134,24 +203,30 @@ class CVObjective:
         trial.set_user_attr("fold_values", fold_values)
         trial.set_user_attr("seconds", time.perf_counter() - t)
         trial.set_user_attr("worker", os.getpid())
+        trial.set_user_attr("host", socket.gethostname())
         return self.value(scores)
 
 
 def _run_worker(objective: CVObjective, storage: str, study_name: str, n_trials: int, timeout: float | None,
-                seed: int, progress: bool = False) -> int:
+                seed: int, progress: bool = False, heartbeat: Heartbeat | None = None) -> int:
     """One process optimising the shared study until the global trial budget or the time budget is spent."""
+    import warnings
+
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=_storage(storage),
+    study = optuna.load_study(study_name=study_name, storage=_storage(storage, heartbeat),
                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner_of(study_name, storage))
     remaining = n_trials - _finished(study)
     if remaining <= 0:
         return 0
-    study.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=False, show_progress_bar=progress,
-                   callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
+    with warnings.catch_warnings():  # Optuna warns at every trial's stale-trial check that it is experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=False,
+                       show_progress_bar=progress,
+                       callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
     return remaining
 
 
@@ -183,10 +258,12 @@ def tune(
     retune: bool = False,
     startup_trials: int = 5,
     warmup_folds: int = 1,
+    heartbeat: Heartbeat | None = Heartbeat(),
     progress: bool = False,
 ) -> TuneResult:
     """Tune model `key` on the cross-validated `metric`; returns the best params (reused when the study for these
-    data, folds and base params already finished, unless `retune`)."""
+    data, folds and base params already finished, unless `retune`). `heartbeat` (None: off) lets workers fail and
+    retry the trials of a worker that died mid-trial."""
     import optuna
 
     if n_trials < 1:
@@ -222,15 +299,15 @@ def tune(
         log.info("tuning %s: study %s, %d/%d trials finished, %d worker(s)%s", name, study_name, done, n_trials,
                  workers, f", time budget {timeout:.0f}s" if timeout else "")
         if workers == 1:
-            _run_worker(objective, storage, study_name, n_trials, timeout, seed, progress)
+            _run_worker(objective, storage, study_name, n_trials, timeout, seed, progress, heartbeat)
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn, not fork: the parent may hold OpenMP/torch thread pools that a forked child would inherit broken.
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_run_worker, objective, storage, study_name, n_trials, timeout, seed + i)
-                           for i in range(workers)]
+                futures = [pool.submit(_run_worker, objective, storage, study_name, n_trials, timeout, seed + i,
+                                       False, heartbeat) for i in range(workers)]
                 for f in futures:
                     f.result()
         study = optuna.load_study(study_name=study_name, storage=store)
@@ -254,4 +331,15 @@ def _result(study, name, key, storage, metric, reused, seconds) -> TuneResult:
     return TuneResult(name=name, key=key, study_name=study.study_name, storage=redact(storage), metric=metric,
                       best_params=params_from_trial(key, best.params), best_value=float(best.value),
                       best_trial=best.number, n_finished=_finished(study), reused=reused, seconds=seconds,
-                      trials=trials)
+                      trials=trials, per_worker=finished_per_worker(study))
+
+
+def finished_per_worker(study) -> dict[str, int]:
+    """Finished (complete + pruned) trials per worker process, "host:pid", over every session of the study."""
+    from optuna.trial import TrialState
+
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        who = f"{t.user_attrs.get('host', '?')}:{t.user_attrs.get('worker', '?')}"
+        counts[who] = counts.get(who, 0) + 1
+    return dict(sorted(counts.items()))

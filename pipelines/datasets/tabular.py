@@ -167,6 +167,38 @@ def load_table(
     return finalize_postframe(pd.concat(parts, ignore_index=True), f"{train_path} + {test_path}")
 
 
+def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, object] | None = None, *,
+                     split: str | None = None, source: str = "<DataFrame>") -> pd.DataFrame:
+    """Map an in-memory table (a pandas DataFrame) onto a canonical PostFrame, as `load_table` maps a file.
+
+    `split` ("train" / "test") labels every row; by default the mapping's split column decides, else rows are
+    "train" when the table has the label column and "test" when it has none (new posts need no label).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"posts: expected a pandas DataFrame, got {type(table).__name__}")
+    if mapping is None:
+        mapping = TableMapping()
+    elif not isinstance(mapping, TableMapping):
+        mapping = TableMapping.from_dict(mapping)
+    has_label = mapping.label is not None and mapping.label in table.columns
+    if split is None and mapping.split is not None and mapping.split in table.columns:
+        labels = to_text(table[mapping.split]).str.strip().str.lower().to_numpy(dtype=object)
+        bad = ~np.isin(labels, SPLITS)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(source, mapping.split, f"row {i + 1}: {plain(table[mapping.split].iloc[i])!r}",
+                            f"split must be one of {SPLITS}")
+    else:
+        split = split or ("train" if has_label else "test")
+        if split not in SPLITS:
+            raise ValueError(f"posts: split must be one of {SPLITS} or None, got {split!r}")
+        labels = np.full(len(table), split, dtype=object)
+    need_label = bool((labels == "train").any())
+    require_columns(table, mapping.source_columns(with_label=need_label, with_split=False), source)
+    check_unique(_ids(table[mapping.post_id]), source, mapping.post_id)
+    return finalize_postframe(_map(table, labels, mapping, source), source)
+
+
 def _ids(values: pd.Series) -> pd.Series:
     """Ids as text; Parquet integer ids become their decimal string."""
     return values.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))

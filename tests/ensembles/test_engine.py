@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,24 @@ def ray_cluster():
     yield ray
     ray.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sleep(seconds):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_ray_engine_times_out_instead_of_hanging(ray_cluster):
+    """A task that cannot finish (here: too slow; on a cluster: no live node can take it) fails the map with a
+    clear error once `timeout` passes without a result."""
+    t = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"no task finished within \[ray\] timeout = 2s \(1 of 1 tasks of _sleep"):
+        RayEngine(timeout=2).map(_sleep, [60])
+    assert time.perf_counter() - t < 30  # well before the task itself would have ended
+    results, where = RayEngine().map_located(_square, [2, 3])
+    assert results == [4, 9] and all(w["node_id"] and w["pid"] for w in where)  # Ray reports its node
 
 
 def test_local_engine_keeps_input_order():

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from smp.ensembles import get_model, make_folds
-from smp.ensembles.tuning import SPACES, CVObjective, get_space, params_from_trial, redact, tune
+from smp.ensembles.tuning import search_spaces, CVObjective, get_space, params_from_trial, redact, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def _data(n=240, seed=0):
     return X, y, make_folds(X, scheme="kfold", n_splits=3, seed=0)
 
 
-@pytest.mark.parametrize("key", sorted(SPACES))
+@pytest.mark.parametrize("key", sorted(search_spaces()))
 def test_space_gives_valid_params_for_fixed_trial(key):
     study = optuna.create_study()
     trial = study.ask()
@@ -50,6 +50,7 @@ def test_unknown_space_and_metric():
 def test_redact_hides_password():
     assert redact("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
     assert redact("sqlite:///a.db") == "sqlite:///a.db"
+    assert redact("postgresql+psycopg://me@db/x") == "postgresql+psycopg://me@db/x"  # no password to hide
 
 
 def test_tune_reports_folds_reuses_and_retunes(tmp_path):

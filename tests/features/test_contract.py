@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
-from tests._data import add_feature_columns, add_video_columns, make_postframe, write_images
+from tests._data import add_feature_columns, add_video_columns, make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
 
 NAMES = list(GENERATORS)
@@ -66,7 +66,7 @@ CONTRACT_PARAMS = {
 def make(name: str, params: dict | None = None):
     """The registered generator with the suite's parameters (plus `params`)."""
     base = CONTRACT_PARAMS[name]() if name in CONTRACT_PARAMS else {}
-    return get_generator(name, {**base, **(params or {})})
+    return get_generator(name, {**base, **(params or {})}).use_rows(shared_rows())
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,15 @@ import pandas as pd
 import pytest
 
 from smp.features import FeatureCache, FeatureSpec, build_features, get_generator
-from smp.features import _rowcache
 from smp.features._embedding import prompt_texts
-from smp.features._rowcache import RowCache, row_hashes, use_row_cache
-from tests._data import make_postframe, write_images
+from smp.features._rowcache import RowCache, RowStore, row_hashes
+from tests._data import make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
+
+
+def _gen(name: str, params: dict | None = None):
+    """A heavy embedding generator on the session's shared row store (each image and text is embedded once)."""
+    return get_generator(name, params).use_rows(shared_rows())
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +76,12 @@ def test_row_cache_skips_failed_rows_and_corrupt_shards(tmp_path):
 
 
 def test_sentence_embeds_only_new_rows_on_grown_data(frame, tmp_path):
-    with use_row_cache(tmp_path):
-        first = get_generator("sentence", {"n_components": 4})
-        first.fit_transform(frame.iloc[:100])
-        assert (first.rows_computed_, first.rows_cached_) == (100, 0)
-        grown = get_generator("sentence", {"n_components": 4})
-        grown.fit_transform(frame)
+    store = RowStore(tmp_path)
+    first = get_generator("sentence", {"n_components": 4}).use_rows(store)
+    first.fit_transform(frame.iloc[:100])
+    assert (first.rows_computed_, first.rows_cached_) == (100, 0)
+    grown = get_generator("sentence", {"n_components": 4}).use_rows(RowStore(tmp_path))  # a later run, same folder
+    grown.fit_transform(frame)
     seen = set(prompt_texts(frame.iloc[:100], grown.fields))
     n_new = sum(t not in seen for t in prompt_texts(frame, grown.fields))
     assert grown.rows_computed_ == n_new
@@ -172,7 +176,7 @@ def test_image_stats_measure_what_they_say(tmp_path):
 
 
 def test_image_encoder_sees_the_images(frame):
-    out = get_generator("image_encoder", {"resolution": 32, "n_components": None}).fit_transform(frame)
+    out = _gen("image_encoder", {"resolution": 32, "n_components": None}).fit_transform(frame)
     assert out.shape == (len(frame), 1280) and np.isfinite(out.to_numpy()).all()
     # Same category, similar colour: closer than across categories on average.
     Z = out.to_numpy()
@@ -198,22 +202,22 @@ def test_tiny_clip_through_the_real_path(frame):
     from smp.features._encoders import load_clip
 
     clip = tiny_clip_dir()
-    img = get_generator("clip_image", {"model": clip, "n_components": None}).fit_transform(frame)
+    img = _gen("clip_image", {"model": clip, "n_components": None}).fit_transform(frame)
     fields = ["title", "category", "subcategory", "concept", "tags"]  # the crossmodal default prompt
-    txt = get_generator("clip_text", {"model": clip, "n_components": None, "fields": fields}).fit_transform(frame)
+    txt = _gen("clip_text", {"model": clip, "n_components": None, "fields": fields}).fit_transform(frame)
     assert img.shape == txt.shape == (len(frame), 8)
     np.testing.assert_allclose(np.linalg.norm(img.to_numpy(), axis=1), 1.0, rtol=1e-5)
     from PIL import Image
 
     direct = load_clip(clip, "cpu").encode_images([Image.open(frame["image_path"].iloc[0]).convert("RGB")], 1)[0]
     np.testing.assert_allclose(img.iloc[0].to_numpy(), direct / np.linalg.norm(direct), rtol=1e-4, atol=1e-6)
-    cm = get_generator("crossmodal", {"clip_model": clip, "image_resolution": 32}).fit_transform(frame)
+    cm = _gen("crossmodal", {"clip_model": clip, "image_resolution": 32}).fit_transform(frame)
     np.testing.assert_allclose(cm["crossmodal__clip_cos"], (img.to_numpy() * txt.to_numpy()).sum(axis=1), rtol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------ crossmodal
 def test_user_history_is_leave_one_out(frame):
-    gen = get_generator("crossmodal", {"image": False, "title_tags": False})
+    gen = _gen("crossmodal", {"image": False, "title_tags": False})
     out = gen.fit_transform(frame)
     T = gen._embedders()["text"].embed(frame)
     users = frame["user_id"].to_numpy()
@@ -227,11 +231,11 @@ def test_user_history_is_leave_one_out(frame):
 
 
 def test_alignment_is_fitted_on_training_rows_only(frame):
-    gen = get_generator("crossmodal", {"image_resolution": 32}).fit(frame)
+    gen = _gen("crossmodal", {"image_resolution": 32}).fit(frame)
     test_rows = frame["split"].eq("test").to_numpy()
     moved = frame.copy()
     moved.loc[test_rows, "image_path"] = list(moved.loc[test_rows, "image_path"])[::-1]
-    other = get_generator("crossmodal", {"image_resolution": 32}).fit(moved)
+    other = _gen("crossmodal", {"image_resolution": 32}).fit(moved)
     train = frame[~test_rows]
     pd.testing.assert_frame_equal(gen.transform(train), other.transform(train))
     assert np.isfinite(gen.transform(frame)["crossmodal__aligned_cos"]).all()
@@ -239,7 +243,7 @@ def test_alignment_is_fitted_on_training_rows_only(frame):
 
 # -------------------------------------------------------------------------------------------------- clusters
 def test_clusters_nest_and_are_categorical(frame):
-    out = get_generator("clusters", {"blocks": ["sentence", "image_encoder"], "levels": [3, 9], "dims": 6,
+    out = _gen("clusters", {"blocks": ["sentence", "image_encoder"], "levels": [3, 9], "dims": 6,
                                      "block_params": {"image_encoder": {"resolution": 32}}}).fit_transform(frame)
     for block in ("sentence", "image_encoder"):
         coarse, fine = out[f"clusters__{block}_k3"], out[f"clusters__{block}_k9"]
@@ -250,7 +254,7 @@ def test_clusters_nest_and_are_categorical(frame):
 
 def test_unknown_cluster_block_is_named():
     with pytest.raises(ValueError, match="block must be one of"):
-        get_generator("clusters", {"blocks": ["nope"]}).requires
+        _gen("clusters", {"blocks": ["nope"]}).requires
 
 
 def test_no_warning_for_good_images(frame):
@@ -259,8 +263,17 @@ def test_no_warning_for_good_images(frame):
         get_generator("image_stats").fit_transform(frame)
 
 
-def test_memory_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(_rowcache, "_MEMORY_LIMIT_BYTES", 64)
-    RowCache("bounded").get_or_compute(row_hashes("bounded", list("abcdefgh")),
-                                       lambda pos: np.ones((len(pos), 4), np.float32))
-    assert sum(v.nbytes for m in _rowcache._MEMORY.values() for v in m.values()) <= 64 + 4 * 4 * 8
+def test_memory_cache_is_bounded_and_private_to_its_store():
+    store = RowStore(memory_limit_bytes=64)
+    store.cache("bounded").get_or_compute(row_hashes("bounded", list("abcdefgh")),
+                                          lambda pos: np.ones((len(pos), 4), np.float32))
+    assert 0 < store.memory_bytes() <= 64 + 4 * 4 * 8
+    assert RowStore().memory_bytes() == 0  # no state shared between stores (nothing module-level)
+
+
+def test_generators_never_pickle_their_row_store(frame, tmp_path):
+    import pickle
+
+    gen = get_generator("sentence", {"n_components": 4}).use_rows(RowStore(tmp_path))
+    gen.fit_transform(frame.iloc[:20])
+    assert "_rows" not in pickle.loads(pickle.dumps(gen)).__dict__

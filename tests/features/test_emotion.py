@@ -149,21 +149,24 @@ def test_unreadable_or_missing_image_warns_and_gives_nan(images):
 
 
 @needs_face_model
-def test_image_root_comes_from_the_frame_attrs(images):
-    f = image_frame(["astronaut.png"])
-    f.attrs["data_root"] = str(images)
-    out = get_generator("face_emotion").fit_transform(f)
-    assert out["face_emotion__has_face"].iloc[0] == 1
-    assert fe.resolve_image_path(str(images / "x.jpg"), "/elsewhere") == images / "x.jpg"
-    assert fe.resolve_image_path("a/b.jpg", "/data") == fe.Path("/data/a/b.jpg")
-    assert fe.resolve_image_path(None, "/data") is None
+def test_relative_paths_resolve_under_image_root_and_results_are_cached_per_file(images, tmp_path):
+    from smp.features import RowStore
+
+    store = RowStore(tmp_path / "rows")
+    f = image_frame(["astronaut.png", str(images / "astronaut.png")])  # relative and absolute: the same file
+    out = get_generator("face_emotion", {"image_root": str(images)}).use_rows(store).fit_transform(f)
+    assert (out["face_emotion__has_face"] == 1).all()
+    # A second generator reading the same images (as emotion_interactions does) runs no face model at all.
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fe, "face_model", lambda *a: (_ for _ in ()).throw(AssertionError("face model ran again")))
+        again = get_generator("face_emotion", {"image_root": str(images)}).use_rows(RowStore(tmp_path / "rows"))
+        pd.testing.assert_frame_equal(again.fit_transform(f), out)
 
 
 def test_missing_litert_names_the_extra(images, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     fe.face_model.cache_clear()
-    monkeypatch.setattr(fe, "_MEMO", {})
     try:
         with pytest.raises(ImportError, match=r"ai-edge-litert.*\.\[emotion\]"):
             get_generator("face_emotion", {"image_root": str(images)}).fit_transform(image_frame(["noise.png"]))
@@ -290,7 +293,7 @@ def test_interactions_face_source_reads_images(images):
 
 
 @needs_face_model
-def test_loaded_frame_knows_its_data_root_for_images(tmp_path):
+def test_loaded_frames_carry_absolute_image_paths(tmp_path):
     from smp.pipelines.config import DataConfig, OutputConfig
     from smp.pipelines.data import load_frame
     from smp.pipelines.datasets.synthetic import generate_smpd_image
@@ -298,15 +301,8 @@ def test_loaded_frame_knows_its_data_root_for_images(tmp_path):
     root = tmp_path / "smpd"
     generate_smpd_image(root, n_posts=80, n_users=10, seed=1, image_size=16, progress=False)
     f = load_frame(DataConfig(format="smpd_image", path=str(root)), OutputConfig(), progress=False)
-    assert f.attrs["data_root"] == str(root)
+    assert f["image_path"].map(lambda p: Path(p).is_absolute() and Path(p).is_file()).all()
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # every image path resolves under the data folder and is readable
+        warnings.simplefilter("error")  # every image path resolves and is readable, whatever the working dir
         out = get_generator("face_emotion").fit_transform(f)
     assert (out["face_emotion__has_face"] == 0).all()  # tiny generated images hold no faces
-    # `smp predict` concatenates training and new posts: the attrs are lost, the root seen at fit is used
-    gen = get_generator("face_emotion").fit(f)
-    combined = pd.concat([f.iloc[:40], f.iloc[40:]], ignore_index=True)
-    combined.attrs = {}  # as when the two parts came from different folders
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert (gen.transform(combined)["face_emotion__has_face"] == 0).all()

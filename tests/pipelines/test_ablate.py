@@ -4,7 +4,6 @@ importance files of the full run."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -39,10 +38,9 @@ def raw_config(tmp_path, data_dir, **over) -> dict:
 
 
 def test_plan_variants_groups_components_and_generic_sections(tmp_path):
-    cfg = config_from_dict(raw_config(tmp_path, tmp_path))
-    # Sections other issues add (pseudo, tuning) are found generically: enabled -> a variant, disabled -> none.
-    cfg.pseudo = SimpleNamespace(enabled=True, rounds=2)
-    cfg.tuning = SimpleNamespace(enabled=False)
+    # Sections with an `enabled` flag are found generically: enabled -> a variant, disabled -> none.
+    cfg = config_from_dict(raw_config(tmp_path, tmp_path, pseudo={"enabled": True, "rounds": 2},
+                                      tuning={"enabled": False}))
     plan = {v.name: v for v in plan_variants(cfg)}
     assert list(plan) == ["full", "no_user", "no_temporal", "no_text", "no_target", "no_ensemble", "single_split",
                           "no_pseudo_labels", "no_outlier_filter"]

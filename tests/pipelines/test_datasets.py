@@ -15,7 +15,7 @@ import pytest
 
 from smp.pipelines.datasets import (
     CORE_COLUMNS,
-    LOADERS,
+    FORMATS,
     DataError,
     TableMapping,
     generate_smpd_image,
@@ -586,10 +586,15 @@ def test_smpd_video_real_release() -> None:
     assert f["post_time"].min() >= pd.Timestamp("2015-01-01", tz="UTC")
 
 
-def test_loader_registry() -> None:
-    assert set(LOADERS) == {"smpd_image", "smpd_video"}
-    with pytest.raises(KeyError, match="valid layouts"):
+def test_one_format_registry() -> None:
+    from smp.pipelines.config import DATA_FORMATS
+
+    assert set(FORMATS) == {"synthetic", "smpd_image", "smpd_video", "table", "frame"} == set(DATA_FORMATS)
+    assert FORMATS["synthetic"].load is FORMATS["smpd_image"].load and FORMATS["synthetic"].generated
+    with pytest.raises(KeyError, match="valid formats"):
         load_dataset("flickr", ".")
+    with pytest.raises(ValueError, match="reads tables"):
+        load_dataset("table", ".")
 
 
 # ----------------------------------------------------------------------------------------------- tables

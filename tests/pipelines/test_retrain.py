@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -16,7 +15,7 @@ import pytest
 import tomli_w
 
 from smp.pipelines.cli import main
-from smp.pipelines.config import load_config
+from smp.pipelines.config import config_from_dict, load_config
 from smp.pipelines.datasets.snapshot import snapshot_smpd_image
 from smp.pipelines.datasets.synthetic import generate_smpd_image
 from smp.pipelines.registry import Registry
@@ -88,8 +87,7 @@ def test_grown_data_challenger_compared_on_the_same_window(world, tmp_path):
 def test_margin_keeps_the_champion(world, tmp_path):
     tmp, config, full, first = world
     reg = _copy_registry(world, tmp_path)
-    cfg = load_config(config)
-    cfg.retrain.margin = 5.0  # SRC can never improve by 5
+    cfg = load_config(config).evolve(retrain={"margin": 5.0})  # SRC can never improve by 5
     res = retrain(cfg, data=full, registry_dir=reg.root, progress=False)
     assert not res.promoted and reg.champion() == "v0001" and reg.versions() == ["v0001", "v0002"]
     assert "champion kept" in res.manifest["validation"]["reason"]
@@ -159,30 +157,15 @@ def test_kill_during_promotion(world, tmp_path, point):
     assert sorted(p.name for p in reg.root.iterdir() if p.name.startswith("v")) == reg.versions()
 
 
-@dataclass
-class _Tuning:
-    enabled: bool = False
-
-
-@dataclass
-class _TuningWithRetune:
-    enabled: bool = True
-    retune: bool = False
-
-
-@dataclass
-class _Cfg:
-    tuning: object = None
-
-
-def test_apply_retune_is_generic():
-    assert apply_retune(_Cfg(), True) is False  # no [tuning]: nothing to re-tune
-    c = _Cfg(_Tuning(enabled=True))
-    assert apply_retune(c, False) is False and c.tuning.enabled is False
-    assert apply_retune(c, True) is True and c.tuning.enabled is True
-    c = _Cfg(_TuningWithRetune())
-    assert apply_retune(c, False) is False and c.tuning.enabled and not c.tuning.retune
-    assert apply_retune(c, True) is True and c.tuning.retune
+def test_apply_retune_switches_tuning_on_a_copy():
+    base = config_from_dict({"models": [{"key": "ridge"}], "tuning": {"enabled": False}})
+    cfg, tunes = apply_retune(base, True)
+    assert tunes and cfg.tuning.enabled and cfg.tuning.retune and not base.tuning.enabled  # base is untouched
+    cfg, tunes = apply_retune(base, False)
+    assert not tunes and not cfg.tuning.enabled
+    on = config_from_dict({"models": [{"key": "ridge"}], "tuning": {"enabled": True, "retune": True}})
+    cfg, tunes = apply_retune(on, False)
+    assert not tunes and cfg.tuning.enabled and not cfg.tuning.retune  # tuned params are reused, not re-searched
 
 
 def test_retune_schedule(tmp_path):

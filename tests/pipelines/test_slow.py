@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 def test_default_config_end_to_end(tmp_path):
     """The main job exactly as `make run` runs it (20,000 synthetic posts, LightGBM + CatBoost, 5 folds)."""
-    cfg = load_config("default")
-    cfg.output.runs_dir, cfg.output.submissions_dir = str(tmp_path / "runs"), str(tmp_path / "subs")
-    cfg.output.cache_dir = str(tmp_path / "cache")
+    cfg = load_config("default").evolve(output={"runs_dir": str(tmp_path / "runs"),
+                                                "submissions_dir": str(tmp_path / "subs"),
+                                                "cache_dir": str(tmp_path / "cache")})
     d = run(cfg, progress=False)
     metrics = json.loads((d / "metrics.json").read_text())
     assert metrics["models"][metrics["final"]]["overall"]["src"] > 0.8

@@ -18,16 +18,16 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} not present")
 
 
 def test_bundled_config_runs_and_predicts_another_folder(tmp_path):
-    cfg = load_config("smpd_video")
-    cfg.data.path = str(DATA)
-    cfg.cv.n_splits = 3
+    base = load_config("smpd_video")
+    lgbm = next(m for m in base.models if m.key == "lgbm")
     # MiniLM over 5,000 prompts costs half a minute on 2 cores; its path is tested in tests/features/test_embeddings.py.
     # The cheap text embeddings (glove, word2vec) stay, so predicting another folder covers them.
-    cfg.features = [f for f in cfg.features if f.name != "sentence"]
-    cfg.models = [m for m in cfg.models if m.key == "lgbm"]
-    cfg.models[0].params.update(n_estimators=80, learning_rate=0.1)
-    cfg.output.runs_dir, cfg.output.submissions_dir = str(tmp_path / "runs"), str(tmp_path / "subs")
-    cfg.output.cache_dir = str(tmp_path / "cache")
+    cfg = base.evolve(
+        data={"path": str(DATA)}, cv={"n_splits": 3},
+        features=[f for f in base.features if f.name != "sentence"],
+        models=[{"key": "lgbm", "params": {**lgbm.params, "n_estimators": 80, "learning_rate": 0.1}}],
+        output={"runs_dir": str(tmp_path / "runs"), "submissions_dir": str(tmp_path / "subs"),
+                "cache_dir": str(tmp_path / "cache")})
     d = run(cfg, progress=False)
     metrics = json.loads((d / "metrics.json").read_text())
     assert metrics["models"]["lgbm"]["overall"]["src"] > 0.5  # a real signal, honestly cross-validated

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from smp.pipelines.submission import VERSION, make_submission, validate_submission, write_exclusive, write_submission
+from smp._files import write_exclusive
+from smp.pipelines.submission import VERSION, make_submission, validate_submission, write_submission
 
 
 def test_official_format_and_prefix(tmp_path):

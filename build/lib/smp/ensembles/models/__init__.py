@@ -1,6 +1,0 @@
-"""Model wrappers, one module each; importing this package registers them all."""
-
-from ._base import MODELS, Model, get_model, register_model
-from . import catboost, lgbm, linear, mlp, tabnet  # noqa: F401  (registration)
-
-__all__ = ["MODELS", "Model", "get_model", "register_model"]

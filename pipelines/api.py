@@ -1,0 +1,255 @@
+"""The Python API: `smp.posts`, `smp.load` and `smp.Predictor`, the object every CLI verb is a thin layer over.
+
+    import smp
+    train = smp.posts(df_train, mapping={"post_id": "id", "user_id": "author", "post_time": "created_at",
+                                         "title": "title", "label": "points"})
+    p = smp.Predictor(metric="src").fit(train, test=smp.posts(df_test, mapping=...))
+    p.leaderboard(); p.predict(new_posts); p.feature_importance(); p.save("runs/mine")
+    q = smp.Predictor.load("runs/mine")             # q.predict(...) gives p.predict's numbers
+
+`fit` is `prepare` (features, folds, fold features) then `train` (tuning, level 1, stack, pseudo rounds): the
+same two steps `smp run`, `smp tune`, `smp ablate`, `smp retrain` and `smp evaluate` use, so a notebook and the
+CLI give the same predictions for the same config and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from smp._files import staged_dir
+from smp.ensembles import get_engine
+
+from .config import BUNDLED, RunConfig, config_from_dict, load_config
+from .datasets import TableMapping, posts_from_frame
+from .datasets._schema import finalize_postframe
+from .fitted import FittedRun, load_fitted
+from .prepare import Prepared, prepare, row_store
+from .presets import auto_config
+from .training import Trained, fitted_run, train
+
+log = logging.getLogger("smp")
+
+
+def posts(table: pd.DataFrame, mapping: TableMapping | Mapping[str, Any] | None = None, *,
+          split: str | None = None) -> pd.DataFrame:
+    """A canonical PostFrame from a pandas DataFrame: `mapping` names the source column of each canonical one
+    (`post_id`, `user_id`, `post_time`, `title`, `tags`, `label`, ..., see `TableMapping`). Rows are training
+    posts when the table has the label column, else new (test) posts; `split` forces one."""
+    return posts_from_frame(table, mapping, split=split)
+
+
+def combine(train: pd.DataFrame, test: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One PostFrame of training posts and (optional) test posts; a frame that already holds both splits (from
+    `smp.load`) is taken as it is."""
+    if test is None:
+        return train
+    parts = [train.assign(split="train"), test.assign(split="test", label=np.nan)]
+    both = set(parts[0]["post_id"]) & set(parts[1]["post_id"])
+    if both:
+        raise ValueError(f"post {sorted(both)[0]!r} is in both the training and the test posts")
+    return finalize_postframe(pd.concat(parts, ignore_index=True), "<train + test posts>")
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+class Predictor:
+    """Train the smp recipe on posts and predict new ones (see the module docstring).
+
+    `config`: None (a preset built from the columns the training posts have), a bundled config name, a TOML path,
+    a dict (as a TOML file would parse) or a `RunConfig`. Keyword overrides apply on top of any config:
+    `metric`, `features` (generator names or `{name, params}`), `models` (model keys or `{key, name, params}`),
+    `cv` (a scheme name or `{scheme, n_splits, seed}`), `seed`, `name`, and any config section as a dict
+    (`output={"cache_dir": ...}`, `stack={...}`, `tuning={...}`).
+    """
+
+    def __init__(self, config: str | Path | dict | RunConfig | None = None, *, metric: str | None = None,
+                 features: list | None = None, models: list | None = None, cv: str | dict | None = None,
+                 seed: int | None = None, name: str | None = None, progress: bool = False, **sections: Any) -> None:
+        self.config = config
+        overrides: dict[str, Any] = dict(sections)
+        for key, value in (("metric", metric), ("features", features), ("models", models), ("seed", seed),
+                           ("name", name)):
+            if value is not None:
+                overrides[key] = value
+        if cv is not None:
+            overrides["cv"] = {"scheme": cv} if isinstance(cv, str) else dict(cv)
+        self.overrides = overrides
+        self.progress = progress
+
+    # ------------------------------------------------------------------------------------------------ config
+    def resolve_config(self, frame: pd.DataFrame | None = None) -> RunConfig:
+        """The config this predictor trains with (the preset needs the training posts to choose generators)."""
+        c = self.config
+        if c is None:
+            if frame is None:
+                raise ValueError("config=None builds a preset from the training posts: call fit first")
+            cfg = auto_config(frame, metric=self.overrides.get("metric", "src"), seed=self.overrides.get("seed", 0))
+            cfg = cfg.evolve(data={"format": "frame"})
+        elif isinstance(c, RunConfig):
+            cfg = c
+        elif isinstance(c, dict):
+            cfg = config_from_dict(c, "<config dict>")
+        elif isinstance(c, (str, Path)):
+            cfg = load_config(c if str(c) in BUNDLED else Path(c))
+        else:
+            raise TypeError(f"config must be None, a bundled name, a path, a dict or a RunConfig, got {type(c).__name__}")
+        return cfg.evolve(**self.overrides) if self.overrides else cfg
+
+    # --------------------------------------------------------------------------------------------------- fit
+    def fit(self, train_posts: pd.DataFrame, test: pd.DataFrame | None = None) -> "Predictor":
+        """Fit on `train_posts` (a PostFrame; with `test`, unsupervised aggregates see train + test posts, as every
+        SMP team computes them, and the test rows get fold-averaged predictions)."""
+        t0 = time.perf_counter()
+        frame = combine(train_posts, test)
+        cfg = self.resolve_config(frame)
+        log.info("training %s on %d posts (%d train, %d test, %d users)", cfg.name, len(frame),
+                 int(frame["split"].eq("train").sum()), int(frame["split"].eq("test").sum()),
+                 frame["user_id"].nunique())
+        prep = prepare(cfg, frame, progress=self.progress)
+        # Fold fits run on the configured engine: a plain loop by default, joblib processes or Ray tasks.
+        with get_engine(cfg) as engine:
+            trained = train(prep, progress=self.progress, engine=engine)
+            describe = getattr(engine, "describe", None)
+            self.engine_info_ = describe() if describe else {"engine": repr(engine)}
+        self.cfg_, self.prepared_, self.trained_ = cfg, prep, trained
+        self.fitted_: FittedRun = fitted_run(prep, trained)
+        self.train_posts_ = prep.train
+        self.timings_ = {**prep.timings, **trained.timings, "fit": time.perf_counter() - t0}
+        self._leaderboard = None
+        self._importance: dict[str, Any] = {}
+        final = trained.ensemble.results[trained.ensemble.final]
+        log.info("final: %s (CV SRC %.4f, MAE %.4f)", trained.ensemble.final, final.scores["src"], final.scores["mae"])
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fitted_"):
+            raise RuntimeError("this Predictor is not fitted: call fit(train_posts) or Predictor.load(run_dir)")
+
+    # --------------------------------------------------------------------------------------------- results
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per model: level, CV (out-of-fold) SRC / MAE / MSE / MAPE, their fold spread and fit seconds,
+        best first by the config's metric; `final` marks the model `predict` uses by default."""
+        self._check_fitted()
+        if self._leaderboard is None:
+            from .runfolder import metrics_table
+
+            ens = self.trained_.ensemble
+            table = metrics_table(ens.results, ens.level1)
+            table["final"] = table["model"].eq(ens.final)
+            self._leaderboard = table
+        from smp.ensembles import GREATER_IS_BETTER
+
+        return self._leaderboard.sort_values(self.cfg_.metric, ascending=not GREATER_IS_BETTER[self.cfg_.metric],
+                                             kind="stable").reset_index(drop=True)
+
+    def predict(self, new_posts: pd.DataFrame, model: str | None = None) -> pd.Series:
+        """Predictions for `new_posts` (a PostFrame, e.g. from `smp.posts`) by the final model or any model of
+        the leaderboard, indexed by post_id."""
+        self._check_fitted()
+        name = model or "final"
+        if name not in self.fitted_.models():
+            raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
+        new = new_posts.assign(split="test", label=np.nan).reset_index(drop=True)
+        preds = self.fitted_.predict(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
+        out = preds[name].to_numpy(dtype=float)
+        if not np.isfinite(out).all():
+            raise ValueError(f"model {name!r} gave non-finite predictions for {int((~np.isfinite(out)).sum())} posts")
+        return pd.Series(out, index=pd.Index(new["post_id"], name="post_id"), name=name)
+
+    def feature_importance(self, kind: str = "gain") -> pd.DataFrame:
+        """Per feature: `gain` (normalised per model, mean over folds and level-1 models) or `permutation` (the
+        out-of-fold SRC drop and MAE rise when the feature is shuffled in each fold's validation part), with
+        generator and group; `kind="groups"` gives the per-group table."""
+        self._check_fitted()
+        if kind not in ("gain", "permutation", "groups"):
+            raise ValueError(f"kind must be 'gain', 'permutation' or 'groups', got {kind!r}")
+        if not hasattr(self, "prepared_"):  # loaded from a folder: the tables it saved
+            path = self.run_dir_ / ("importance_groups.csv" if kind == "groups" else "importance.csv")
+            table = pd.read_csv(path)
+            if kind == "permutation" and "perm_src_drop" not in table.columns:
+                raise ValueError(f"{self.run_dir_} was saved without permutation importance")
+            return table
+        tables = self.importance(permutation=kind == "permutation")
+        if kind == "groups":
+            return tables.groups
+        t = tables.features
+        return t.sort_values("perm_src_drop", ascending=False).reset_index(drop=True) if kind == "permutation" else t
+
+    def importance(self, permutation: bool):
+        """The importance tables (cached: permutation importance costs a pass over every fold)."""
+        from .importance import importance_tables
+
+        if permutation not in self._importance:
+            prep, ens = self.prepared_, self.trained_.ensemble
+            self._importance[permutation] = importance_tables(
+                self.cfg_, ens.level1, prep.fs, X=prep.X_train, y=prep.y, folds=prep.folds,
+                fold_features=prep.fold_features, permutation=permutation, progress=self.progress)
+        return self._importance[permutation]
+
+    # ------------------------------------------------------------------------------------------- save / load
+    def save(self, path: str | Path, *, data_path: str | None = None, labels_permuted: bool = False,
+             submission: bool | None = None, timings: dict[str, float] | None = None) -> Path:
+        """Write the run folder (see the README: config, metrics, predictions, importances, plots, fitted models)
+        to `path`, a new or empty folder: built under a temporary name and renamed at the end, never overwritten.
+        `submission` (default `[output] submission` when there are test posts) adds the official JSON."""
+        from .runfolder import write_run_folder
+        from .submission import make_submission, validate_submission, write_submission
+
+        self._check_fitted()
+        if not hasattr(self, "prepared_"):
+            raise RuntimeError(f"this Predictor was loaded from {self.run_dir_}, which is already its run folder")
+        cfg, prep, ens = self.cfg_, self.prepared_, self.trained_.ensemble
+        submit = (cfg.output.submission if submission is None else submission) and len(prep.test) > 0
+        timings = {**self.timings_, **(timings or {})}
+        with staged_dir(path) as tmp:
+            t = time.perf_counter()
+            importance = self.importance(permutation=bool(cfg.importance.permutation))
+            timings["importance"] = time.perf_counter() - t
+            write_run_folder(tmp, prep=prep, trained=self.trained_, fitted=self.fitted_, timings=timings,
+                             peak_rss_mb=_peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
+                             importance=importance, engine_info=self.engine_info_)
+            if submit:
+                sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
+                                      prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)
+                validate_submission(sub, prep.test["post_id"], prefix=cfg.output.post_id_prefix)
+                write_submission(sub, tmp / "submission.json")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, progress: bool = False) -> "Predictor":
+        """A predictor from a finished run folder (`smp run` or `save`); `predict` gives the saved run's numbers."""
+        path = Path(path)
+        fitted, train_posts = load_fitted(path)
+        cfg = load_config(path / "config.resolved.toml")
+        p = cls(cfg, progress=progress)
+        p.cfg_, p.fitted_, p.train_posts_, p.run_dir_ = cfg, fitted, train_posts, path
+        metrics = json.loads((path / "metrics.json").read_text())
+        rows = [{"model": name, "level": m.get("level"), **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape")},
+                 "src_fold_std": float(np.nanstd([f["src"] for f in m["folds"]])) if m["folds"] else float("nan"),
+                 "rows": m["overall"].get("n"), "seconds": m.get("seconds"), "final": name == metrics["final"]}
+                for name, m in metrics["models"].items()]
+        p._leaderboard = pd.DataFrame(rows)
+        p.timings_ = metrics.get("timings_s", {})
+        return p
+
+    def __repr__(self) -> str:
+        state = f"fitted: {self.fitted_.final}" if hasattr(self, "fitted_") else "not fitted"
+        return f"Predictor({self.config!r}, {state})"
+
+
+def fit_config(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Predictor:
+    """A `Predictor` of `cfg` fitted on a loaded PostFrame: what the CLI verbs run."""
+    return Predictor(cfg, progress=progress).fit(frame)

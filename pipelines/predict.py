@@ -1,0 +1,40 @@
+"""`smp predict`: a finished run's fitted features and models on the test split of another data folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smp._files import write_exclusive
+
+from .api import Predictor
+from .data import load_frame
+
+log = logging.getLogger("smp")
+
+
+def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:
+    """Predict the test posts of `data_dir` (a folder of the run's data format) into a new CSV
+    (`post_id,popularity_score`); the run carries its own training posts."""
+    run_dir, out_csv = Path(run_dir), Path(out_csv)
+    if out_csv.exists():
+        raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
+    p = Predictor.load(run_dir, progress=progress)
+    cfg = p.cfg_
+    if cfg.data.format == "frame":
+        raise ValueError(f"{run_dir} was fitted on in-memory posts (smp.Predictor): predict from Python with "
+                         "smp.Predictor.load(run_dir).predict(posts)")
+    frame = load_frame(cfg.data, cfg.output, root=Path(data_dir), progress=progress)
+    new = frame[frame["split"].eq("test")].reset_index(drop=True)
+    if new.empty:
+        raise ValueError(f"{data_dir}: no test posts to predict (format {cfg.data.format})")
+    preds = p.predict(new)
+    table = pd.DataFrame({"post_id": new["post_id"], "popularity_score": preds.to_numpy()})
+    if not np.isfinite(table["popularity_score"]).all():
+        raise ValueError("predictions contain non-finite values")
+    write_exclusive(out_csv, table.to_csv(index=False))
+    log.info("wrote %d predictions to %s", len(table), out_csv)
+    return out_csv

@@ -1,0 +1,112 @@
+"""The one preparation step every verb shares: a config and a PostFrame -> matrices, folds and fold features.
+
+    prepare(cfg, frame) -> Prepared(train / test posts, y, static features, folds, label-using fold features)
+
+`smp run`, `smp tune`, `smp ablate`, `smp retrain`, `smp evaluate` and `smp.Predictor` all call it, so the way a
+run is prepared cannot drift between them. It does no loading (a PostFrame comes in) and writes nothing but the
+feature caches.
+
+Label-using generators see the posts' PostFrame columns plus the static feature columns they ask for (a
+neighbour-label encoder may search a text-embedding block, say), always fitted inside each fold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smp.ensembles import FoldFeatures, inner_scheme, make_folds
+from smp.features import FeatureCache, FeatureSet, RowStore, build_features, target_input_columns
+
+from .config import RunConfig
+from .outliers import apply_outlier_filter
+
+log = logging.getLogger("smp")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What training needs, computed once: positional rows of `train` match `y`, `X_train` and `folds`."""
+
+    cfg: RunConfig
+    frame: pd.DataFrame  # train and test posts
+    train: pd.DataFrame
+    test: pd.DataFrame
+    y: np.ndarray
+    fs: FeatureSet
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    folds: list
+    fold_features: FoldFeatures
+    target_inputs: list[str] = field(default_factory=list)  # static columns the label-using generators read
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def split_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """(train posts, test posts, train mask) of a PostFrame, each renumbered from 0."""
+    is_train = frame["split"].eq("train").to_numpy()
+    return frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True), is_train
+
+
+def row_store(cfg: RunConfig, progress: bool = False) -> RowStore:
+    """The per-row embedding cache of a config: `<cache_dir>/rows`."""
+    from pathlib import Path
+
+    return RowStore(Path(cfg.output.cache_dir) / "rows", progress=progress)
+
+
+def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Prepared:
+    """Static features (through the caches), folds of the labelled rows (outlier-filtered training parts) and the
+    label-using generators ready to be fitted per fold."""
+    timings: dict[str, Any] = {}
+    train, test, is_train = split_frame(frame)
+    if len(train) < 2:
+        raise ValueError(f"need at least 2 labelled (train) posts, got {len(train)}")
+    y = train["label"].to_numpy(dtype=float)
+    if "mape" in (cfg.metric, cfg.tuning.metric) and (y == 0).any():
+        raise ValueError(f"metric mape is undefined for a label of 0, and {int((y == 0).sum())} training posts have "
+                         "one; choose another metric (src, mae, mse, smp)")
+
+    t = time.perf_counter()
+    fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir),
+                        rows=row_store(cfg, progress), progress=progress)
+    X_train, X_test = fs.static[is_train].reset_index(drop=True), fs.static[~is_train].reset_index(drop=True)
+    timings["features"] = time.perf_counter() - t
+    log.info("%d static feature columns (%d/%d generators from cache), %d label-using generators in %.1fs",
+             fs.static.shape[1], fs.cache_hits, len(fs.static_generators), len(fs.target_generators),
+             timings["features"])
+
+    fold_seed = cfg.seed if cfg.cv.seed is None else cfg.cv.seed
+    folds = make_folds(train, scheme=cfg.cv.scheme, n_splits=cfg.cv.n_splits, seed=fold_seed)
+    folds = apply_outlier_filter(cfg.outliers, folds, y, X_train, train)  # training parts only; off by default
+    inputs = target_input_columns(fs.target_generators, train, X_train)
+    # Label encodings of training rows use inner folds of the same scheme as the outer ones.
+    fold_features = FoldFeatures(
+        fs.target_generators, with_columns(train, X_train, inputs), y, with_columns(test, X_test, inputs),
+        inner_folds=partial(make_folds, scheme=inner_scheme(cfg.cv.scheme), n_splits=cfg.cv.n_splits, seed=fold_seed),
+    )
+    return Prepared(cfg=cfg, frame=frame, train=train, test=test, y=y, fs=fs, X_train=X_train, X_test=X_test,
+                    folds=folds, fold_features=fold_features, target_inputs=inputs, timings=timings)
+
+
+def with_columns(posts: pd.DataFrame, X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`posts` plus the static feature `columns` of the same rows (what label-using generators read)."""
+    if not columns:
+        return posts
+    return pd.concat([posts.reset_index(drop=True), X[columns].reset_index(drop=True)], axis=1)
+
+
+def permuted(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The leak check's frame: the training labels shuffled (seeded) among the training rows."""
+    is_train = frame["split"].eq("train").to_numpy()
+    frame = frame.copy()
+    # Shuffle the values, not a Series: an index-aligned assignment would put every label back in place.
+    labels = frame.loc[is_train, "label"].to_numpy()
+    frame.loc[is_train, "label"] = np.random.default_rng(seed).permutation(labels)
+    return frame

@@ -1,0 +1,86 @@
+"""The automatic preset: a config built from the columns a PostFrame actually has (`smp.Predictor(config=None)`).
+
+Every canonical column exists in every PostFrame, but many are empty for a given source (a news table has no
+tags, no category, no geo). A generator is chosen when the columns it reads carry data, so any posts table gets
+a sensible recipe without a config file: per-user aggregates when users post more than once, time, the text
+families of each non-empty text column, category and geo families when present, the user profile and post meta
+columns, and the label encodings (fitted inside folds) of users and categories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig, config_from_dict
+
+CATEGORY_COLUMNS = ("category", "subcategory", "concept", "location", "language")
+TEXT_COLUMNS = ("title", "tags", "description")
+
+
+def has_data(frame: pd.DataFrame, column: str) -> bool:
+    """Whether `column` carries any value: non-empty text / lists, non-missing numbers or categories."""
+    if column not in frame.columns or not len(frame):
+        return False
+    s = frame[column]
+    if column == "tags":
+        return bool(s.map(lambda v: isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0).any())
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return bool(np.isfinite(s.to_numpy(dtype=float, na_value=np.nan)).any())
+    return bool(s.map(lambda v: isinstance(v, str) and v.strip() != "").any())
+
+
+def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto", seed: int = 0) -> RunConfig:
+    """A config for `frame` (train and test posts) from the columns that carry data; see the module docstring."""
+    train = frame[frame["split"].eq("train")]
+    repeat_users = train["user_id"].duplicated().mean() >= 0.05 if len(train) else False
+    texts = [c for c in TEXT_COLUMNS if has_data(frame, c)]
+    cats = [c for c in CATEGORY_COLUMNS if has_data(frame, c)]
+    user_cols = [c for c in frame.columns if isinstance(c, str) and c.startswith("user_") and c != "user_id"
+                 and has_data(frame, c)]
+    meta_cols = [c for c in frame.columns if isinstance(c, str) and c.startswith("meta_") and has_data(frame, c)]
+    geo = has_data(frame, "latitude") and has_data(frame, "longitude")
+
+    features: list[dict[str, Any]] = []
+    if user_cols:
+        features.append({"name": "user_profile"})
+    if repeat_users:
+        features += [{"name": "user_posts"}, {"name": "user_post_interval"}]
+    features.append({"name": "time"})
+    if geo:
+        features.append({"name": "geo"})
+    if cats:
+        features.append({"name": "category", "params": {"columns": cats}})
+    if "tags" in texts:
+        features.append({"name": "hot_tags"})
+    if texts:
+        features.append({"name": "text_stats"})
+    for col in texts:
+        features.append({"name": "tfidf_svd", "params": {"column": col, "n_components": 16}})
+    for col in (c for c in texts if c != "description"):
+        features.append({"name": "glove", "params": {"column": col, "n_components": 8}})
+    if "tags" in texts and repeat_users:
+        features.append({"name": "user_svd"})
+    if meta_cols:
+        features.append({"name": "post_meta"})
+    if repeat_users:
+        features.append({"name": "user_target"})
+    if cats:
+        features.append({"name": "category_target", "params": {"columns": cats}})
+
+    test_users = frame.loc[frame["split"].eq("test"), "user_id"]
+    # Test posts from users the training posts already know: plain K-fold mirrors that; mostly new users: group.
+    seen = test_users.isin(set(train["user_id"])).mean() if len(test_users) else 1.0
+    raw = {
+        "name": name, "seed": seed, "metric": metric,
+        "cv": {"scheme": "kfold" if seen >= 0.5 else "group", "n_splits": 5},
+        "features": features,
+        "models": [{"key": "lgbm", "params": {"learning_rate": 0.03, "num_leaves": 31, "n_estimators": 3000,
+                                              "early_stopping_rounds": 200}},
+                   {"key": "catboost", "params": {"learning_rate": 0.05, "depth": 6, "iterations": 3000,
+                                                  "early_stopping_rounds": 200}}],
+        "stack": {"learners": ["blend", "ridge"], "final": "best"},
+    }
+    return config_from_dict(raw, f"<auto preset for {len(frame)} posts>")

@@ -1,0 +1,97 @@
+"""The module map: arrows point one way (pipelines -> ensembles, pipelines -> features, nothing back) and no two
+modules import each other, directly or through others, whether the import is at module level or in a function."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"smp": ROOT / "smp", "smp.features": ROOT / "features", "smp.ensembles": ROOT / "ensembles",
+            "smp.pipelines": ROOT / "pipelines"}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for pkg, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            rel = path.relative_to(folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out[".".join([pkg, *parts])] = path
+    return out
+
+
+def imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every smp module `name` imports (module level and inside functions), relative imports resolved."""
+    is_pkg = path.name == "__init__.py"
+    here = name if is_pkg else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+        for t in targets:
+            while t and t not in known:  # `from pkg import name` names an attribute, not a module
+                t = t.rsplit(".", 1)[0] if "." in t else ""
+            if t and t != name and t.startswith("smp"):
+                found.add(t)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    return {name: imports(name, path, set(mods)) for name, path in mods.items()}
+
+
+def test_no_import_cycles():
+    g = graph()
+    index, low, stack, on, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles (modules that import each other, directly or through others): {cycles}"
+    assert len(g) > 60 and g["smp.pipelines.run"] >= {"smp.pipelines.api", "smp.pipelines.config"}  # the scan sees the code
+
+
+def test_layers_point_one_way():
+    g = graph()
+    for name, deps in g.items():
+        if name.startswith("smp.features"):
+            bad = [d for d in deps if d.startswith(("smp.ensembles", "smp.pipelines"))]
+            assert not bad, f"{name} imports {bad}: features never imports ensembles or pipelines"
+        if name.startswith("smp.ensembles"):
+            bad = [d for d in deps if d.startswith(("smp.features", "smp.pipelines"))]
+            assert not bad, f"{name} imports {bad}: ensembles imports nothing else of ours"
+        if name == "smp" or name.startswith("smp._"):
+            bad = [d for d in deps if d.startswith(("smp.features", "smp.ensembles", "smp.pipelines"))]
+            assert not bad, f"{name} imports {bad}: the top-level helpers sit below every package"
