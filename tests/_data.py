@@ -143,10 +143,12 @@ def add_video_columns(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def add_feature_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with static feature columns as the engine hands them to label-using generators.
 
-    `sentence__0..7`: a fixed projection of each post's tag bag (missing for posts without tags); `clusters__sentence
-    _k4` / `_k8`: categorical ids from its arg-max, with a numeric `_dist` beside them. (A `user_profile__` block
-    is not added: static generators read every `user_*` column; the real `user_profile` generator makes one.)
-    Each row's values depend on that row alone, so train and new frames are consistent.
+    `sentence__tags_0..7`: a fixed projection of each post's tag bag (missing for posts without tags);
+    `clusters__tags_k4` / `_k8`: categorical ids from its arg-max, with a numeric `_dist` beside them. The names
+    share the real generators' prefixes but not their columns (`sentence__0`, `clusters__sentence_k8`), so a frame
+    can also carry the real ones. (No `user_profile__` block: static generators read every `user_*` column; the
+    real `user_profile` generator makes one.) Each row's values depend on that row alone, so train and new frames
+    are consistent.
     """
     proj = np.random.default_rng(123).normal(size=(len(VOCAB), 8))
     pos = {w: i for i, w in enumerate(VOCAB)}
@@ -155,13 +157,13 @@ def add_feature_columns(frame: pd.DataFrame) -> pd.DataFrame:
         idx = [pos[t] for t in tags if t in pos]
         if idx:
             emb[r] = proj[idx].sum(axis=0) / np.sqrt(len(idx))
-    cols: dict[str, object] = {f"sentence__{i}": emb[:, i] for i in range(8)}
+    cols: dict[str, object] = {f"sentence__tags_{i}": emb[:, i] for i in range(8)}
     ok = np.isfinite(emb).all(axis=1)
     for k in (4, 8):
         dtype = pd.CategoricalDtype(pd.Index([str(i) for i in range(k)]))
         ids = np.where(ok, np.nan_to_num(emb[:, :k]).argmax(axis=1), -1)
-        cols[f"clusters__sentence_k{k}"] = pd.Categorical.from_codes(ids, dtype=dtype)
-        cols[f"clusters__sentence_k{k}_dist"] = np.where(ok, np.nanmax(np.nan_to_num(emb[:, :k]), axis=1), np.nan)
+        cols[f"clusters__tags_k{k}"] = pd.Categorical.from_codes(ids, dtype=dtype)
+        cols[f"clusters__tags_k{k}_dist"] = np.where(ok, np.nanmax(np.nan_to_num(emb[:, :k]), axis=1), np.nan)
     return frame.assign(**cols)
 
 
