@@ -16,12 +16,15 @@ from . import face_emotion  # noqa: F401  face_emotion
 from . import image  # noqa: F401  image_encoder, clip_image, image_stats
 from . import media_emotion  # noqa: F401  media_emotion
 from . import meta  # noqa: F401  post_meta
+from . import neighbours  # noqa: F401  neighbour_labels
+from . import oof_model  # noqa: F401  oof_model
 from . import svd_vectors  # noqa: F401  user_svd, location_svd
 from . import tags  # noqa: F401  hot_tags
-from . import target  # noqa: F401  user_target, category_target
+from . import target  # noqa: F401  user_target, category_target, cluster_target
 from . import text  # noqa: F401  text_stats, tfidf_svd
 from . import time_geo  # noqa: F401  time, geo
 from . import user  # noqa: F401  user_profile, user_posts, user_post_interval
+from . import video_meta  # noqa: F401  video_meta
 
 __all__ = [
     "GENERATORS",

@@ -216,6 +216,20 @@ def fit_categories(s: pd.Series, min_count: int = 1) -> list[str]:
     return sorted(map(str, vc.index[vc.to_numpy() >= min_count]))
 
 
+def fit_top_categories(s: pd.Series, min_count: int = 1, max_categories: int | None = None) -> list[str]:
+    """`fit_categories`, keeping only the `max_categories` most frequent values (ties by value), sorted.
+
+    Free-text columns (music titles) would otherwise explode into thousands of one-post levels.
+    """
+    cats = fit_categories(s, min_count)
+    if max_categories is not None and len(cats) > max_categories:
+        clean = clean_category(s)
+        counts = clean[clean.isin(cats)].value_counts()
+        top = counts.sort_index().sort_values(ascending=False, kind="stable").index[: int(max_categories)]
+        cats = sorted(map(str, top))
+    return cats
+
+
 def encode_categories(s: pd.Series, categories: list[str]) -> pd.Series:
     """A `category` column with the fitted categories; values outside them (and missing ones) become NaN."""
     # The default string dtype of the categories (pandas 3: `str`) is what a parquet round trip gives back.

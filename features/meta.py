@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import FeatureGenerator, register
-from ._common import check_fitted_columns, encode_categories, finite, fit_categories, frame_of
+from ._common import check_fitted_columns, encode_categories, finite, fit_top_categories, frame_of
 
 
 @register
@@ -41,11 +41,7 @@ class PostMeta(FeatureGenerator):
             if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
                 self.numeric_.append(col)
             elif pd.api.types.infer_dtype(s, skipna=True) in ("string", "categorical"):
-                cats = fit_categories(s, self.min_count)
-                if len(cats) > self.max_categories:
-                    counts = s[s.isin(cats)].value_counts()
-                    top = counts.sort_index().sort_values(ascending=False, kind="stable").index[: self.max_categories]
-                    cats = sorted(map(str, top))
+                cats = fit_top_categories(s, self.min_count, self.max_categories)
                 if cats:
                     self.categories_[col] = cats
 

@@ -1,4 +1,4 @@
-"""Target encodings of the user and the category levels (label-using: out-of-fold on the rows they are fitted on).
+"""Target encodings of the user, the category levels and cluster ids (label-using: out-of-fold on the rows they are fitted on).
 
 Means are m-estimates, ``(sum + m * prior) / (count + m)`` with the global mean of the fitted labels as prior, so a
 user or category seen a few times is pulled towards the prior and an unseen one gets exactly the prior.
@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._base import TargetGenerator, register
 from ._common import clean_category, frame_of, param_requires
+from ._inputs import FeatureInputs, prefixed
 
 
 def _check_params(gen: TargetGenerator) -> None:
@@ -37,6 +38,12 @@ def _lookup(stats: pd.DataFrame, keys: pd.Series) -> tuple[np.ndarray, np.ndarra
     return col("sum", 0.0), col("count", 0.0), col("std", np.nan)
 
 
+def _smoothed_mean(s: np.ndarray, n: np.ndarray, smoothing: float, prior: float) -> np.ndarray:
+    """The m-estimate (sum + m * prior) / (count + m); with m = 0 the plain mean, the prior where count is 0."""
+    m = float(smoothing)
+    return (s + m * prior) / (n + m) if m > 0 else np.where(n > 0, s / np.maximum(n, 1), prior)
+
+
 @register
 class UserTarget(TargetGenerator):
     """The smoothed mean label of the user's other (fitted) posts, their count and their label std."""
@@ -58,9 +65,7 @@ class UserTarget(TargetGenerator):
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         s, n, std = _lookup(self.stats_, X["user_id"].astype(object))
-        m = float(self.smoothing)
-        mean = (s + m * self.prior_) / (n + m) if m > 0 else np.where(n > 0, s / np.maximum(n, 1), self.prior_)
-        out = {"mean": mean, "count": n, "std": np.where(n >= 2, std, np.nan)}
+        out = {"mean": _smoothed_mean(s, n, self.smoothing, self.prior_), "count": n, "std": np.where(n >= 2, std, np.nan)}
         return frame_of(X.index, self.name, out)
 
 
@@ -92,11 +97,69 @@ class CategoryTarget(TargetGenerator):
         self.stats_ = {c: _label_stats(clean_category(X[c]), y) for c in self.columns}
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        m = float(self.smoothing)
         out = {}
         for col, stats in self.stats_.items():
             s, n, _ = _lookup(stats, clean_category(X[col]))
-            out[f"{col}_mean"] = (
-                (s + m * self.prior_) / (n + m) if m > 0 else np.where(n > 0, s / np.maximum(n, 1), self.prior_)
+            out[f"{col}_mean"] = _smoothed_mean(s, n, self.smoothing, self.prior_)
+        return frame_of(X.index, self.name, out)
+
+
+def _cluster_keys(X: pd.DataFrame, columns: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
+    """The explicit `columns`, then the categorical / text columns with a prefix (distances and other numbers left
+    out: `clusters__sentence_k32` is an id, `clusters__sentence_k32_dist` is not)."""
+    found = [c for c in prefixed(X.columns, prefixes) if c not in columns and not (
+        pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+    return [*columns, *found]
+
+
+@register
+class ClusterTarget(FeatureInputs, TargetGenerator):
+    """Smoothed mean label, count and label std per cluster id (`{column}_mean` / `_count` / `_std`).
+
+    Reads the `clusters` generator's categorical ids, by prefix (`prefixes`) or by name (`columns`); an unseen or
+    missing id gets the prior, a count of 0 and a missing std. The output stat names are the column names with
+    `__` replaced by `_` (`cluster_target__clusters_sentence_k8_mean`), so ids of two generators never collide.
+    """
+
+    name = "cluster_target"
+    group = "target"
+    requires = param_requires(lambda g: tuple(g.columns))
+    requires_prefix = param_requires(lambda g: tuple(g.prefixes))
+    version = 1
+
+    def __init__(
+        self,
+        *,
+        prefixes: tuple[str, ...] = ("clusters__",),
+        columns: tuple[str, ...] = (),
+        smoothing: float = 10.0,
+        inner_folds: int = 5,
+        seed: int = 0,
+    ) -> None:
+        self.prefixes = prefixes
+        self.columns = columns
+        self.smoothing = smoothing
+        self.inner_folds = inner_folds
+        self.seed = seed
+
+    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        _check_params(self)
+        keys = _cluster_keys(X, tuple(self.columns), tuple(self.prefixes))
+        if not keys:
+            raise ValueError(
+                f"cluster_target: no categorical column starting with {list(self.prefixes)} (numeric ones are not "
+                f"cluster ids); columns with those prefixes: {prefixed(X.columns, tuple(self.prefixes))}"
             )
+        self.prior_ = float(y.mean())
+        self.stats_ = {c: _label_stats(clean_category(X[c]), y) for c in keys}
+        self.inputs_ = keys
+
+    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for col, stats in self.stats_.items():
+            s, n, std = _lookup(stats, clean_category(X[col]))
+            stat = col.replace("__", "_")
+            out[f"{stat}_mean"] = _smoothed_mean(s, n, self.smoothing, self.prior_)
+            out[f"{stat}_count"] = n
+            out[f"{stat}_std"] = np.where(n >= 2, std, np.nan)
         return frame_of(X.index, self.name, out)

@@ -112,6 +112,61 @@ def write_images(frame: pd.DataFrame, folder, *, size: int = 32, skip_every: int
     return paths
 
 
+# Music titles as the SMP-Video release writes them: "original sound" in several languages, songs with a version
+# after " - ", a title without a dash, missing and blank ones.
+MUSIC_TITLES = [
+    "original sound - maker", "Sonido original - x", "Originalton", "オリジナル楽曲 - KOH", "eredeti hang – tim",
+    "Circles - Instrumental", "Flowers", "flowers - Sped Up", "Lo-fi hip hop", None, "",
+]
+# Country codes of `location`: known ones, a lower-case one, one the holidays package does not know, none.
+COUNTRIES = ["US", "GB", "us", "DE", "JP", "BR", "ZZ", None]
+
+
+def add_video_columns(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """A copy with SMPD-Video-like `meta_music_*` / `meta_video_*` columns and country codes (own random stream)."""
+    rng = np.random.default_rng([seed, 2])
+    n = len(frame)
+    video = rng.integers(5, 120, n).astype(float)
+    music = np.where(rng.random(n) < 0.4, video, rng.integers(5, 200, n)).astype(float)
+    music[rng.random(n) < 0.05] = np.nan
+    portrait = rng.random(n) < 0.8
+    return frame.assign(
+        location=[COUNTRIES[i] for i in rng.integers(0, len(COUNTRIES), n)],
+        meta_music_title=[MUSIC_TITLES[i] for i in rng.integers(0, len(MUSIC_TITLES), n)],
+        meta_music_duration=music,
+        meta_video_duration=video,
+        meta_video_height=np.where(portrait, 1280.0, 720.0),
+        meta_video_width=np.where(portrait, 720.0, 1280.0),
+    )
+
+
+def add_feature_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with static feature columns as the engine hands them to label-using generators.
+
+    `sentence__tags_0..7`: a fixed projection of each post's tag bag (missing for posts without tags);
+    `clusters__tags_k4` / `_k8`: categorical ids from its arg-max, with a numeric `_dist` beside them. The names
+    share the real generators' prefixes but not their columns (`sentence__0`, `clusters__sentence_k8`), so a frame
+    can also carry the real ones. (No `user_profile__` block: static generators read every `user_*` column; the
+    real `user_profile` generator makes one.) Each row's values depend on that row alone, so train and new frames
+    are consistent.
+    """
+    proj = np.random.default_rng(123).normal(size=(len(VOCAB), 8))
+    pos = {w: i for i, w in enumerate(VOCAB)}
+    emb = np.full((len(frame), 8), np.nan)
+    for r, tags in enumerate(frame["tags"]):
+        idx = [pos[t] for t in tags if t in pos]
+        if idx:
+            emb[r] = proj[idx].sum(axis=0) / np.sqrt(len(idx))
+    cols: dict[str, object] = {f"sentence__tags_{i}": emb[:, i] for i in range(8)}
+    ok = np.isfinite(emb).all(axis=1)
+    for k in (4, 8):
+        dtype = pd.CategoricalDtype(pd.Index([str(i) for i in range(k)]))
+        ids = np.where(ok, np.nan_to_num(emb[:, :k]).argmax(axis=1), -1)
+        cols[f"clusters__tags_k{k}"] = pd.Categorical.from_codes(ids, dtype=dtype)
+        cols[f"clusters__tags_k{k}_dist"] = np.where(ok, np.nanmax(np.nan_to_num(emb[:, :k]), axis=1), np.nan)
+    return frame.assign(**cols)
+
+
 def make_news_table(n_posts: int = 600, n_authors: int = 80, seed: int = 0) -> pd.DataFrame:
     """A generic posts table no bundled config was written for (a news-aggregator dump: id, title, url, author,
     created_at, points): popularity rises with an author effect, two title words and a slow time trend; the

@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
-from tests._data import make_postframe, shared_rows, write_images
+from tests._data import add_feature_columns, add_video_columns, make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_sentence import tiny_static_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
 TARGET = [n for n in NAMES if GENERATORS.get(n).uses_target]
+# Encoders of keys (ids, categories): an unseen key gets the prior. Neighbour labels and model predictions read
+# numeric spaces and have their own tests of rows with nothing to go on.
+KEYED = [n for n in TARGET if n not in ("neighbour_labels", "oof_model")]
 
 # A parameter change per generator, to check that it changes the cache key; generators without parameters are absent.
 ALT_PARAMS = {
@@ -43,6 +46,10 @@ ALT_PARAMS = {
     "image_stats": {"image_root": "/elsewhere"},
     "crossmodal": {"method": "pls"},
     "clusters": {"levels": [3, 6]},
+    "video_meta": {"min_count": 3},
+    "neighbour_labels": {"k": [3]},
+    "cluster_target": {"smoothing": 3.0},
+    "oof_model": {"model": "ridge"},
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
@@ -56,6 +63,8 @@ CONTRACT_PARAMS = {
     # A tiny sentence model distilled once per session (the shipped MiniLM's full distillation is a slow test).
     "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},
+    # The frame has no `user_profile__` block (static generators read every `user_*` column): raw counts stand in.
+    "oof_model": lambda: {"modalities": {"text": ["sentence__"], "user": ["user_fo"]}, "params": {"n_estimators": 20}},
 }
 
 
@@ -67,7 +76,9 @@ def make(name: str, params: dict | None = None):
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory) -> pd.DataFrame:
-    f = make_postframe()
+    # SMP-Video columns for video_meta, and static feature columns (an embedding block, cluster ids) for the
+    # label-using generators that read them, as the engine hands them over.
+    f = add_feature_columns(add_video_columns(make_postframe()))
     # Real small images for most rows (image generators run their encoders); every fifth file is missing.
     f["image_path"] = write_images(f, tmp_path_factory.mktemp("images"), skip_every=5)
     # A non-default, non-monotonic index catches generators that mix positions and labels.
@@ -77,7 +88,7 @@ def frame(tmp_path_factory) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def new_frame() -> pd.DataFrame:
-    f = make_postframe(n_posts=120, n_users=15, seed=7)
+    f = add_feature_columns(add_video_columns(make_postframe(n_posts=120, n_users=15, seed=7), seed=7))
     f["post_id"] = "new_" + f["post_id"]
     f["user_id"] = np.where(np.arange(len(f)) % 2 == 0, "new_" + f["user_id"], f["user_id"])
     f.index = pd.Index(np.arange(len(f)) + 50_000)
@@ -265,12 +276,12 @@ def test_target_fit_transform_is_out_of_fold(name, frame):
         assert not out2.equals(out)  # the changed label does reach rows of the other folds
 
 
-@pytest.mark.parametrize("name", TARGET)
+@pytest.mark.parametrize("name", KEYED)
 def test_target_unseen_keys_get_the_global_mean(name, frame):
     tr, y = train_part(frame)
     gen = make(name).fit(tr, y)
     unseen = tr.iloc[:4].copy()
-    for col in gen.requires:
+    for col in gen.input_columns(tr):
         unseen[col] = "never_seen"
     out = gen.transform(unseen)
     means = [c for c in out.columns if c.endswith("mean")]

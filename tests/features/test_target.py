@@ -72,3 +72,41 @@ def test_category_target_columns_param_and_errors():
         get_generator("user_target", {"smoothing": -1}).fit(X, y)
     with pytest.raises(ValueError, match="y must be finite"):
         get_generator("user_target").fit(X, y.where(y < 9))
+
+
+def cluster_frame() -> tuple[pd.DataFrame, pd.Series]:
+    X, y = target_frame()
+    ids = pd.Categorical(["0", "0", "1", "1", None, "2"], categories=["0", "1", "2", "3"])
+    X = X.assign(clusters__sentence_k4=ids, clusters__sentence_k4_dist=np.arange(6.0), other__k2=["a"] * 6)
+    return X, y
+
+
+def test_cluster_target_mean_count_std_per_id_by_prefix():
+    X, y = cluster_frame()
+    gen = get_generator("cluster_target", {"smoothing": 0.0})
+    gen.fit(X, y)
+    assert gen.input_columns(X) == ["clusters__sentence_k4"]  # the numeric distance is not an id
+    out = gen.transform(X)
+    p = "cluster_target__clusters_sentence_k4"
+    assert list(out.columns) == [f"{p}_mean", f"{p}_count", f"{p}_std"]
+    # Ids 0 (labels 1, 3), 1 (5, 2), none (prior 4), 2 (9).
+    np.testing.assert_allclose(out[f"{p}_mean"], [2, 2, 3.5, 3.5, 4, 9])
+    np.testing.assert_allclose(out[f"{p}_count"], [2, 2, 2, 2, 0, 1])
+    np.testing.assert_allclose(out[f"{p}_std"], [1, 1, 1.5, 1.5, np.nan, np.nan])
+    smoothed = get_generator("cluster_target", {"smoothing": 2.0}).fit(X, y).transform(X.iloc[:1])
+    np.testing.assert_allclose(smoothed[f"{p}_mean"], (4 + 2 * 4) / 4)
+    unseen = gen.transform(X.assign(clusters__sentence_k4=pd.Categorical(["3"] * 6, categories=["0", "1", "2", "3"])))
+    np.testing.assert_allclose(unseen[f"{p}_mean"], 4)
+
+
+def test_cluster_target_named_columns_and_errors():
+    X, y = cluster_frame()
+    gen = get_generator("cluster_target", {"prefixes": [], "columns": ["other__k2", "clusters__sentence_k4"]})
+    assert gen.requires == ("other__k2", "clusters__sentence_k4")
+    out = gen.fit_transform(X, y)
+    assert [c for c in out.columns if c.endswith("_mean")] == [
+        "cluster_target__other_k2_mean", "cluster_target__clusters_sentence_k4_mean"]
+    with pytest.raises(KeyError, match=r"starting with \['clusters__'\].*available columns"):
+        get_generator("cluster_target").fit(X.drop(columns=["clusters__sentence_k4", "clusters__sentence_k4_dist"]), y)
+    with pytest.raises(ValueError, match="no categorical column starting with"):
+        get_generator("cluster_target").fit(X.drop(columns="clusters__sentence_k4"), y)
