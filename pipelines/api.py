@@ -180,24 +180,32 @@ class Predictor:
             path = self.run_dir_ / ("importance_groups.csv" if kind == "groups" else "importance.csv")
             table = pd.read_csv(path)
             if kind == "permutation" and "perm_src_drop" not in table.columns:
-                raise ValueError(f"{self.run_dir_} was saved without permutation importance")
+                raise ValueError(f"{self.run_dir_} was saved without per-feature permutation importance (its "
+                                 "config has `[importance] per_feature = false`); kind='groups' gives the "
+                                 "per-group permutation table it holds")
             return table
-        tables = self.importance(permutation=kind == "permutation")
+        # Asked for by name, permutation importance is per feature (the config's default is groups only).
+        tables = self.importance(permutation=kind == "permutation", per_feature=kind == "permutation" or None)
         if kind == "groups":
             return tables.groups
         t = tables.features
         return t.sort_values("perm_src_drop", ascending=False).reset_index(drop=True) if kind == "permutation" else t
 
-    def importance(self, permutation: bool):
-        """The importance tables (cached: permutation importance costs a pass over every fold)."""
+    def importance(self, permutation: bool, per_feature: bool | None = None):
+        """The importance tables (cached: permutation importance costs a pass over every fold); `per_feature`
+        overrides `[importance] per_feature`."""
         from .importance import importance_tables
 
-        if permutation not in self._importance:
+        cfg = self.cfg_
+        if per_feature is not None and per_feature != cfg.importance.per_feature:
+            cfg = cfg.evolve(importance={"per_feature": per_feature})
+        key = (permutation, bool(cfg.importance.per_feature))
+        if key not in self._importance:
             prep, ens = self.prepared_, self.trained_.ensemble
-            self._importance[permutation] = importance_tables(
-                self.cfg_, ens.level1, prep.fs, X=prep.X_train, y=prep.y, folds=prep.folds,
+            self._importance[key] = importance_tables(
+                cfg, ens.level1, prep.fs, X=prep.X_train, y=prep.y, folds=prep.folds,
                 fold_features=prep.fold_features, permutation=permutation, progress=self.progress)
-        return self._importance[permutation]
+        return self._importance[key]
 
     # ------------------------------------------------------------------------------------------- save / load
     def save(self, path: str | Path, *, data_path: str | None = None, labels_permuted: bool = False,

@@ -85,7 +85,11 @@ def test_save_load_round_trip_is_bit_identical(fitted, tmp_path):
         q.leaderboard()[["model", "src", "mae"]], p.leaderboard()[["model", "src", "mae"]], check_dtype=False)
     with pytest.raises(FileExistsError):
         p.save(d)  # a run folder is never overwritten
-    assert q.feature_importance("permutation")["perm_src_drop"].notna().any()
+    # Saved with the default groups-only permutation importance: the per-group table holds it, per feature is
+    # refused with a message that says so.
+    assert q.feature_importance("groups")["perm_src_drop"].notna().any()
+    with pytest.raises(ValueError, match="per_feature = false"):
+        q.feature_importance("permutation")
 
 
 def test_overrides_apply_on_top_of_a_bundled_config():
