@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,18 @@ def level1_model(cfg: RunConfig, key: str, name: str, params: dict):
     sel = cfg.selection
     if sel.method != "none" and (name in sel.models or (not sel.models and key in TREE_MODELS)):
         params = {"select": {"method": sel.method, "share": sel.share, "quantile": sel.quantile}, **params}
-    return make_model(key, params, seed=cfg.seed, metric=cfg.metric)
+    return make_model(key, params, seed=cfg.seed, metric=cfg.metric, threads=fold_threads(cfg))
+
+
+def fold_threads(cfg: RunConfig) -> int | None:
+    """Threads per fold fit when folds run in parallel on this machine (`engine = "local"`, `n_jobs != 1`): the
+    cores split between the fold processes, so boosters do not oversubscribe them; None leaves the library's own
+    default (one fit at a time uses every core). A model's own thread parameter wins over both."""
+    n_jobs = cfg.local.n_jobs
+    if cfg.engine != "local" or n_jobs == 1:
+        return None
+    cores = os.cpu_count() or 1
+    return max(1, cores // (cores if n_jobs == -1 else n_jobs))
 
 
 def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
