@@ -50,6 +50,7 @@ class Recorder(Model):
 
     key = "recorder_test"
     defaults = {}
+    early_stops = True  # gets stopping rows (X_val): pseudo rows must never be among them
 
     def fit(self, X, y, *, X_val=None, y_val=None, sample_weight=None):
         self.train_ids_ = X["row_id"].to_numpy()
@@ -71,10 +72,11 @@ def test_pseudo_rows_join_training_parts_only_with_weight():
     rows = PseudoRows(np.array([2, 5, 7]), np.array([100.0, 101.0, 102.0]), 0.25)
     res = cross_fit(Recorder(), X, y, folds=folds, X_test=X_test, pseudo=rows, progress=False)
     for (tr, va), m in zip(folds, res.models):
-        assert set(m.train_ids_) == set(tr) | {1002, 1005, 1007}
-        assert not any(v >= 1000 for v in m.val_ids_)  # never in a validation part
+        # Inner stopping rows come from the fold's labelled training part only; pseudo rows only ever train.
+        assert set(m.train_ids_) | set(m.val_ids_) == set(tr) | {1002, 1005, 1007}
+        assert len(m.val_ids_) > 0 and set(m.val_ids_) <= set(tr)
         np.testing.assert_array_equal(m.y_[-3:], [100.0, 101.0, 102.0])
-        np.testing.assert_array_equal(m.w_, np.r_[np.ones(len(tr)), [0.25] * 3])
+        np.testing.assert_array_equal(m.w_, np.r_[np.ones(len(m.train_ids_) - 3), [0.25] * 3])
     assert res.scores["n"] == n  # OOF only on labelled rows
     with pytest.raises(ValueError, match="out of range"):
         cross_fit(Recorder(), X, y, folds=folds, X_test=X_test, pseudo=PseudoRows([10], [1.0]), progress=False)
