@@ -53,8 +53,13 @@ def data_root(data: DataConfig, output: OutputConfig, progress: bool = True) -> 
     return root
 
 
-def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = None, progress: bool = True) -> pd.DataFrame:
-    """Load the PostFrame the config describes; `root` overrides the data folder (as `smp predict --data` does)."""
+def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = None,
+               train_posts: pd.DataFrame | None = None, progress: bool = True) -> pd.DataFrame:
+    """Load the PostFrame the config describes; `root` overrides the data folder (as `smp predict --data` does).
+
+    `train_posts` (a fitted run's training posts): load only the test split, checked against them (see
+    `datasets`); a one-file table (train and test rows in one file, told apart by a split column) is read whole.
+    """
     fmt = FORMATS[data.format]
     if data.format == "frame":
         raise DataError("<config [data]>", "format", "frame", "the posts were handed over in memory: there is "
@@ -69,16 +74,17 @@ def load_frame(data: DataConfig, output: OutputConfig, *, root: Path | None = No
         if root is not None:  # predict: the new folder holds files of the same names
             train = str(Path(root) / Path(train).name)
             test = str(Path(root) / Path(test).name) if test else None
-        return load_table(train, test, mapping=TableMapping.from_dict(mapping), label_range=data.label_range)
+        return load_table(train, test, mapping=TableMapping.from_dict(mapping), label_range=data.label_range,
+                          train_posts=train_posts if test else None)
     root = Path(root) if root is not None else data_root(data, output, progress)
-    return load(data.format, root, **{"label_range": data.label_range, **data.options})
+    return load(data.format, root, **{"label_range": data.label_range, **data.options, "train_posts": train_posts})
 
 
 def load(format: str, path: str | Path, **options) -> pd.DataFrame:
     """The PostFrame of a data folder in `format` (`smpd_video`, `smpd_image`, `synthetic`), media paths absolute.
 
     `smp.load("smpd_video", "../shared/data/smpd-video")` in a notebook; `options` go to the loader (e.g.
-    `label_range`, `media`).
+    `label_range`, `media`; `train_posts=predictor.train_posts_` loads a folder holding only `test/`).
     """
     frame = load_dataset(format, path, **options)
     return absolute_media_paths(frame, Path(path))

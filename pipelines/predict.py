@@ -1,4 +1,5 @@
-"""`smp predict`: a finished run's fitted features and models on the test split of another data folder."""
+"""`smp predict`: a finished run's fitted features and models on the test split of another data folder (which may
+hold only that split)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ log = logging.getLogger("smp")
 
 def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, *, progress: bool = True) -> Path:
     """Predict the test posts of `data_dir` (a folder of the run's data format) into a new CSV
-    (`post_id,popularity_score`); the run carries its own training posts."""
+    (`post_id,popularity_score`).
+
+    The run carries its own training posts, so only the test split is read (a folder may hold `test/` alone; a
+    `train/` beside it is not read): it is checked against those posts where a full load checks it against the
+    train split (no post id of theirs, the same columns and side tables), and gives the numbers a full load would.
+    """
     run_dir, out_csv = check_finished_run(run_dir), Path(out_csv)
     if out_csv.exists():
         raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
@@ -30,7 +36,7 @@ def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, 
     if cfg.data.format == "frame":
         raise ValueError(f"{run_dir} was fitted on in-memory posts (smp.Predictor): predict from Python with "
                          "smp.Predictor.load(run_dir).predict(posts)")
-    frame = load_frame(cfg.data, cfg.output, root=Path(data_dir), progress=progress)
+    frame = load_frame(cfg.data, cfg.output, root=Path(data_dir), train_posts=p.train_posts_, progress=progress)
     new = frame[frame["split"].eq("test")].reset_index(drop=True)
     if new.empty:
         raise ValueError(f"{data_dir}: no test posts to predict (format {cfg.data.format})")

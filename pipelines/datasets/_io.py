@@ -11,14 +11,14 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._schema import DEFAULT_LABEL_RANGE, DataError
+from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError
 
 log = logging.getLogger("smp")
 
@@ -440,6 +440,58 @@ def read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     else:  # quoted newlines the csv module and pandas count differently: fall back to data rows, 1-based
         frame = positioned(frame, "row")
     return frame
+
+
+# The rules `check_disjoint` states: a folder's own two splits, or new posts against a fitted run's training posts.
+DISJOINT_RULE = "a post id must not appear in both train and test"
+NEW_POSTS_RULE = "a post id of the new posts must not be one of the run's training posts (predict only unseen posts)"
+
+
+def check_disjoint(train_ids: pd.Series, test_ids: pd.Series, file: Path | str, column: str,
+                   rule: str = DISJOINT_RULE) -> None:
+    """Raise a `DataError` naming the first test id (in the test file's order, with its position) that is also a
+    train id: a post scored while its own label is in the training rows would leak."""
+    shared = test_ids.isin(set(train_ids)).to_numpy()
+    if shared.any():
+        raise DataError(file, column, at(test_ids, int(np.flatnonzero(shared)[0])), rule)
+
+
+def read_splits(
+    read_split: Callable[[str, dict[str, pd.DataFrame] | None], dict[str, pd.DataFrame]],
+    ids_file: Callable[[str], Path],
+    ids: tuple[str, str],
+    train_posts: pd.DataFrame | None,
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Each split's tables of a release folder, by `read_split(split, train_tables)` (None for train itself, or in a
+    test-only load); then no test post id may be a train post id.
+
+    `ids` is (table, column) of the post ids, `ids_file(split)` that table's file. With `train_posts` (a fitted run's
+    training posts) only the test split is read and its ids are checked against theirs: the folder needs no train/.
+    """
+    tables: dict[str, dict[str, pd.DataFrame]] = {}
+    for split in SPLITS if train_posts is None else ("test",):
+        tables[split] = read_split(split, tables.get("train"))
+    table, column = ids
+    test_ids = tables["test"][table][column]
+    if train_posts is None:
+        check_disjoint(tables["train"][table][column], test_ids, f"{ids_file('train')} and {ids_file('test')}", column)
+    else:
+        check_disjoint(train_posts["post_id"], test_ids, ids_file("test"), column, NEW_POSTS_RULE)
+    return tables
+
+
+def side_table_in_use(path: Path, trained: bool, columns: str) -> bool:
+    """Whether a test-only load joins the optional side table `path`: it must exist exactly when the run's training
+    posts carry its `columns` (e.g. "meta_face_*"), else the new posts would lack columns the models read, or carry
+    ones they never saw, silently."""
+    present = path.is_file()
+    if trained and not present:
+        raise DataError(path, None, str(path),
+                        f"required file is missing: the run's training posts carry its {columns} columns")
+    if present and not trained:
+        raise DataError(path, None, str(path), f"the run's training posts have no {columns} columns (it was trained "
+                        "without this side table); remove the file or fit a run with it")
+    return present
 
 
 def check_unique(values: pd.Series, file: Path | str, column: str) -> None:

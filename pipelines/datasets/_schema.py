@@ -78,8 +78,10 @@ def empty_core(n: int) -> dict[str, object]:
     }
 
 
-def finalize_postframe(frame: pd.DataFrame, source: str | Path) -> pd.DataFrame:
-    """Order and type the columns, then validate; `source` names the data in error messages."""
+def finalize_postframe(frame: pd.DataFrame, source: str | Path,
+                       train_posts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Order and type the columns, then validate; `source` names the data in error messages. `train_posts` (a
+    test-only load for a fitted run): the new posts must have the columns of the run's training posts."""
     missing = [c for c in CORE_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(source, missing[0], None, f"loader produced no canonical column(s) {missing}")
@@ -96,7 +98,33 @@ def finalize_postframe(frame: pd.DataFrame, source: str | Path) -> pd.DataFrame:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     frame["tags"] = frame["tags"].map(lambda v: [str(t) for t in v] if isinstance(v, (list, tuple, np.ndarray)) else [])
     validate_postframe(frame, source)
+    if train_posts is not None:
+        require_trained_columns(frame, train_posts, source)
     return frame
+
+
+def require_trained_columns(frame: pd.DataFrame, train_posts: pd.DataFrame, source: str | Path) -> None:
+    """New posts loaded without a train split must carry exactly the columns of the run's training posts, each
+    holding the same kind of values (numbers or text): the fitted generators read them as they read the training
+    rows, and a column only one side has would be NaN, or ignored, on the other silently."""
+    theirs, ours = list(train_posts.columns), list(frame.columns)
+    for column in theirs:
+        if column not in ours:
+            raise DataError(source, column, sorted(ours), "the run's training posts have this column but the new "
+                            "posts lack it (a side table or field missing from the data folder); new posts' columns")
+    for column in ours:
+        if column not in theirs:
+            raise DataError(source, column, sorted(theirs), "the new posts have this column but the run's training "
+                            "posts lack it; training posts' columns")
+    for column in ours:
+        if not str(column).startswith(("user_", "meta_")):
+            continue  # canonical columns are typed by finalize_postframe itself
+        new, old = frame[column], train_posts[column]
+        numeric = pd.api.types.is_numeric_dtype(new.dtype), pd.api.types.is_numeric_dtype(old.dtype)
+        if numeric[0] != numeric[1] and new.notna().any() and old.notna().any():
+            kinds = ["numbers" if n else "text" for n in numeric]
+            raise DataError(source, column, f"{kinds[0]} ({new.dtype}) vs {kinds[1]} ({old.dtype})", "a column must "
+                            "hold the same kind of values as in the run's training posts")
 
 
 def validate_postframe(frame: pd.DataFrame, source: str | Path) -> None:

@@ -25,10 +25,12 @@ from ._io import (
     read_csv,
     read_json_table,
     read_lines,
+    read_splits,
     require_columns,
     require_file,
     require_ids,
     require_same_columns,
+    side_table_in_use,
     to_float,
     to_optional_str,
     to_text,
@@ -83,25 +85,28 @@ def load_smpd_image(
     *,
     user_additional: bool | str | Path = True,
     label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
+    train_posts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Load train and test posts of an SMPD-Image folder as one canonical PostFrame.
 
     `user_additional`: True joins `root/user_additional.csv` when that file exists (its columns are absent
     otherwise), False never joins it, a path joins that file (which must exist). Train labels outside
     `label_range` are an error.
+
+    `train_posts` (a fitted run's training posts, for `smp predict`): load only `test/` (and `user_additional.csv`,
+    which must be there exactly when the run was trained with it), checked against those posts instead of a train
+    split: no post id of theirs, the same columns.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, None, str(root), "data folder does not exist")
-    train_tables = _read_split(root, "train", None)
-    test_tables = _read_split(root, "test", train_tables)
-    parts = [_build_split(root, "train", train_tables, label_range), _build_split(root, "test", test_tables, label_range)]
-    _check_disjoint(root, parts)
-    frame = pd.concat(parts, ignore_index=True)
-    extra_path = _user_additional_path(root, user_additional)
+    tables = read_splits(lambda split, train: _read_split(root, split, train),
+                         lambda split: _table_path(root, split, "category"), ("category", "Pid"), train_posts)
+    frame = pd.concat([_build_split(root, split, t, label_range) for split, t in tables.items()], ignore_index=True)
+    extra_path = _user_additional_path(root, user_additional, train_posts)
     if extra_path is not None:
         frame = _join_user_additional(frame, extra_path)
-    return finalize_postframe(frame, root)
+    return finalize_postframe(frame, root, train_posts)
 
 
 def _table_path(root: Path, split: str, table: str) -> Path:
@@ -257,19 +262,16 @@ def _take(parsed_uniques: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_disjoint(root: Path, parts: list[pd.DataFrame]) -> None:
-    """A post id must not appear in both train and test."""
-    both = parts[0]["post_id"][parts[0]["post_id"].isin(parts[1]["post_id"])]
-    if len(both):
-        files = f"{_table_path(root, 'train', 'category')} and {_table_path(root, 'test', 'category')}"
-        raise DataError(files, "Pid", both.iloc[0], "a post id must not appear in both train and test")
-
-
-def _user_additional_path(root: Path, option: bool | str | Path) -> Path | None:
+def _user_additional_path(root: Path, option: bool | str | Path, train_posts: pd.DataFrame | None) -> Path | None:
+    """The crawled user stats to join: None for `False`; for `True` the folder's file when it exists (a test-only
+    load: exactly when the run's training posts carry its columns); a given path must exist."""
     if option is False:
         return None
     if option is True:
         path = root / USER_ADDITIONAL_FILE
+        if train_posts is not None:
+            trained = any(c in train_posts.columns for c in USER_ADDITIONAL.values())
+            return path if side_table_in_use(path, trained, "user_total_* (crawled user stats)") else None
         return path if path.is_file() else None
     return require_file(Path(option))
 

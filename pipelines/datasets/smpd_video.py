@@ -25,11 +25,13 @@ from ._io import (
     parse_labels,
     read_csv,
     read_jsonl,
+    read_splits,
     require_columns,
     require_file,
     require_ids,
     require_same_columns,
     require_text,
+    side_table_in_use,
     to_float,
     to_optional_str,
     to_text,
@@ -90,7 +92,11 @@ def table_path(root: Path, split: str, table: str) -> Path:
 
 
 def load_smpd_video(
-    root: str | Path, *, media: bool = True, label_range: Sequence[float] = DEFAULT_LABEL_RANGE
+    root: str | Path,
+    *,
+    media: bool = True,
+    label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
+    train_posts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Load train and test posts of an SMPD-Video folder as one canonical PostFrame.
 
@@ -98,22 +104,20 @@ def load_smpd_video(
     a side table present for one split must be present, with the same columns, for the other. Train labels
     outside `label_range` are an error; negative likes / hearts (a 32-bit overflow in the release) are repaired
     and reported; posts without a users or videos row are counted in a warning.
+
+    `train_posts` (a fitted run's training posts, for `smp predict`): load only `test/` (and `media/test_*.csv`),
+    checked against those posts instead of a train split: no post id of theirs, the same columns and media tables.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, None, str(root), "data folder does not exist")
-    train = _read_tables(root, "train", None)
-    tables = {"train": train, "test": _read_tables(root, "test", train)}
-    parts = [_build_split(root, split, tables[split], label_range) for split in SPLITS]
-    both = parts[0]["post_id"][parts[0]["post_id"].isin(parts[1]["post_id"])]
-    if len(both):
-        files = f"{table_path(root, 'train', 'posts')} and {table_path(root, 'test', 'posts')}"
-        raise DataError(files, "pid", both.iloc[0], "a post id must not appear in both train and test")
-    frame = pd.concat(parts, ignore_index=True)
+    tables = read_splits(lambda split, train: _read_tables(root, split, train),
+                         lambda split: table_path(root, split, "posts"), ("posts", "pid"), train_posts)
+    frame = pd.concat([_build_split(root, split, t, label_range) for split, t in tables.items()], ignore_index=True)
     if media:
         for kind in ("face", "audio"):
-            frame = _join_media(root, frame, kind)
-    return finalize_postframe(frame, root)
+            frame = _join_media(root, frame, kind, train_posts)
+    return finalize_postframe(frame, root, train_posts)
 
 
 def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
@@ -265,37 +269,48 @@ def _media_path(root: Path, split: str, kind: str) -> Path:
     return root / "media" / f"{split}_{kind}.csv"
 
 
-def _join_media(root: Path, frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Join `media/{split}_{kind}.csv` on pid as `meta_{kind}_<column>`; absent for both splits means skipped."""
-    paths = {split: _media_path(root, split, kind) for split in SPLITS}
-    present = {split: p.is_file() for split, p in paths.items()}
-    if not any(present.values()):
-        return frame
-    for split in SPLITS:
-        require_file(paths[split])  # one split's side table without the other's would give test rows NaN silently
+def _join_media(root: Path, frame: pd.DataFrame, kind: str, train_posts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Join `media/{split}_{kind}.csv` on pid as `meta_{kind}_<column>`; absent for both splits means skipped.
+
+    With `train_posts` (a test-only load) only the test table is read; the run's training posts stand in for the
+    train table: it must exist exactly when they carry `meta_{kind}_*` columns, with those value columns."""
+    splits = SPLITS if train_posts is None else ("test",)
+    paths = {split: _media_path(root, split, kind) for split in splits}
+    if train_posts is None:
+        if not any(p.is_file() for p in paths.values()):
+            return frame
+        for split in SPLITS:
+            require_file(paths[split])  # one split's side table without the other's would give test rows NaN silently
+    else:
+        trained = any(str(c).startswith(f"meta_{kind}_") for c in train_posts.columns)
+        if not side_table_in_use(paths["test"], trained, f"meta_{kind}_*"):
+            return frame
     tables = {}
-    for split in SPLITS:
+    for split in splits:
         table = read_csv(paths[split], dtype={"pid": str, "vid": str}, keep_default_na=False, na_values=[""])
         require_columns(table, ("pid",), paths[split])
         table["pid"] = require_ids(table["pid"], paths[split], "pid")
         check_unique(table["pid"], paths[split], "pid")
         tables[split] = table
-    require_same_columns(tables["train"], tables["test"], tables["train"].columns, paths["test"])
-    require_same_columns(tables["test"], tables["train"], tables["test"].columns, paths["train"])
-    value_columns = [c for c in tables["train"].columns if c not in MEDIA_KEYS[kind]]
-    # A column is text when the train table holds no number in it at all (an unknown text column); otherwise each
-    # split's values are parsed in their own file, so an error names that file and line.
-    text_columns = {c for c in value_columns if c in MEDIA_TEXT[kind] or _all_text(tables["train"][c])}
-    for split in SPLITS:
+    if train_posts is None:
+        require_same_columns(tables["train"], tables["test"], tables["train"].columns, paths["test"])
+        require_same_columns(tables["test"], tables["train"], tables["test"].columns, paths["train"])
+        value_columns = [c for c in tables["train"].columns if c not in MEDIA_KEYS[kind]]
+        # A column is text when the train table holds no number in it at all (an unknown text column); otherwise
+        # each split's values are parsed in their own file, so an error names that file and line.
+        text_columns = {c for c in value_columns if c in MEDIA_TEXT[kind] or _all_text(tables["train"][c])}
+    else:
+        value_columns, text_columns = _trained_media_columns(tables["test"], paths["test"], train_posts, kind)
+    for split in splits:
         table = tables[split]
         for column in value_columns:
             if column in text_columns:
                 table[column] = to_optional_str(table[column])
             else:
                 table[column] = to_float(table[column], paths[split], column, strict=True)
-    combined = pd.concat([tables[s][["pid", *value_columns]] for s in SPLITS], ignore_index=True)
-    check_unique(combined["pid"], f"{paths['train']} and {paths['test']}", "pid")
-    for split in SPLITS:
+    combined = pd.concat([tables[s][["pid", *value_columns]] for s in splits], ignore_index=True)
+    check_unique(combined["pid"], " and ".join(map(str, paths.values())), "pid")
+    for split in splits:
         part = frame["split"].eq(split).to_numpy()
         _warn_unmatched(frame[part], frame.loc[part, "post_id"].isin(tables[split]["pid"]), paths[split], "pid",
                         f"meta_{kind}_*")
@@ -306,6 +321,27 @@ def _join_media(root: Path, frame: pd.DataFrame, kind: str) -> pd.DataFrame:
             values.astype(object).to_numpy() if column in text_columns else values.to_numpy(dtype=float)
         )
     return frame
+
+
+def _trained_media_columns(test: pd.DataFrame, path: Path, train_posts: pd.DataFrame, kind: str
+                           ) -> tuple[list[str], set[str]]:
+    """(value columns, text columns) of a test-only load's media table: the run's training posts stand in for the
+    train table (their `meta_<kind>_*` columns are its value columns), and the test table must have exactly those."""
+    prefix = f"meta_{kind}_"
+    value_columns = [c.removeprefix(prefix) for c in train_posts.columns if c.startswith(prefix)]
+    have = [str(c) for c in test.columns]
+    lacking = [c for c in value_columns if c not in have]
+    if lacking:
+        raise DataError(path, lacking[0], sorted(have), f"the run's training posts have this media column "
+                        f"({prefix}{lacking[0]}) but the test file lacks it; test columns")
+    extra = [c for c in have if c not in value_columns and c not in MEDIA_KEYS[kind]]
+    if extra:
+        raise DataError(path, extra[0], sorted(value_columns), "the run's training posts have no such media column "
+                        "(it was trained without it); their media columns")
+    # Text where the training posts hold text: how the train table's column was read when the run was fitted.
+    text = {c for c in value_columns
+            if c in MEDIA_TEXT[kind] or not pd.api.types.is_numeric_dtype(train_posts[prefix + c])}
+    return value_columns, text
 
 
 def _all_text(values: pd.Series) -> bool:

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ._io import (
+    NEW_POSTS_RULE,
     at,
+    check_disjoint,
     check_unique,
     missing_mask,
     parse_datetime,
@@ -129,21 +131,37 @@ def read_table(path: str | Path, *, id_columns: tuple[str, ...] = ()) -> pd.Data
 
 
 def load_table(
-    train_path: str | Path,
+    train_path: str | Path | None,
     test_path: str | Path | None = None,
     mapping: TableMapping | Mapping[str, object] | None = None,
     *,
     label_range: Sequence[float] = DEFAULT_LABEL_RANGE,
+    train_posts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Load one or two tables as a canonical PostFrame (see the module docstring for the two shapes).
 
-    Train labels outside `label_range` are an error naming the file, line and value.
+    Train labels outside `label_range` are an error naming the file, line and value. `train_posts` (a fitted run's
+    training posts, for `smp predict`): read only `test_path` (`train_path` is not read and may be None), checked
+    against those posts: no post id of theirs, the same columns.
     """
     if mapping is None:
         mapping = TableMapping()
     elif not isinstance(mapping, TableMapping):
         mapping = TableMapping.from_dict(mapping)
     ids = (mapping.post_id, mapping.user_id)
+    if train_posts is not None:
+        if test_path is None:
+            raise ValueError("a test-only load (train_posts given) needs the test table's path")
+        test_path = Path(test_path)
+        test = read_table(test_path, id_columns=ids)
+        require_columns(test, mapping.source_columns(with_label=False, with_split=False), test_path)
+        test_ids = _ids(test[mapping.post_id])
+        check_unique(test_ids, test_path, mapping.post_id)
+        check_disjoint(train_posts["post_id"], test_ids, test_path, mapping.post_id, NEW_POSTS_RULE)
+        frame = _map(test, np.full(len(test), "test", dtype=object), mapping, test_path, label_range)
+        return finalize_postframe(frame, test_path, train_posts)
+    if train_path is None:
+        raise ValueError("load_table needs the train table's path (or train_posts, for a test-only load)")
     train_path = Path(train_path)
     train = read_table(train_path, id_columns=ids)
     if test_path is None:
@@ -168,14 +186,8 @@ def load_table(
     require_columns(test, unlabelled, test_path)
     for path, table in ((train_path, train), (test_path, test)):
         check_unique(_ids(table[mapping.post_id]), path, mapping.post_id)
-    both = set(_ids(train[mapping.post_id])) & set(_ids(test[mapping.post_id]))
-    if both:
-        raise DataError(
-            f"{train_path} and {test_path}",
-            mapping.post_id,
-            sorted(both)[0],
-            "a post id must not appear in both train and test",
-        )
+    check_disjoint(_ids(train[mapping.post_id]), _ids(test[mapping.post_id]), f"{train_path} and {test_path}",
+                   mapping.post_id)
     parts = [
         _map(train, np.full(len(train), "train", dtype=object), mapping, train_path, label_range),
         _map(test, np.full(len(test), "test", dtype=object), mapping, test_path, label_range),
