@@ -36,17 +36,23 @@ import numpy as np
 import pandas as pd
 
 from smp._files import atomic_write
-from smp.ensembles import HOLDOUT_OF
+from smp.ensembles import HOLDOUT_OF, MODELS
 from smp.features import GENERATORS
 
 from .config import RunConfig
 
 log = logging.getLogger("smp")
 
+
 def _calibrates(cfg: RunConfig) -> bool:
     cc = cfg.calibration
     return cc.method != "none" or cc.trend or cc.median_guard == "on" or (
         cc.median_guard == "auto" and cfg.metric in ("mae", "mape", "smp"))
+
+
+def _stops_inside(cfg: RunConfig) -> bool:
+    """Early stopping inside the training part, and a level-1 learner that stops early at all."""
+    return cfg.training.early_stopping in ("inner", "refit") and any(MODELS.get(m.key).early_stops for m in cfg.models)
 
 
 # Training components with a switch: (variant, what the table says is removed, is it on in the config, the change
@@ -63,8 +69,10 @@ SWITCHES = (
     ("no_sample_weight", "w/o sample weights ([training] sample_weight = none)",
      lambda c: c.training.sample_weight != "none", {"training": {"sample_weight": "none"}}),
     ("stop_on_validation", "early stopping on the scored rows instead of inside the training part",
-     lambda c: c.training.early_stopping in ("inner", "refit"), {"training": {"early_stopping": "validation"}}),
+     _stops_inside, {"training": {"early_stopping": "validation"}}),
 )
+
+
 SINGLE_SPLIT = {base: single for single, base in HOLDOUT_OF.items()}
 METRIC_COLUMNS = ("src", "mae", "mape")
 

@@ -43,7 +43,8 @@ def test_plan_variants_groups_components_and_generic_sections(tmp_path):
                                       tuning={"enabled": False}))
     plan = {v.name: v for v in plan_variants(cfg)}
     assert list(plan) == ["full", "no_user", "no_temporal", "no_text", "no_target", "no_ensemble", "single_split",
-                          "no_pseudo_labels", "no_outlier_filter"]
+                          "no_pseudo_labels", "no_outlier_filter", "stop_on_validation"]
+    assert plan["stop_on_validation"].cfg.training.early_stopping == "validation"
     assert [s.name for s in plan["no_user"].cfg.features] == ["time", "text_stats", "user_target"]
     assert plan["no_user"].cfg.outliers.columns == []  # its filter column went with the user generators
     assert plan["no_text"].cfg.outliers.columns == ["user_profile__log_follower_count"]
@@ -73,12 +74,12 @@ def test_interrupted_ablation_resumes_via_cli(tmp_path, monkeypatch):
     ran = []
     real = ablate_mod.run_variant
 
-    def interrupt_second(variant, vdir, progress=False):
+    def interrupt_second(variant, vdir, progress=False, forward=None):
         if len(ran) == 1:
             (vdir / "run").mkdir(parents=True)  # a half-written variant, as a kill leaves it
             raise KeyboardInterrupt
         ran.append(variant.name)
-        return real(variant, vdir, progress)
+        return real(variant, vdir, progress, forward)
 
     monkeypatch.setattr(ablate_mod, "run_variant", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
@@ -87,7 +88,7 @@ def test_interrupted_ablation_resumes_via_cli(tmp_path, monkeypatch):
     assert not out.exists() and (partial / "variants" / "full" / "metrics.json").is_file()
     assert ran == ["full"]
 
-    monkeypatch.setattr(ablate_mod, "run_variant", lambda v, d, p=False: (ran.append(v.name), real(v, d, p))[1])
+    monkeypatch.setattr(ablate_mod, "run_variant", lambda v, d, p=False, f=None: (ran.append(v.name), real(v, d, p, f))[1])
     assert main(["-q", "ablate", "--config", str(config), "--out", str(out), "--jobs", "1",
                  "--only", ",".join(only)]) == 0
     assert ran == ["full", "no_user", "single_split"]  # full was not rerun
