@@ -52,7 +52,7 @@ class Calibrator:
         if self.trend:
             t0 = float(np.median(t))
             r = y - z
-            slope, intercept = _line(t - t0, r, absolute=self.absolute)
+            slope, intercept = _line(t - t0, r, absolute=self.absolute, weight=self._weight(y))
             self.params_["trend"] = (t0, float(slope), float(intercept), float(t.max()))
             z = z + intercept + slope * (t - t0)
         if self.median_guard:
@@ -71,10 +71,15 @@ class Calibrator:
             self.params_["isotonic"] = iso
             return iso.predict(pred)
         if self.method == "linear":
-            slope, intercept = _line(pred, y, absolute=self.absolute)
+            slope, intercept = _line(pred, y, absolute=self.absolute, weight=self._weight(y))
             self.params_["linear"] = (float(slope), float(intercept))
             return intercept + slope * pred
         return pred
+
+    def _weight(self, y: np.ndarray) -> np.ndarray | None:
+        """Per-row weights of the fitted lines: 1 / |label| for a relative metric (least absolute deviations so
+        weighted minimise MAPE), none otherwise."""
+        return 1.0 / np.maximum(np.abs(y), 1e-12) if self.relative else None
 
     def __call__(self, pred: np.ndarray, posts: pd.DataFrame) -> np.ndarray:
         z = np.asarray(pred, dtype=float)
@@ -103,16 +108,17 @@ class Calibrator:
         return out
 
 
-def _line(x: np.ndarray, y: np.ndarray, *, absolute: bool) -> tuple[float, float]:
-    """(slope, intercept) of y on x: least squares, or least absolute deviations for absolute-error metrics."""
+def _line(x: np.ndarray, y: np.ndarray, *, absolute: bool, weight: np.ndarray | None = None) -> tuple[float, float]:
+    """(slope, intercept) of y on x: least squares, or (weighted) least absolute deviations for absolute-error
+    metrics."""
     if len(x) < 3 or np.ptp(x) == 0:
         return 0.0, float(np.median(y) if absolute else np.mean(y)) if len(y) else 0.0
     if absolute:
         from sklearn.linear_model import QuantileRegressor
 
-        m = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(x.reshape(-1, 1), y)
+        m = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(x.reshape(-1, 1), y, sample_weight=weight)
         return float(m.coef_[0]), float(m.intercept_)
-    slope, intercept = np.polyfit(x, y, 1)
+    slope, intercept = np.polyfit(x, y, 1, w=None if weight is None else np.sqrt(weight))
     return float(slope), float(intercept)
 
 

@@ -172,3 +172,17 @@ def test_median_guard_never_loses_to_the_median_out_of_fold():
     oof = cross_fit_calibration(Calibrator("none", median_guard=True, absolute=True), pred, y, t, folds)
     assert np.mean(np.abs(oof - y)) <= np.mean(np.abs(np.median(y) - y)) + 1e-9
     assert np.mean(np.abs(oof - y)) < np.mean(np.abs(pred - y))
+
+
+def test_relative_calibration_fits_its_lines_for_mape():
+    # Errors on small labels cost MAPE most: the 1 / |label|-weighted line beats the plain least-absolute line there.
+    rng = np.random.default_rng(4)
+    y = np.exp(rng.normal(1.5, 0.8, 600))
+    pred = 0.6 * y + 2.0 + rng.normal(0, 0.3, 600) * np.sqrt(y)
+    t = pd.Series(pd.date_range("2022-01-01", periods=600, freq="D", tz="UTC"))
+    posts = pd.DataFrame({"post_time": t})
+    mape = lambda p: float(np.mean(np.abs(p - y) / np.abs(y)))  # noqa: E731
+    plain = Calibrator("linear", absolute=True).fit(pred, y, t)
+    relative = Calibrator("linear", absolute=True, relative=True).fit(pred, y, t)
+    assert mape(relative(pred, posts)) < mape(plain(pred, posts)) - 0.005
+    assert mape(relative(pred, posts)) < mape(pred)
