@@ -13,10 +13,18 @@ on first use, so `import smp` stays cheap (no torch, LightGBM or CatBoost until 
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads that wait by sleeping, not spinning (unless the user chose): LightGBM's threads spin between
+# parallel regions by default, and beside any other busy process (a second fold, a test run, another job) the
+# spinning threads take the cores from the work. Measured on 2 cores at load ~6: a 2,500 x 290 LightGBM fit took
+# 180 s spinning, 22 s passive, identical predictions. It must be set before the OpenMP runtime starts, so here,
+# before anything of smp imports LightGBM, CatBoost or torch (`benchmarks/bench_omp_wait.py` repeats it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Public name -> module that defines it.
 _API = {
