@@ -16,7 +16,7 @@ folds' OOF rows), so nothing is fitted on the rows it is scored on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -136,7 +136,7 @@ def cross_fit_calibration(template: Calibrator, oof: np.ndarray, y: np.ndarray, 
         if others.sum() < 3:
             out[va] = oof[va]
             continue
-        cal = Calibrator(template.method, template.trend, template.median_guard, template.absolute, template.relative)
+        cal = replace(template, params_={})
         cal.fit(oof[others], y[others], times[others])
         out[va] = cal(oof[va], posts.iloc[va])
     return out

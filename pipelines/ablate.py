@@ -40,14 +40,9 @@ from smp.ensembles import HOLDOUT_OF, MODELS
 from smp.features import GENERATORS
 
 from .config import RunConfig
+from .training import calibrates
 
 log = logging.getLogger("smp")
-
-
-def _calibrates(cfg: RunConfig) -> bool:
-    cc = cfg.calibration
-    return cc.method != "none" or cc.trend or cc.median_guard == "on" or (
-        cc.median_guard == "auto" and cfg.metric in ("mae", "mape", "smp"))
 
 
 def _stops_inside(cfg: RunConfig) -> bool:
@@ -62,7 +57,7 @@ SWITCHES = (
     ("no_outlier_filter", "w/o outlier filter ([outliers] off)", lambda c: c.outliers.enabled,
      {"outliers": {"enabled": False}}),
     ("no_tuning", "w/o tuning ([tuning] off)", lambda c: c.tuning.enabled, {"tuning": {"enabled": False}}),
-    ("no_calibration", "w/o calibration (no map, trend or median guard)", _calibrates,
+    ("no_calibration", "w/o calibration (no map, trend or median guard)", calibrates,
      {"calibration": {"method": "none", "trend": False, "median_guard": "off"}}),
     ("no_selection", "w/o feature selection ([selection] method = none)", lambda c: c.selection.method != "none",
      {"selection": {"method": "none"}}),

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,24 +151,38 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
     return ens
 
 
+ABSOLUTE_METRICS = ("mae", "mape", "smp")  # absolute-error metrics: LAD calibration lines, median guard on "auto"
+
+
+def median_guard_on(cfg: RunConfig) -> bool:
+    """`[calibration] median_guard`: on, off, or auto (on for an absolute-error metric)."""
+    mg = cfg.calibration.median_guard
+    return mg == "on" or (mg == "auto" and cfg.metric in ABSOLUTE_METRICS)
+
+
+def calibrates(cfg: RunConfig) -> bool:
+    """Whether `[calibration]` changes the final prediction at all (a map, a trend or the median guard)."""
+    cc = cfg.calibration
+    return cc.method != "none" or cc.trend or median_guard_on(cfg)
+
+
 def calibrate(prep: Prepared, ens: Ensemble) -> Ensemble:
     """`[calibration]` on the final model's out-of-fold predictions: the calibrated result joins the ensemble as
     `<final>_cal` (its CV from cross-fitted calibrators) and becomes final; off: the ensemble unchanged."""
     from smp.ensembles.calibration import Calibrator, cross_fit_calibration
 
     cfg = prep.cfg
-    cc = cfg.calibration
-    absolute = cfg.metric in ("mae", "mape", "smp")
-    guard = cc.median_guard == "on" or (cc.median_guard == "auto" and absolute)
-    if cc.method == "none" and not cc.trend and not guard:
+    if not calibrates(cfg):
         return ens
+    cc = cfg.calibration
     base_name = ens.final
     base = ens.results[base_name]
-    template = Calibrator(cc.method, cc.trend, guard, absolute=absolute, relative=cfg.metric == "mape")
+    template = Calibrator(cc.method, cc.trend, median_guard_on(cfg), absolute=cfg.metric in ABSOLUTE_METRICS,
+                          relative=cfg.metric == "mape")
     times = prep.train["post_time"]
     oof = cross_fit_calibration(template, base.oof, prep.y, times, prep.folds)
     ok = np.isfinite(base.oof)
-    cal = Calibrator(cc.method, cc.trend, guard, absolute=absolute, relative=cfg.metric == "mape")
+    cal = replace(template, params_={})
     cal.fit(base.oof[ok], prep.y[ok], times[ok])
     test_pred = None if base.test_pred is None else cal(base.test_pred, prep.test)
     res = CVResult(oof=oof, test_pred=test_pred, fold_scores=[score_all(prep.y[va], oof[va]) for _, va in prep.folds],
