@@ -1,6 +1,7 @@
 # The project's own install path: a fresh machine needs nothing but python3 (3.11+) and make.
 #   make run    - the main job: `smp run` on the embedded default (synthetic SMPD-Image data)
-#   make test   - the default test suite (slow tests excluded; `make test-slow` runs them)
+#   make test   - the default test suite (slow tests excluded; `make test-slow` runs them), in TEST_WORKERS
+#                 processes, each taking whole test files (TEST_WORKERS=0: one process)
 PY     ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,6 +9,7 @@ BIN    := $(VENV)/bin
 # `torch` requirement pulls several GB of CUDA packages; 2.13.0 resolves to the local CPU build here.
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-slow bench clean
 
@@ -26,7 +28,7 @@ run: $(STAMP)
 	$(BIN)/smp run $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)

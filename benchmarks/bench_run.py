@@ -1,33 +1,124 @@
-"""Wall time and peak memory of `smp run` on a config (default: the 305,000-post synthetic set).
+"""Stage table, wall time and peak memory of `smp run` on a config (default: the 305,000-post synthetic set).
 
-    .venv/bin/python benchmarks/bench_run.py [--config synthetic_full] [--out DIR]
+    .venv/bin/python benchmarks/bench_run.py [--config synthetic_full] [--out DIR] [--cold]
 
-Runs `smp run` in a child process, then prints the wall time, the child's peak resident memory (ru_maxrss of
-the child, which covers every thread; LightGBM and CatBoost run in-process) and the run's CV scores. The
-synthetic data set is generated first (and cached under .smp/) and timed separately from the run itself.
+Runs `smp run` in a child process and prints one row per stage: loading, every feature generator (seconds,
+rows/s and whether it came from the feature cache), every level-1 learner (its K-fold fit, with label-using
+generators fitted inside the folds), the stack levels, calibration, permutation importance and writing the run
+folder, then the wall time, the CPU seconds of the whole process tree, its peak memory (the PSS of the run and
+every worker process it started, summed, sampled every 0.25 s; RSS beside it) and the run's CV scores. The synthetic data
+set is generated first (and kept under .smp/) and timed separately. `--cold` empties the config's cache dir first
+(feature cache, per-row embedding cache, the locally built model folders; not the synthetic data), as on a fresh
+clone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import psutil
+
+
+def tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """(RSS, PSS) bytes of `proc` and all its descendants, summed. PSS counts a page shared by n processes (the
+    arrays joblib memory-maps into its workers) as 1/n in each, so its sum is the memory the tree really holds;
+    processes that end between the calls count as 0."""
+    rss = pss = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            m = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += m.rss
+        pss += getattr(m, "pss", m.rss)
+    return rss, pss
+
+
+class PeakSampler(threading.Thread):
+    """Samples the summed RSS and PSS of a process tree until it ends; `peak_rss` / `peak_pss` are the largest."""
+
+    def __init__(self, pid: int, every_s: float = 0.25):
+        super().__init__(daemon=True)
+        self.proc, self.every_s, self.peak_rss, self.peak_pss = psutil.Process(pid), every_s, 0, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                rss, pss = tree_memory(self.proc)
+            except psutil.Error:
+                return
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.done.wait(self.every_s)
+
+
+def rate(rows: int, seconds: float | None) -> str:
+    return f"{rows / seconds:,.0f}" if seconds and seconds >= 0.05 else "-"
+
+
+def stage_rows(metrics: dict, features: dict, data: dict) -> list[tuple[str, float | None, int, str]]:
+    """(stage, seconds, rows, note) for the table."""
+    t = metrics["timings_s"]
+    n_all, n_train = data["rows"]["total"], data["rows"]["train"]
+    rows = [("load", t.get("load"), n_all, "")]
+    for g in features["generators"]:
+        if g.get("uses_target"):
+            continue
+        params = g.get("params", {})
+        tag = params.get("column") or params.get("columns") or ""
+        tag = ",".join(tag) if isinstance(tag, list) else str(tag)
+        tag = tag if len(tag) <= 24 else tag[:21] + "..."
+        note = "from cache" if g.get("from_cache") else ""
+        if "rows_computed" in g:
+            note = (note + " " if note else "") + f"{g['rows_computed']} rows embedded, {g['rows_cached']} cached"
+        rows.append((f"  {g['name']}{f' ({tag})' if tag else ''}", g.get("seconds"), n_all, note))
+    rows.append(("features (all)", t.get("features"), n_all, f"{features['cache']['from_cache']}/"
+                 f"{features['cache']['static_generators']} generators from cache"))
+    if t.get("tuning", 0) >= 0.05:
+        rows.append(("tuning", t["tuning"], n_train, ""))
+    n_splits = metrics["cv"]["n_splits"]
+    for name, m in metrics["models"].items():
+        if m["level"] == 1:
+            rows.append((f"  {name} ({n_splits} folds)", m.get("seconds"), n_train, "incl. label-using features"))
+    for key in ("training", "stack", "calibration", "importance", "writing", "total"):
+        if key in t:
+            rows.append((key if key != "total" else "total (in the run)", t[key],
+                         n_train if key in ("training", "stack", "calibration", "importance") else n_all, ""))
+    return rows
+
+
+def clear_caches(cfg) -> None:
+    """Everything under the config's cache dir except the generated synthetic data sets (timed on their own):
+    feature-cache entries, the per-row embedding cache and the locally built model folders."""
+    cache = Path(cfg.output.cache_dir)
+    gone = [p for p in (cache.iterdir() if cache.is_dir() else []) if p.name != "synthetic"]
+    for p in gone:
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    print(f"cold: removed {len(gone)} entries of {cache} (kept {cache / 'synthetic'})")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="synthetic_full")
     ap.add_argument("--out", default=None, help="run folder (default: a new one under runs/)")
+    ap.add_argument("--cold", action="store_true", help="empty the feature, row and model caches first")
     args = ap.parse_args()
 
     from smp.pipelines.config import load_config
     from smp.pipelines.data import ensure_synthetic
 
     cfg = load_config(args.config)
+    if args.cold:
+        clear_caches(cfg)
     if cfg.data.format == "synthetic":
         t = time.perf_counter()
         root = ensure_synthetic(cfg.data, cfg.output)
@@ -35,18 +126,37 @@ def main() -> int:
 
     out = args.out or f"runs/bench-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     cmd = [str(Path(sys.executable).with_name("smp")), "run", "--config", args.config, "--out", out]
+    load0 = os.getloadavg()
     t = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    child = subprocess.Popen(cmd)
+    sampler = PeakSampler(child.pid)
+    sampler.start()
+    rc = child.wait()
+    sampler.done.set()
     wall = time.perf_counter() - t
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    load1 = os.getloadavg()
+    if rc != 0:
+        print(f"smp run failed with exit status {rc}", file=sys.stderr)
+        return rc
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     metrics = json.loads((Path(out) / "metrics.json").read_text())
+    features = json.loads((Path(out) / "features.json").read_text())
     data = json.loads((Path(out) / "data.json").read_text())
-    print(f"\nconfig: {args.config}   posts: {data['rows']['total']} ({data['rows']['train']} train)   users: {data['users']}")
-    print(f"wall time: {wall:.1f} s   peak memory (RSS): {peak_mib:.0f} MiB")
-    print("steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["timings_s"].items()))
+
+    print(f"\nconfig: {args.config}   posts: {data['rows']['total']} ({data['rows']['train']} train)   "
+          f"users: {data['users']}   run folder: {out}")
+    print(f"{'stage':<40} {'seconds':>9} {'rows/s':>11}  note")
+    for stage, sec, n, note in stage_rows(metrics, features, data):
+        print(f"{stage:<40} {'-' if sec is None else f'{sec:9.1f}':>9} {rate(n, sec):>11}  {note}")
+    print(f"\nwall time: {wall:.1f} s (process start to exit)   CPU time: {ru.ru_utime + ru.ru_stime:.1f} s "
+          f"(user + system, whole process tree)")
+    print(f"peak memory: {sampler.peak_pss / 2**20:,.0f} MiB PSS summed over the process tree (shared pages split "
+          f"between the processes sharing them; RSS summed: {sampler.peak_rss / 2**20:,.0f} MiB; largest single "
+          f"process: {ru.ru_maxrss / 1024:,.0f} MiB)")
+    print(f"load average (1 min) before / after: {load0[0]:.2f} / {load1[0]:.2f}   cores: {os.cpu_count()}")
     for name, m in metrics["models"].items():
         o = m["overall"]
-        print(f"  {name:<12} SRC {o['src']:.4f}  MAE {o['mae']:.4f}  MAPE {o['mape']:.4f}")
+        print(f"  {name:<16} SRC {o['src']:.4f}  MAE {o['mae']:.4f}  MAPE {o['mape']:.4f}")
     print(f"final: {metrics['final']}")
     return 0
 

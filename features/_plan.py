@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class FeatureSet:
     target_generators: list[FeatureGenerator]
     columns: dict[str, dict[str, str]]  # column -> {"generator": name, "group": group}
     cache_hits: int = 0
+    # one per static generator, in order: {"seconds": wall time of its fit (or cache load), "from_cache": bool}
+    stats: list[dict[str, Any]] = field(default_factory=list)
 
     def categorical_columns(self) -> list[str]:
         return [c for c in self.static.columns if isinstance(self.static[c].dtype, pd.CategoricalDtype)]
@@ -60,6 +63,7 @@ def build_features(
     targets: list[FeatureGenerator] = []
     columns: dict[str, dict[str, str]] = {}
     hits = 0
+    stats: list[dict[str, Any]] = []
     for gen in generators:  # fail early, naming missing columns, before any work
         if not gen.uses_target:
             gen.input_columns(frame)
@@ -73,6 +77,7 @@ def build_features(
         if gen.uses_target:
             targets.append(gen)
             continue
+        t = time.perf_counter()
         key = generator_key(gen, frame) if cache is not None else None
         hit = cache.load(gen, key) if cache is not None else None
         if hit is not None:
@@ -86,6 +91,7 @@ def build_features(
             out = gen.fit_transform(frame)
             if cache is not None:
                 cache.save(gen, key, out)
+        stats.append({"seconds": time.perf_counter() - t, "from_cache": hit is not None})
         static_parts.append(out)
         fitted.append(gen)
     static = pd.concat(static_parts, axis=1) if static_parts else pd.DataFrame(index=frame.index)
@@ -96,7 +102,7 @@ def build_features(
     for gen in targets:
         for c in target_output_columns(gen, wide):
             _claim(columns, c, gen)
-    return FeatureSet(static, fitted, targets, columns, cache_hits=hits)
+    return FeatureSet(static, fitted, targets, columns, cache_hits=hits, stats=stats)
 
 
 def _wide_head(posts: pd.DataFrame, X: pd.DataFrame, n: int = 8) -> pd.DataFrame:

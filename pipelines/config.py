@@ -22,7 +22,8 @@ from .datasets import FORMATS
 from .datasets._schema import DEFAULT_LABEL_RANGE
 
 DATA_FORMATS = tuple(FORMATS)
-BUNDLED = ("default", "smpd_video", "smpd_video_mape", "smpd_image", "synthetic_full", "smpd_video_full", "retrain")
+BUNDLED = ("default", "smpd_video", "smpd_video_mape", "smpd_image", "synthetic_full", "synthetic_full_multimodal",
+           "smpd_video_full", "retrain")
 
 
 class ConfigError(ValueError):

@@ -8,6 +8,7 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import joblib
@@ -56,6 +57,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
                      engine_info: dict | None = None) -> None:
     """Every documented file of a run folder into `d` (an empty staging folder): descriptions of data and
     features, metrics, predictions, fitted objects, importances, plots and the report."""
+    t_write = time.perf_counter()
     cfg, frame, train, test, y, fs = prep.cfg, prep.frame, prep.train, prep.test, prep.y, prep.fs
     results, level1, final = trained.ensemble.results, trained.ensemble.level1, trained.ensemble.final
     (d / "models").mkdir(parents=True, exist_ok=True)
@@ -72,21 +74,13 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     })
     _json(d / "features.json", {
         "generators": [{"name": g.name, "group": g.group, "version": g.version, "uses_target": g.uses_target,
-                        "params": g.get_params(), **_row_counts(g)} for g in fs.static_generators + fs.target_generators],
+                        "params": g.get_params(), **_row_counts(g), **st}
+                       for g, st in zip(fs.static_generators + fs.target_generators, _generator_stats(fs))],
         "columns": fs.columns,
         "categorical": fs.categorical_columns(),
         "cache": {"static_generators": len(fs.static_generators), "from_cache": fs.cache_hits},
     })
     table = metrics_table(results, level1)
-    _json(d / "metrics.json", {
-        "final": final, "metric": cfg.metric, "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
-        "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
-                   for (name, r), lv in zip(results.items(), table["level"])},
-        "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
-                          if k.startswith("blend_") and r.models},
-        "timings_s": timings, "peak_rss_mb": peak_rss_mb,
-        "environment": {"python": platform.python_version(), "code_version": code_version()},
-    })
     oof = pd.DataFrame({"post_id": train["post_id"], "label": y, "fold": fold_ids(prep.folds, len(y))})
     for name, r in results.items():
         oof[name] = r.oof
@@ -111,6 +105,24 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     write_importance(d, importance, cfg)
     write_training_files(d, trained)
     write_engine_file(d, engine_info or {}, level1)
+    # last, so that its timings include the writing of every other file
+    _json(d / "metrics.json", {
+        "final": final, "metric": cfg.metric, "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
+        "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
+                   for (name, r), lv in zip(results.items(), table["level"])},
+        "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
+                          if k.startswith("blend_") and r.models},
+        "timings_s": {**timings, "writing": time.perf_counter() - t_write}, "peak_rss_mb": peak_rss_mb,
+        "environment": {"python": platform.python_version(), "code_version": code_version()},
+    })
+
+
+def _generator_stats(fs) -> list[dict]:
+    """Per generator: the seconds its fit (or cache load) took on the whole frame and whether it came from the
+    feature cache; label-using generators are fitted inside the folds (their time is in the learners')."""
+    static = fs.stats if len(fs.stats) == len(fs.static_generators) else [{}] * len(fs.static_generators)
+    return [{k: round(v, 3) if isinstance(v, float) else v for k, v in st.items()} for st in static] + \
+        [{"fitted": "per fold"}] * len(fs.target_generators)
 
 
 def _row_counts(gen) -> dict[str, int]:

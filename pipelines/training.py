@@ -38,6 +38,7 @@ class Ensemble:
     final: str
     pseudo: PseudoRows | None = None
     calibrated: dict[str, CVResult] = field(default_factory=dict)  # `<final>_cal` when [calibration] is on
+    stack_seconds: float = 0.0  # wall time of the stack levels (level 2 and up) of this fit
 
     @property
     def results(self) -> dict[str, CVResult]:
@@ -140,13 +141,14 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
         for lv in cfg.stack.levels:
             specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed, metric=cfg.metric)
                            for m in lv.learners}, lv.passthrough))
+    ts = time.perf_counter()
     levels = stack_levels(level1, prep.y, prep.folds, specs, X=prep.X_train, X_test=prep.X_test,
                           fold_blend_level2=cfg.stack.fold_blend, blend=make_model("blend", metric=cfg.metric),
                           sample_weight=prep.weights, progress=progress) if specs else []
     for lv in levels:
         for name, r in lv.items():
             log.info("%-12s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
-    ens = Ensemble(level1, levels, "", pseudo)
+    ens = Ensemble(level1, levels, "", pseudo, stack_seconds=time.perf_counter() - ts)
     ens.final = choose_final(ens.results, cfg.stack.final, cfg.metric)
     return ens
 
@@ -192,7 +194,7 @@ def calibrate(prep: Prepared, ens: Ensemble) -> Ensemble:
     name = f"{base_name}_cal"
     log.info("%-12s CV SRC %.4f  MAE %.4f  (calibrated %s: %s)", name, res.scores["src"], res.scores["mae"],
              base_name, cal.describe())
-    return Ensemble(ens.level1, ens.levels, name, ens.pseudo, calibrated={name: res})
+    return Ensemble(ens.level1, ens.levels, name, ens.pseudo, calibrated={name: res}, stack_seconds=ens.stack_seconds)
 
 
 def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
@@ -213,7 +215,7 @@ def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
     if not cfg.pseudo.enabled or len(prep.X_test) == 0:
         _, ens = fit(None)
         timings["training"] = time.perf_counter() - t
-        return Trained(calibrate(prep, ens), tuned, [], level_pt, timings)
+        return Trained(_calibrated(prep, ens, timings), tuned, [], level_pt, timings)
     pc = cfg.pseudo
 
     def select(ens: Ensemble):
@@ -223,7 +225,16 @@ def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
     ens, history = pseudo_rounds(fit, select, rounds=pc.rounds, greater_is_better=GREATER_IS_BETTER[cfg.metric],
                                  min_gain=pc.min_gain, log=log.info)
     timings["training"] = time.perf_counter() - t
-    return Trained(calibrate(prep, ens), tuned, history, level_pt, timings)
+    return Trained(_calibrated(prep, ens, timings), tuned, history, level_pt, timings)
+
+
+def _calibrated(prep: Prepared, ens: Ensemble, timings: dict[str, float]) -> Ensemble:
+    """`calibrate`, with the stack levels' and the calibration's seconds added to `timings`."""
+    t = time.perf_counter()
+    out = calibrate(prep, ens)
+    timings["stack"] = ens.stack_seconds
+    timings["calibration"] = time.perf_counter() - t
+    return out
 
 
 def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
