@@ -164,7 +164,7 @@ class RowCache:
         cached = sum(1 for k in keys if k not in fresh)
         if not keys:
             return None, 0, 0
-        return np.stack([found[k] for k in keys]).astype(np.float32), len(keys) - cached, cached
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False), len(keys) - cached, cached
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:

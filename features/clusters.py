@@ -49,7 +49,8 @@ class Clusters(FeatureGenerator):
 
     name = "clusters"
     group = "clusters"
-    version = 3  # 2: canonical cluster ids; 3: its embedding blocks' PCA by the covariance eigendecomposition
+    version = 4  # 2: canonical cluster ids; 3: its embedding blocks' PCA by the covariance eigendecomposition;
+    # 4: that PCA accumulated over row chunks
     requires = param_requires(_requires)
 
     def __init__(self, *, blocks: tuple[str, ...] = ("sentence",), levels: tuple[int, ...] = (8, 32),

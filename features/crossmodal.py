@@ -23,7 +23,7 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, codes, param_requires
-from ._embedding import fit_pca
+from ._embedding import CHUNK_ROWS, CovariancePCA, fit_pca
 from ._encoders import MINILM
 from .embeddings import ClipText, SentenceEmbedding, StaticEmbedding
 from .image import ClipImage, ImageEncoder
@@ -43,7 +43,7 @@ class CrossModal(FeatureGenerator):
     """Image-text (CLIP or CCA/PLS-aligned), title-tags and post-vs-user-history similarities; see the module doc."""
 
     name = "crossmodal"
-    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
+    version = 3  # 2: PCA by the covariance eigendecomposition (`fit_pca`); 3: float32 blocks, PCA over row chunks
     group = "crossmodal"
     requires = param_requires(lambda g: tuple(dict.fromkeys(
         ("user_id", "split", "title", "tags", *g.text_fields, *(("image_path",) if g.image else ())))))
@@ -123,19 +123,20 @@ class CrossModal(FeatureGenerator):
             return
         from sklearn.cross_decomposition import CCA, PLSCanonical
 
-        A, B = E["image"].astype(np.float64), E["text"].astype(np.float64)
         train = X["split"].eq("train").to_numpy()
-        ok = train & np.isfinite(A).all(axis=1) & np.isfinite(B).all(axis=1)
-        AB = np.hstack([A[ok], B[ok]])
-        AB = AB[np.lexsort(AB.T[::-1])]  # row order must not change the fitted space
-        A, B = AB[:, : A.shape[1]], AB[:, A.shape[1]:]
-        d = min(int(self.reduce_dims), A.shape[1], B.shape[1], max(len(A) - 1, 0))
+        ok = train & np.isfinite(E["image"]).all(axis=1) & np.isfinite(E["text"]).all(axis=1)
+        # The float32 blocks as embedded, rows picked by mask (a 1,280-wide image block is 1.6 GB at 305k rows):
+        # no copies of them when the PCA is the chunked covariance one (`fit_pca` on tall blocks).
+        A, B, n = E["image"], E["text"], int(ok.sum())
+        d = min(int(self.reduce_dims), A.shape[1], B.shape[1], max(n - 1, 0))
         k = min(int(self.n_components), d)
-        if k < 1 or len(A) < 3:
+        if k < 1 or n < 3:
             return
-        pa, pb = fit_pca(A, d), fit_pca(B, d)
+        pa, pb = (_fit_pca_rows(M, ok, d) for M in (A, B))  # each order-free
+        Z = np.hstack([_pca_rows(pa, A, ok), _pca_rows(pb, B, ok)])
+        Z = Z[np.lexsort(Z.T[::-1])]  # row order must not change the fitted space
         cls = CCA if self.method == "cca" else PLSCanonical
-        model = cls(n_components=k, max_iter=1000).fit(pa.transform(A), pb.transform(B))
+        model = cls(n_components=k, max_iter=1000).fit(Z[:, :d], Z[:, d:])
         self.align_ = (pa, pb, model)
 
     def _out(self, X: pd.DataFrame, E: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -145,25 +146,29 @@ class CrossModal(FeatureGenerator):
             cols["clip_cos"] = cosine(E["clip_image"], E["clip_text"])
         if self.image:
             aligned = np.full(n, np.nan, dtype=np.float32)
-            A, B = E["image"].astype(np.float64), E["text"].astype(np.float64)
+            A, B = E["image"], E["text"]
             ok = np.isfinite(A).all(axis=1) & np.isfinite(B).all(axis=1)
             if self.align_ is not None and ok.any():
                 pa, pb, model = self.align_
-                u, v = model.transform(pa.transform(A[ok]), pb.transform(B[ok]))
+                u, v = model.transform(_pca_rows(pa, A, ok), _pca_rows(pb, B, ok))
                 aligned[ok] = cosine(u, v)
             cols["aligned_cos"] = aligned
         if self.title_tags:
             cols["title_tags_cos"] = cosine(E["title"], E["tags"])
-        T = E["text"].astype(np.float64)
+        T = E["text"]
         have = np.isfinite(T).all(axis=1)
         g, k = codes(X["user_id"])
         S = np.zeros((k, T.shape[1]))
-        np.add.at(S, g[have], T[have])
+        np.add.at(S, g[have], T[have].astype(np.float64))
         cnt = np.bincount(g[have], minlength=k).astype(float)
         others = cnt[g] - have
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loo = (S[g] - np.where(have[:, None], T, 0.0)) / others[:, None]
-        hist = cosine(np.where(have[:, None], T, np.nan), loo)
+        hist = np.empty(n, dtype=np.float32)
+        for lo in range(0, n, CHUNK_ROWS):  # float64 rows a chunk at a time (the text block can be large)
+            c = slice(lo, lo + CHUNK_ROWS)
+            Tc, hc = T[c].astype(np.float64), have[c][:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loo = (S[g[c]] - np.where(hc, Tc, 0.0)) / others[c][:, None]
+            hist[c] = cosine(np.where(hc, Tc, np.nan), loo)
         hist[others < 1] = np.nan
         cols["user_history_cos"] = hist
         cols["user_history_n"] = others.astype(np.float32)
@@ -182,3 +187,14 @@ class CrossModal(FeatureGenerator):
         self._fit_from(X, E)
         self.fitted_ = True
         return self._check_output(X, self._out(X, E))
+
+
+def _fit_pca_rows(M: np.ndarray, rows: np.ndarray, k: int):
+    """`fit_pca` on the `rows` (mask) of `M`, without copying them out when the PCA is the chunked one."""
+    if int(rows.sum()) >= 10 * M.shape[1] and M.shape[1] > k:
+        return CovariancePCA(k).fit(M, rows=rows)
+    return fit_pca(M[rows], k)
+
+
+def _pca_rows(pca, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return pca.transform(M, rows=rows) if isinstance(pca, CovariancePCA) else pca.transform(M[rows])

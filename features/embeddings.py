@@ -80,7 +80,7 @@ class Glove(FeatureGenerator):
 
     name = "glove"
     group = "text"
-    version = 2  # 2: PCA by the covariance eigendecomposition (`fit_pca`)
+    version = 3  # 2: PCA by the covariance eigendecomposition (`fit_pca`); 3: accumulated over row chunks
     requires = param_requires(lambda g: (g.column,))
 
     def __init__(self, *, column: str = "title", vectors: str = GLOVE_DEFAULT, weighting: str = "tfidf",

@@ -1,0 +1,49 @@
+"""`CovariancePCA`: scikit-learn's covariance-eigh PCA, accumulated over row chunks, order-free, no float64 copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from smp.features import _embedding
+from smp.features._embedding import CovariancePCA, fit_pca
+
+
+@pytest.fixture
+def R():
+    rng = np.random.default_rng(0)
+    return (rng.normal(size=(3000, 24)) @ rng.normal(size=(24, 24)) + 5.0).astype(np.float32)
+
+
+def test_equals_scikit_learn_covariance_eigh(R, monkeypatch):
+    monkeypatch.setattr(_embedding, "CHUNK_ROWS", 700)  # several chunks, one partial
+    ours = CovariancePCA(6).fit(R)
+    ref = PCA(n_components=6, svd_solver="covariance_eigh").fit(R.astype(np.float64))
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-9)
+    np.testing.assert_allclose(np.abs(ours.components_ @ ref.components_.T), np.eye(6), atol=1e-8)
+    np.testing.assert_allclose(np.abs(ours.transform(R)), np.abs(ref.transform(R.astype(np.float64))), atol=1e-8)
+    # the sign rule: each component's largest-magnitude loading is positive
+    top = ours.components_[np.arange(6), np.abs(ours.components_).argmax(axis=1)]
+    assert (top > 0).all()
+
+
+def test_row_order_and_dtype_do_not_change_the_basis(R):
+    a = fit_pca(R, 5)
+    b = fit_pca(R[np.random.default_rng(1).permutation(len(R))], 5)
+    c = fit_pca(R.astype(np.float64), 5)
+    assert isinstance(a, CovariancePCA)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.transform(R), b.transform(R))
+    np.testing.assert_array_equal(a.components_, c.components_)
+
+
+def test_wide_or_small_blocks_keep_scikit_learn(R):
+    assert isinstance(fit_pca(R[:100], 5), PCA)  # fewer than 10 rows per column
+
+
+def test_a_row_mask_equals_the_selected_rows(R):
+    mask = np.random.default_rng(2).random(len(R)) < 0.7
+    a, b = CovariancePCA(4).fit(R, rows=mask), CovariancePCA(4).fit(R[mask])
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.transform(R, rows=mask), b.transform(R[mask]))
