@@ -96,10 +96,13 @@ class RowCache:
             if shard is None:  # corrupt: reported and removed, its rows are recomputed
                 continue
             keys, vals = shard
+            # Rows are views of the shard's one array (freed whole once the result is stacked), not a small
+            # array each: 305k small arrays fragment the heap, which then keeps gigabytes after they are freed.
+            vals = vals.astype(np.float32, copy=False)
             for i, k in enumerate(keys.tolist()):
                 k = k.ljust(KEY_BYTES, b"\0")  # numpy's fixed-width bytes drop trailing NUL bytes of a digest
                 if k in wanted and k not in found:
-                    found[k] = np.array(vals[i], dtype=np.float32)
+                    found[k] = vals[i]
             if len(found) == len(wanted):
                 break
         return found
