@@ -23,7 +23,7 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, codes, param_requires
-from ._embedding import CHUNK_ROWS, CovariancePCA, fit_pca
+from ._embedding import CHUNK_ROWS, fit_pca, pca_transform
 from ._encoders import MINILM
 from .embeddings import ClipText, SentenceEmbedding, StaticEmbedding
 from .image import ClipImage, ImageEncoder
@@ -132,8 +132,8 @@ class CrossModal(FeatureGenerator):
         k = min(int(self.n_components), d)
         if k < 1 or n < 3:
             return
-        pa, pb = (_fit_pca_rows(M, ok, d) for M in (A, B))  # each order-free
-        Z = np.hstack([_pca_rows(pa, A, ok), _pca_rows(pb, B, ok)])
+        pa, pb = fit_pca(A, d, rows=ok), fit_pca(B, d, rows=ok)  # each order-free
+        Z = np.hstack([pca_transform(pa, A, ok), pca_transform(pb, B, ok)])
         Z = Z[np.lexsort(Z.T[::-1])]  # row order must not change the fitted space
         cls = CCA if self.method == "cca" else PLSCanonical
         model = cls(n_components=k, max_iter=1000).fit(Z[:, :d], Z[:, d:])
@@ -150,7 +150,7 @@ class CrossModal(FeatureGenerator):
             ok = np.isfinite(A).all(axis=1) & np.isfinite(B).all(axis=1)
             if self.align_ is not None and ok.any():
                 pa, pb, model = self.align_
-                u, v = model.transform(_pca_rows(pa, A, ok), _pca_rows(pb, B, ok))
+                u, v = model.transform(pca_transform(pa, A, ok), pca_transform(pb, B, ok))
                 aligned[ok] = cosine(u, v)
             cols["aligned_cos"] = aligned
         if self.title_tags:
@@ -187,14 +187,3 @@ class CrossModal(FeatureGenerator):
         self._fit_from(X, E)
         self.fitted_ = True
         return self._check_output(X, self._out(X, E))
-
-
-def _fit_pca_rows(M: np.ndarray, rows: np.ndarray, k: int):
-    """`fit_pca` on the `rows` (mask) of `M`, without copying them out when the PCA is the chunked one."""
-    if int(rows.sum()) >= 10 * M.shape[1] and M.shape[1] > k:
-        return CovariancePCA(k).fit(M, rows=rows)
-    return fit_pca(M[rows], k)
-
-
-def _pca_rows(pca, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    return pca.transform(M, rows=rows) if isinstance(pca, CovariancePCA) else pca.transform(M[rows])

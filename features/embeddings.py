@@ -25,7 +25,7 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
-from ._embedding import EmbeddingGenerator, fit_pca, prompt_texts
+from ._embedding import EmbeddingGenerator, fit_pca, pca_transform, prompt_texts
 from ._backends import encode_sentences, resolve_backend
 from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device
 from ._static import encode_static, load_static_model, static_identity
@@ -122,10 +122,10 @@ class Glove(FeatureGenerator):
         self.pca_ = None
         if self.n_components is not None:
             E = self._vectors(X)
-            R = E[np.isfinite(E).all(axis=1)].astype(np.float64)
-            k = min(int(self.n_components), *R.shape)
+            ok = np.isfinite(E).all(axis=1)
+            k = min(int(self.n_components), int(ok.sum()), E.shape[1])
             if k >= 1:
-                self.pca_ = fit_pca(R, k, int(self.random_state))
+                self.pca_ = fit_pca(E, k, int(self.random_state), rows=ok)
 
     def _vectors(self, X: pd.DataFrame) -> np.ndarray:
         vocab, matrix = load_word_vectors(self.vectors)
@@ -149,7 +149,7 @@ class Glove(FeatureGenerator):
             ok = np.isfinite(E).all(axis=1)
             Z[ok] = 0.0
             if self.pca_ is not None and ok.any():
-                z = self.pca_.transform(E[ok].astype(np.float64))
+                z = pca_transform(self.pca_, E, ok)
                 Z[np.ix_(ok, np.arange(z.shape[1]))] = z
             E = Z
         p = f"{self.name}__{self.column}_{self.weighting}_"

@@ -7,7 +7,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from smp.features import _embedding
-from smp.features._embedding import CovariancePCA, fit_pca
+from smp.features._embedding import CovariancePCA, fit_pca, pca_transform
 
 
 @pytest.fixture
@@ -47,3 +47,11 @@ def test_a_row_mask_equals_the_selected_rows(R):
     a, b = CovariancePCA(4).fit(R, rows=mask), CovariancePCA(4).fit(R[mask])
     np.testing.assert_array_equal(a.components_, b.components_)
     np.testing.assert_array_equal(a.transform(R, rows=mask), b.transform(R[mask]))
+
+
+def test_fit_pca_with_a_row_mask_equals_it_on_the_selected_rows(R):
+    mask = np.random.default_rng(3).random(len(R)) < 0.5
+    for rows in (R, R[:100]):  # the chunked PCA and scikit-learn's
+        m = mask[: len(rows)]
+        a, b = fit_pca(rows, 4, rows=m), fit_pca(rows[m], 4)
+        np.testing.assert_array_equal(pca_transform(a, rows, m), pca_transform(b, rows[m]))
