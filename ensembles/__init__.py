@@ -2,6 +2,7 @@
 
 from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames, predict_folds
 from ._folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
+from .foldcache import FoldCache
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, better, score_all
 from .models import MODELS, Model, get_model, make_model, register_model, search_spaces
@@ -17,6 +18,7 @@ __all__ = [
     "make_engine",
     "make_model",
     "search_spaces",
+    "FoldCache",
     "FoldFeatures",
     "GREATER_IS_BETTER",
     "HOLDOUT_OF",

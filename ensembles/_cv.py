@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from smp._memory import release_memory
+
 from ._folds import STOPPING, Folds
 from .engine import Engine, placement
+from .foldcache import FoldCache
 from .metrics import score_all
 from .models import Model
 
@@ -174,6 +177,7 @@ def cross_fit(
     desc: str | None = None,
     engine: Engine | None = None,
     stopping: Stopping | None = None,
+    cache: FoldCache | None = None,
 ) -> CVResult:
     """Fit a clone of `model` on each fold's training part, predict its validation part and the test rows.
 
@@ -184,6 +188,8 @@ def cross_fit(
     `pseudo` rows of `X_test` are appended to every fold's training part only, with their own sample weight.
     `stopping` says where learners that stop early find their stopping rows (default: an inner part of each
     training part, never the scored validation part; see `Stopping`).
+    `cache` (a `FoldCache`) loads folds whose inputs, learner and code are unchanged instead of refitting them,
+    and stores the folds it fits.
     """
     stopping = stopping or Stopping()
     X = X.reset_index(drop=True)
@@ -203,33 +209,47 @@ def cross_fit(
         pseudo = None
     oof = np.full(n, np.nan)
     fold_scores, models, imps, test_preds = [], [], {}, []
+    folds = list(folds)
     in_loop = engine is None or getattr(engine, "n_jobs", None) == 1  # fit as we go: one fold's data at a time
-    tasks, done = [], []
-    bar = tqdm(list(enumerate(folds)), desc=desc or model.key, unit="fold", disable=not (progress and in_loop),
-               leave=False)
-    for k, (tr, va) in bar:
-        extra_tr = extra_va = extra_te = pd.DataFrame(index=pd.RangeIndex(0))
+    early = model.early_stops and stopping.mode in ("inner", "refit")
+    keys: list[str | None] = [None] * len(folds)
+    done: list[tuple | None] = [None] * len(folds)
+    where: list[dict | None] = [None] * len(folds)
+    if cache is not None:
+        keys = [_fold_key(cache, model, k, tr, va, X, y, w, X_test, pseudo, stopping, early, fold_features)
+                for k, (tr, va) in enumerate(folds)]
+        for k, key in enumerate(keys):
+            done[k] = cache.load(model.key, key)
+            if done[k] is not None:
+                where[k] = {**placement(), "from_cache": True}
+    todo = [k for k in range(len(folds)) if done[k] is None]
+
+    def task(k: int) -> tuple:
+        tr, va = folds[k]
+        extras = (pd.DataFrame(index=pd.RangeIndex(0)),) * 3  # no label features: nothing to join
         if fold_features:
-            extra_tr, extra_va, extra_te = fold_features.for_fold(k, tr, va)
-        X_tr, X_va = _join(X.iloc[tr], extra_tr), _join(X.iloc[va], extra_va)
-        X_te = None if X_test is None else _join(X_test, extra_te)
-        y_tr, w_tr = y[tr], None if w is None else w[tr]
-        stop = stopping.mask(tr) if model.early_stops and stopping.mode in ("inner", "refit") else None
-        if pseudo is not None:
-            X_tr = pd.concat([X_tr, X_te.iloc[pseudo.index].reset_index(drop=True)], ignore_index=True)
-            y_tr = np.concatenate([y_tr, pseudo.y])
-            w_tr = np.concatenate([np.ones(len(tr)) if w_tr is None else w_tr, pseudo.weights()])
-            if stop is not None:  # pseudo rows only ever train
-                stop = np.concatenate([stop, np.zeros(len(pseudo.index), dtype=bool)])
-        task = (model, X_tr, y_tr, w_tr, stop, stopping.mode, X_va, y[va], X_te)
-        if in_loop:
-            done.append(_fit_fold(task))
-            bar.set_postfix(src=f"{score_all(y[va], done[-1][1])['src']:.4f}")
-        else:
-            tasks.append(task)
-    placements = [placement()] * len(done)  # the loop ran here
-    if tasks:
-        done, placements = engine.map_located(_fit_fold, tasks, desc=desc or model.key, progress=progress)
+            extras = fold_features.for_fold(k, tr, va)
+        stop = stopping.mask(tr) if early else None
+        # References, not copies: the worker slices its fold out of X itself, and the local engine memory-maps X
+        # and X_test once for all workers instead of pickling a copy of the matrix per fold.
+        return (model, X, X_test, tr, va, extras, y, w, pseudo, stop, stopping.mode)
+
+    if in_loop:
+        bar = tqdm(todo, desc=desc or model.key, unit="fold", disable=not (progress and todo), leave=False)
+        for k in bar:
+            done[k], where[k] = _fit_fold(task(k)), {**placement(), "from_cache": False}  # the loop ran here
+            bar.set_postfix(src=f"{score_all(y[folds[k][1]], done[k][1])['src']:.4f}")
+    elif todo:
+        # Tasks are built as workers take them (a generator), so the driver holds about n_jobs folds' copies of
+        # the matrix at a time, not every fold's.
+        fitted, located = engine.map_located(_fit_fold, (task(k) for k in todo), desc=desc or model.key,
+                                             progress=progress, total=len(todo))
+        for k, r, at in zip(todo, fitted, located):
+            done[k], where[k] = r, {**at, "from_cache": False}
+    if cache is not None:
+        for k in todo:
+            cache.save(model.key, keys[k], done[k])
+    placements = where
     for k, ((tr, va), (m, pred_va, pred_te)) in enumerate(zip(folds, done)):
         oof[va] = pred_va
         fold_scores.append(score_all(y[va], oof[va]))
@@ -249,32 +269,75 @@ def cross_fit(
     )
 
 
+def _fold_key(cache: FoldCache, model: Model, k: int, tr: np.ndarray, va: np.ndarray, X: pd.DataFrame, y: np.ndarray,
+              w: np.ndarray | None, X_test: pd.DataFrame | None, pseudo: PseudoRows | None, stopping: Stopping,
+              early: bool, fold_features: FoldFeatures | None) -> str:
+    """The fold-cache key of fold `k`: everything `_fit_fold` reads (see `FoldCache`)."""
+    extras = fold_features.for_fold(k, tr, va) if fold_features else ()
+    parts = {
+        "X": cache.digest(X), "X_test": cache.digest(X_test), "y": cache.digest(y), "w": cache.digest(w),
+        "pseudo": "none" if pseudo is None else
+        [cache.digest(pseudo.index), cache.digest(pseudo.y), cache.digest(pseudo.weights())],
+        "stopping": stopping.mode, "stop": cache.digest(stopping.mask(tr) if early else None),
+        "tr": cache.digest(tr), "va": cache.digest(va), "extras": [cache.digest(e) for e in extras],
+    }
+    return cache.key(model, parts)
+
+
 def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
     """One fold: fit a clone on the training part, predict the validation part and the test rows.
 
-    A module-level function of plain data, so process and Ray workers can run it."""
+    A module-level function of plain data, so process and Ray workers can run it. The fold's rows are cut out of
+    the whole matrix here; with early stopping the fitting and stopping parts are cut directly (never a copy of
+    the training part and then two more of it)."""
     from threadpoolctl import threadpool_limits
 
-    model, X_tr, y_tr, w_tr, stop, mode, X_va, y_va, X_te = task
+    model, X, X_test, tr, va, (extra_tr, extra_va, extra_te), y, w, pseudo, stop, mode = task
+    release_memory()  # a worker's previous fold left its copies' pages in the heap
+    n_pseudo = 0 if pseudo is None else len(pseudo.index)
+
+    def part(rows: np.ndarray | None, with_pseudo: bool = True):
+        """(X, y, weights) of the training rows `rows` selects (all when None), pseudo rows appended."""
+        idx = tr if rows is None else tr[rows]
+        extra = extra_tr
+        if rows is not None and extra_tr.shape[1]:
+            extra = extra_tr.iloc[np.flatnonzero(rows)].reset_index(drop=True)
+        X_p = _join(X.iloc[idx], extra)
+        y_p, w_p = y[idx], None if w is None else w[idx]
+        if with_pseudo and n_pseudo:
+            extra = extra_te.iloc[pseudo.index].reset_index(drop=True) if extra_te.shape[1] else extra_te
+            X_ps = _join(X_test.iloc[pseudo.index], extra)
+            X_p = pd.concat([X_p, X_ps], ignore_index=True)
+            y_p = np.concatenate([y_p, pseudo.y])
+            w_p = np.concatenate([np.ones(len(idx)) if w_p is None else w_p, pseudo.weights()])
+        return X_p, y_p, w_p
+
     # BLAS sums in a thread-count-dependent order, and workers get fewer threads than this process: one BLAS
     # thread everywhere makes a fold's fit bit-identical wherever it runs (the learners' own threads are
     # deterministic: LightGBM `deterministic`, CatBoost by design).
     with threadpool_limits(limits=1, user_api="blas"):
         # We clone the model so that all the folds are independent.
         if stop is not None and stop.any() and not stop.all():
-            keep = ~stop
-            m = model.clone().fit(X_tr[keep], y_tr[keep], X_val=X_tr[stop], y_val=y_tr[stop],
-                                  sample_weight=None if w_tr is None else w_tr[keep])
+            X_fit, y_fit, w_fit = part(~stop)
+            X_stop, y_stop, _ = part(stop, with_pseudo=False)  # pseudo rows only ever train
+            m = model.clone().fit(X_fit, y_fit, X_val=X_stop, y_val=y_stop, sample_weight=w_fit)
+            del X_fit, X_stop
             rounds = m.fitted_rounds()
             if mode == "refit" and rounds:
-                m = model.clone().with_rounds(max(1, round(rounds * len(y_tr) / keep.sum())))
+                scale = (len(tr) + n_pseudo) / ((~stop).sum() + n_pseudo)
+                m = model.clone().with_rounds(max(1, round(rounds * scale)))
+                X_tr, y_tr, w_tr = part(None)
                 m.fit(X_tr, y_tr, sample_weight=w_tr)
-        elif mode == "validation":
-            m = model.clone().fit(X_tr, y_tr, X_val=X_va, y_val=y_va, sample_weight=w_tr)
         else:
-            m = model.clone().fit(X_tr, y_tr, sample_weight=w_tr)
-        pred_va = np.asarray(m.predict(X_va), dtype=float)
-        pred_te = None if X_te is None else np.asarray(m.predict(X_te), dtype=float)
+            X_tr, y_tr, w_tr = part(None)
+            if mode == "validation":
+                m = model.clone().fit(X_tr, y_tr, X_val=_join(X.iloc[va], extra_va), y_val=y[va], sample_weight=w_tr)
+            else:
+                m = model.clone().fit(X_tr, y_tr, sample_weight=w_tr)
+            del X_tr
+        # The validation and test rows are cut only now, so they never sit beside the fit's own copies.
+        pred_va = np.asarray(m.predict(_join(X.iloc[va], extra_va)), dtype=float)
+        pred_te = None if X_test is None else np.asarray(m.predict(_join(X_test, extra_te)), dtype=float)
     return m, pred_va, pred_te
 
 

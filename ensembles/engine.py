@@ -38,13 +38,15 @@ class Engine:
     name = ""
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
-            progress: bool = False) -> list:
+            progress: bool = False, total: int | None = None) -> list:
+        """`fn` over `items`, results in input order. `items` may be a generator (`total` then gives its length):
+        the local engine builds each item only when a worker is free to take it."""
         raise NotImplementedError
 
     def map_located(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
-                    progress: bool = False) -> tuple[list, list[dict[str, Any]]]:
+                    progress: bool = False, total: int | None = None) -> tuple[list, list[dict[str, Any]]]:
         """`map`, plus where each item ran: one `placement()` dict per item, in input order."""
-        pairs = self.map(partial(_located, fn), items, desc=desc, progress=progress)
+        pairs = self.map(partial(_located, fn), items, desc=desc, progress=progress, total=total)
         return [r for r, _ in pairs], [where for _, where in pairs]
 
     def close(self) -> None:
@@ -82,16 +84,20 @@ class LocalEngine(Engine):
         self.n_jobs = n_jobs
         self.backend = backend
 
-    def map(self, fn, items, *, desc=None, progress=False):
-        items = list(items)
-        if self.n_jobs == 1 or len(items) <= 1:
-            return [fn(x) for x in tqdm(items, desc=desc, disable=not progress, leave=False)]
+    def map(self, fn, items, *, desc=None, progress=False, total=None):
+        if total is None:
+            items = list(items)
+            total = len(items)
+        if self.n_jobs == 1 or total <= 1:
+            return [fn(x) for x in tqdm(items, total=total, desc=desc, disable=not progress, leave=False)]
         from joblib import Parallel, delayed
 
-        # return_as="generator" keeps the input order and lets the bar advance as results come in.
-        par = Parallel(n_jobs=self.n_jobs, backend=self.backend, return_as="generator")
+        # return_as="generator" keeps the input order and lets the bar advance as results come in; pre_dispatch
+        # "n_jobs" takes a new item from `items` only when a worker is free, so a generator of large tasks (a fold's
+        # copy of the feature matrix each) holds about n_jobs of them at a time instead of 2 * n_jobs.
+        par = Parallel(n_jobs=self.n_jobs, backend=self.backend, return_as="generator", pre_dispatch="n_jobs")
         results = par(delayed(fn)(x) for x in items)
-        return list(tqdm(results, total=len(items), desc=desc, disable=not progress, leave=False))
+        return list(tqdm(results, total=total, desc=desc, disable=not progress, leave=False))
 
     def __repr__(self) -> str:
         return f"LocalEngine(n_jobs={self.n_jobs})"
@@ -145,10 +151,10 @@ class RayEngine(Engine):
             self._started = not self.address
         return ray
 
-    def map(self, fn, items, *, desc=None, progress=False):
+    def map(self, fn, items, *, desc=None, progress=False, total=None):
         return self._submit(fn, [(x,) for x in items], desc or getattr(fn, "__name__", "map"), progress)
 
-    def map_located(self, fn, items, *, desc=None, progress=False):
+    def map_located(self, fn, items, *, desc=None, progress=False, total=None):
         # Ray wants a plain function for a task: the wrapper is the task, `fn` its first argument.
         pairs = self._submit(_located, [(fn, x) for x in items], desc or getattr(fn, "__name__", "map"), progress)
         return [r for r, _ in pairs], [where for _, where in pairs]

@@ -22,22 +22,9 @@ import numpy as np
 import pandas as pd
 
 from smp._files import atomic_write, sha256_hex
+from smp._fingerprint import fingerprint_frame
 
 from ._base import FeatureGenerator
-
-
-def fingerprint_frame(frame: pd.DataFrame) -> str:
-    """A stable hash of column names, dtypes, index and values (list cells are hashed element-wise)."""
-    h = hashlib.sha256()
-    h.update(repr(list(map(str, frame.columns))).encode())
-    h.update(pd.util.hash_pandas_object(frame.index, index=False).to_numpy().tobytes())
-    for col in frame.columns:
-        s = frame[col]
-        h.update(f"{col}:{s.dtype}".encode())
-        if s.dtype == object and s.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
-            s = s.map(lambda v: "\x1f".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else repr(v))
-        h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
-    return h.hexdigest()
 
 
 def generator_key(gen: FeatureGenerator, frame: pd.DataFrame) -> str:

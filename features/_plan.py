@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from smp._memory import release_memory
+
 from ._base import FeatureGenerator, get_generator
 from ._cache import FeatureCache, generator_key
 from ._rowcache import RowStore
@@ -91,9 +93,10 @@ def build_features(
             out = gen.fit_transform(frame)
             if cache is not None:
                 cache.save(gen, key, out)
-        stats.append({"seconds": time.perf_counter() - t, "from_cache": hit is not None})
         static_parts.append(out)
         fitted.append(gen)
+        release_memory()  # the generator's temporaries (model weights, decoded images, float64 blocks) are gone
+        stats.append({"seconds": time.perf_counter() - t, "from_cache": hit is not None})
     static = pd.concat(static_parts, axis=1) if static_parts else pd.DataFrame(index=frame.index)
     for gen, part in zip(fitted, static_parts):
         for c in part.columns:

@@ -149,6 +149,9 @@ class OutputConfig:
     runs_dir: str = "runs"
     submissions_dir: str = "submissions"
     cache_dir: str = ".smp/cache"
+    # Fitted level-1 folds cached under <cache_dir>/folds, keyed by everything a fit reads (features, labels,
+    # folds, learner params, code and library versions): a re-run refits only what changed.
+    fold_cache: bool = True
     submission: bool = True
     post_id_prefix: str = ""  # official SMPD-Image submissions write post ids as "post<Pid>"
     external_data: str = ""  # details for the submission's external_data field; empty means "used": "false"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smp._memory import release_memory
 from smp.ensembles import FoldFeatures, Stopping, inner_scheme, make_folds, stop_rows
 from smp.features import FeatureCache, FeatureSet, RowStore, build_features, target_input_columns
 
@@ -53,7 +54,16 @@ class Prepared:
 def split_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(train posts, test posts, train mask) of a PostFrame, each renumbered from 0."""
     is_train = frame["split"].eq("train").to_numpy()
-    return frame[is_train].reset_index(drop=True), frame[~is_train].reset_index(drop=True), is_train
+    return *split_rows(frame, is_train), is_train
+
+
+def split_rows(X: pd.DataFrame, is_train: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, test rows) of `X`, renumbered from 0; views of `X` (no copy) when the training rows come
+    first, as every loader writes them."""
+    n = int(is_train.sum())
+    if is_train[:n].all():
+        return X.iloc[:n].reset_index(drop=True), X.iloc[n:].reset_index(drop=True)
+    return X[is_train].reset_index(drop=True), X[~is_train].reset_index(drop=True)
 
 
 def row_store(cfg: RunConfig, progress: bool = False) -> RowStore:
@@ -78,7 +88,8 @@ def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Pr
     t = time.perf_counter()
     fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir),
                         rows=row_store(cfg, progress), progress=progress)
-    X_train, X_test = fs.static[is_train].reset_index(drop=True), fs.static[~is_train].reset_index(drop=True)
+    X_train, X_test = split_rows(fs.static, is_train)
+    release_memory()
     timings["features"] = time.perf_counter() - t
     log.info("%d static feature columns (%d/%d generators from cache), %d label-using generators in %.1fs",
              fs.static.shape[1], fs.cache_hits, len(fs.static_generators), len(fs.target_generators),

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from smp._files import live_claims, staged_dir, write_exclusive
+from smp._memory import release_memory
 
 from .api import fit_config
 from .config import RunConfig
@@ -52,6 +53,7 @@ def load_posts(cfg: RunConfig, *, progress: bool = True) -> tuple[pd.DataFrame, 
     frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
     log.info("loaded %d posts (%d train, %d test, %d users) in %.1fs", len(frame), int(frame["split"].eq("train").sum()),
              int(frame["split"].eq("test").sum()), frame["user_id"].nunique(), time.perf_counter() - t)
+    release_memory()  # the loader's temporaries (parsed JSON, per-file frames)
     return frame, root
 
 

@@ -134,7 +134,8 @@ def _row_counts(gen) -> dict[str, int]:
 
 def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -> None:
     """`engine.json`: the engine that fitted the level-1 folds and where each fold ran (host, pid and, on Ray, node
-    id and ip), per model and per node; a cluster run shows here which nodes did the work."""
+    id and ip) or that it was loaded from the fold cache (`from_cache`), per model and per node; a cluster run shows
+    here which nodes did the work."""
     folds = {name: [{"fold": k, **w} for k, w in enumerate(r.info.get("placements", []))] for name, r in level1.items()}
     nodes: dict[str, dict] = {}
     for name, rows in folds.items():

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from smp.ensembles import GREATER_IS_BETTER, CVResult, PseudoRows, cross_fit, make_model, score_all, stack_levels
+from smp.ensembles.foldcache import FoldCache
 from smp.ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
 
 from .config import RunConfig
@@ -121,8 +122,13 @@ def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
     return max(sorted(scored), key=lambda k: sign * scored[k])
 
 
+def fold_cache(cfg: RunConfig) -> FoldCache | None:
+    """The run's fold-result cache (`<cache_dir>/folds`), or None with `[output] fold_cache = false`."""
+    return FoldCache(Path(cfg.output.cache_dir) / "folds") if cfg.output.fold_cache else None
+
+
 def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows | None = None,
-                 progress: bool = True, engine=None) -> Ensemble:
+                 progress: bool = True, engine=None, cache: FoldCache | None = None) -> Ensemble:
     cfg = prep.cfg
     level1: dict[str, CVResult] = {}
     for m in cfg.models:
@@ -130,10 +136,12 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
         level1[m.name] = cross_fit(level1_model(cfg, m.key, m.name, params.get(m.name, m.params)), prep.X_train,
                                    prep.y, folds=prep.folds, X_test=prep.X_test, fold_features=prep.fold_features,
                                    sample_weight=prep.weights, pseudo=pseudo, progress=progress, desc=m.name,
-                                   engine=engine, stopping=prep.stopping)
+                                   engine=engine, stopping=prep.stopping, cache=cache)
         level1[m.name].info["seconds"] = time.perf_counter() - tm
-        log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs)", m.name, level1[m.name].scores["src"],
-                 level1[m.name].scores["mae"], level1[m.name].info["seconds"])
+        cached = sum(bool(p.get("from_cache")) for p in level1[m.name].info["placements"])
+        log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs%s)", m.name, level1[m.name].scores["src"],
+                 level1[m.name].scores["mae"], level1[m.name].info["seconds"],
+                 f", {cached}/{len(prep.folds)} folds from the fold cache" if cached else "")
     specs = []
     if cfg.stack.learners or cfg.stack.fold_blend:
         specs.append(({m.name: make_model(m.key, m.params, seed=cfg.seed, metric=cfg.metric)
@@ -208,8 +216,10 @@ def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:
     t = time.perf_counter()
     level_pt = [cfg.stack.passthrough] + [lv.passthrough for lv in cfg.stack.levels]
 
+    cache = fold_cache(cfg)
+
     def fit(rows):
-        ens = fit_ensemble(prep, params=params, pseudo=rows, progress=progress, engine=engine)
+        ens = fit_ensemble(prep, params=params, pseudo=rows, progress=progress, engine=engine, cache=cache)
         return ens.results[ens.final].scores[cfg.metric], ens
 
     if not cfg.pseudo.enabled or len(prep.X_test) == 0:

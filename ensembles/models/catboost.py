@@ -12,7 +12,7 @@ from ._base import Model, register_model
 def _pool(X: pd.DataFrame, y=None, weight=None) -> Pool:
     cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
     if cats:
-        X = X.copy()
+        X = X.copy(deep=False)  # copy-on-write: the replaced columns are new, every other column is shared
         for c in cats:  # CatBoost wants ints or strings: the fixed category codes, missing = -1, its own level.
             X[c] = X[c].cat.codes.astype(np.int64)
     return Pool(X, label=y, weight=weight, cat_features=cats)

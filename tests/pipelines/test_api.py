@@ -114,8 +114,9 @@ def test_cli_run_is_the_predictor_bit_for_bit(news, tmp_path):
         "features": ["user_posts", "time", "text_stats", {"name": "tfidf_svd", "params": {"n_components": 4}},
                      "user_target"],
         "models": FAST, "importance": {"permutation": False},
+        # No fold cache: the Predictor must refit every fold, not load the CLI run's.
         "output": {"runs_dir": str(tmp_path / "runs"), "submissions_dir": str(tmp_path / "subs"),
-                   "cache_dir": str(tmp_path / "cache")},
+                   "cache_dir": str(tmp_path / "cache"), "fold_cache": False},
     }
     import tomli_w
 

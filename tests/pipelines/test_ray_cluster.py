@@ -51,7 +51,9 @@ def _config(tmp: Path, data: Path, address: str) -> Path:
         "models": [{"key": "lgbm", "params": {"n_estimators": 150, "num_leaves": 15}}, {"key": "ridge"}],
         "stack": {"learners": ["blend"]},
         "importance": {"permutation": False},
-        "output": {"runs_dir": str(tmp / "runs"), "submissions_dir": str(tmp / "subs"), "cache_dir": str(tmp / "cache")},
+        # No fold cache: every run here must fit its folds on the cluster (the kill test kills a node inside one).
+        "output": {"runs_dir": str(tmp / "runs"), "submissions_dir": str(tmp / "subs"), "cache_dir": str(tmp / "cache"),
+                   "fold_cache": False},
         # The driver joins the cluster on its loopback address (Ray would swap 127.0.0.1 for the outward one).
         "ray": {"address": address, "init": {"_node_ip_address": RAY_HOST}, "max_retries": 3, "timeout": 120},
     }

@@ -88,6 +88,24 @@ def test_same_config_same_predictions_and_cache_reuse(first_run, data_dir, caplo
     pd.testing.assert_frame_equal(pd.read_parquet(d / "test_pred.parquet"), pd.read_parquet(d2 / "test_pred.parquet"))
     pd.testing.assert_frame_equal(pd.read_parquet(d / "oof.parquet"), pd.read_parquet(d2 / "oof.parquet"))
     assert any("10/10 generators from cache" in r.message for r in caplog.records)
+    # Every level-1 fold came from the fold cache (nothing of what they read changed), and engine.json says so.
+    assert any("3/3 folds from the fold cache" in r.message for r in caplog.records)
+    for d_, cached in ((d, False), (d2, True)):
+        folds = json.loads((d_ / "engine.json").read_text())["folds"]
+        assert sorted(folds) == ["lgbm", "ridge"]
+        assert all(f["from_cache"] is cached for fs in folds.values() for f in fs)
+
+
+def test_same_config_refits_to_the_same_predictions(first_run, data_dir):
+    """Determinism of the fits themselves: with the fold cache off every fold is refitted, bit for bit the same."""
+    tmp, d = first_run
+    raw = small_config(tmp, data_dir)
+    raw["output"] = {**raw["output"], "fold_cache": False}
+    d2 = run(config_from_dict(raw), progress=False)
+    folds = json.loads((d2 / "engine.json").read_text())["folds"]
+    assert not any(f["from_cache"] for fs in folds.values() for f in fs)
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "test_pred.parquet"), pd.read_parquet(d2 / "test_pred.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "oof.parquet"), pd.read_parquet(d2 / "oof.parquet"))
 
 
 def test_predict_reproduces_test_predictions(first_run, data_dir, tmp_path):
