@@ -212,11 +212,12 @@ def cross_fit(
     folds = list(folds)
     in_loop = engine is None or getattr(engine, "n_jobs", None) == 1  # fit as we go: one fold's data at a time
     early = model.early_stops and stopping.mode in ("inner", "refit")
+    stops = [stopping.mask(tr) if early else None for tr, _ in folds]  # read by the cache key and by the fit
     keys: list[str | None] = [None] * len(folds)
     done: list[tuple | None] = [None] * len(folds)
     where: list[dict | None] = [None] * len(folds)
     if cache is not None:
-        keys = [_fold_key(cache, model, k, tr, va, X, y, w, X_test, pseudo, stopping, early, fold_features)
+        keys = [_fold_key(cache, model, k, tr, va, X, y, w, X_test, pseudo, stopping.mode, stops[k], fold_features)
                 for k, (tr, va) in enumerate(folds)]
         for k, key in enumerate(keys):
             done[k] = cache.load(model.key, key)
@@ -229,10 +230,9 @@ def cross_fit(
         extras = (pd.DataFrame(index=pd.RangeIndex(0)),) * 3  # no label features: nothing to join
         if fold_features:
             extras = fold_features.for_fold(k, tr, va)
-        stop = stopping.mask(tr) if early else None
         # References, not copies: the worker slices its fold out of X itself, and the local engine memory-maps X
         # and X_test once for all workers instead of pickling a copy of the matrix per fold.
-        return (model, X, X_test, tr, va, extras, y, w, pseudo, stop, stopping.mode)
+        return (model, X, X_test, tr, va, extras, y, w, pseudo, stops[k], stopping.mode)
 
     if in_loop:
         bar = tqdm(todo, desc=desc or model.key, unit="fold", disable=not (progress and todo), leave=False)
@@ -240,8 +240,7 @@ def cross_fit(
             done[k], where[k] = _fit_fold(task(k)), {**placement(), "from_cache": False}  # the loop ran here
             bar.set_postfix(src=f"{score_all(y[folds[k][1]], done[k][1])['src']:.4f}")
     elif todo:
-        # Tasks are built as workers take them (a generator), so the driver holds about n_jobs folds' copies of
-        # the matrix at a time, not every fold's.
+        # Tasks are built as workers take them (a generator), so the driver pickles about n_jobs of them at a time.
         fitted, located = engine.map_located(_fit_fold, (task(k) for k in todo), desc=desc or model.key,
                                              progress=progress, total=len(todo))
         for k, r, at in zip(todo, fitted, located):
@@ -249,7 +248,6 @@ def cross_fit(
     if cache is not None:
         for k in todo:
             cache.save(model.key, keys[k], done[k])
-    placements = where
     for k, ((tr, va), (m, pred_va, pred_te)) in enumerate(zip(folds, done)):
         oof[va] = pred_va
         fold_scores.append(score_all(y[va], oof[va]))
@@ -265,20 +263,20 @@ def cross_fit(
         models=models,
         importances=pd.DataFrame(imps),
         fold_test_preds=test_preds,
-        info={"placements": placements},  # where each fold was fitted (engine.placement())
+        info={"placements": where},  # where each fold was fitted (engine.placement()) or that it came from the cache
     )
 
 
 def _fold_key(cache: FoldCache, model: Model, k: int, tr: np.ndarray, va: np.ndarray, X: pd.DataFrame, y: np.ndarray,
-              w: np.ndarray | None, X_test: pd.DataFrame | None, pseudo: PseudoRows | None, stopping: Stopping,
-              early: bool, fold_features: FoldFeatures | None) -> str:
+              w: np.ndarray | None, X_test: pd.DataFrame | None, pseudo: PseudoRows | None, mode: str,
+              stop: np.ndarray | None, fold_features: FoldFeatures | None) -> str:
     """The fold-cache key of fold `k`: everything `_fit_fold` reads (see `FoldCache`)."""
     extras = fold_features.for_fold(k, tr, va) if fold_features else ()
     parts = {
         "X": cache.digest(X), "X_test": cache.digest(X_test), "y": cache.digest(y), "w": cache.digest(w),
         "pseudo": "none" if pseudo is None else
         [cache.digest(pseudo.index), cache.digest(pseudo.y), cache.digest(pseudo.weights())],
-        "stopping": stopping.mode, "stop": cache.digest(stopping.mask(tr) if early else None),
+        "stopping": mode, "stop": cache.digest(stop),
         "tr": cache.digest(tr), "va": cache.digest(va), "extras": [cache.digest(e) for e in extras],
     }
     return cache.key(model, parts)

@@ -18,7 +18,6 @@ import pickle
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from smp._files import atomic_write, sha256_hex
