@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/bench_run.py [--config synthetic_full] [--out DIR] [--cold]
 
-Runs `smp run` in a child process and prints one row per stage: loading, every feature generator (seconds,
-rows/s and whether it came from the feature cache), every level-1 learner (its K-fold fit, with label-using
-generators fitted inside the folds), the stack levels, calibration, permutation importance and writing the run
-folder, then the wall time, the CPU seconds of the whole process tree, its peak memory (the PSS of the run and
-every worker process it started, summed, sampled every 0.25 s; RSS beside it) and the run's CV scores. The synthetic data
-set is generated first (and kept under .smp/) and timed separately. `--cold` empties the config's cache dir first
-(feature cache, per-row embedding cache, the locally built model folders; not the synthetic data), as on a fresh
-clone.
+Runs `smp run` in a child process and prints one row per stage: loading, every feature generator (seconds, rows/s
+and whether it came from the feature cache), every level-1 learner (its K-fold fit, with label-using generators
+fitted inside the folds), the stack levels, calibration, permutation importance and writing the run folder, then the
+wall time, the CPU seconds of the whole process tree, its peak memory (the PSS of the run and every worker process
+it started, summed, sampled every 0.25 s; RSS beside it), the same peak per stage (load, features, each learner's
+K-fold fit, the rest; told apart by the run's log lines) and the run's CV scores. The synthetic data set is
+generated first (and kept under .smp/) and timed separately. `--cold` empties the config's cache dir first (feature
+cache, per-row embedding cache, the locally built model folders; not the synthetic data), as on a fresh clone.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from pathlib import Path
 import psutil
 
 
-def tree_memory(proc: psutil.Process) -> tuple[int, int]:
-    """(RSS, PSS) bytes of `proc` and all its descendants, summed. PSS counts a page shared by n processes (the
-    arrays joblib memory-maps into its workers) as 1/n in each, so its sum is the memory the tree really holds;
-    processes that end between the calls count as 0."""
-    rss = pss = 0
+def tree_memory(proc: psutil.Process) -> tuple[int, int, int]:
+    """(RSS, PSS, PSS of `proc` itself) bytes of `proc` and all its descendants, summed. PSS counts a page shared
+    by n processes (the arrays joblib memory-maps into its workers) as 1/n in each, so its sum is the memory the
+    tree really holds; processes that end between the calls count as 0."""
+    rss = pss = own = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             m = p.memory_full_info()
@@ -40,25 +40,59 @@ def tree_memory(proc: psutil.Process) -> tuple[int, int]:
             continue
         rss += m.rss
         pss += getattr(m, "pss", m.rss)
-    return rss, pss
+        own = own or getattr(m, "pss", m.rss)
+    return rss, pss, own
 
 
 class PeakSampler(threading.Thread):
-    """Samples the summed RSS and PSS of a process tree until it ends; `peak_rss` / `peak_pss` are the largest."""
+    """Samples the summed RSS and PSS of a process tree until it ends; `peak_rss` / `peak_pss` are the largest,
+    `peaks[stage]` the largest (PSS, RSS, the run's own PSS) while `stages[stage]` ran (`follow_log` moves on)."""
 
-    def __init__(self, pid: int, every_s: float = 0.25):
+    def __init__(self, pid: int, stages: list[str], every_s: float = 0.25):
         super().__init__(daemon=True)
         self.proc, self.every_s, self.peak_rss, self.peak_pss = psutil.Process(pid), every_s, 0, 0
+        self.stages, self.stage, self.peaks = stages, 0, {}
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             try:
-                rss, pss = tree_memory(self.proc)
+                rss, pss, own = tree_memory(self.proc)
             except psutil.Error:
                 return
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            name = self.stages[min(self.stage, len(self.stages) - 1)]
+            if pss > self.peaks.get(name, (0,))[0]:
+                self.peaks[name] = (pss, rss, own)
             self.done.wait(self.every_s)
+
+
+def run_stages(cfg) -> list[str]:
+    """The stages `follow_log` tells apart: load, features, each level-1 learner's K-fold fit, the rest."""
+    return ["load", "features", *[f"{m.name} ({cfg.cv.n_splits} folds)" for m in cfg.models],
+            "stack, importance, writing"]
+
+
+# `smp run` log lines that close a stage: loading, the features, then each level-1 learner's "CV SRC" line.
+STAGE_ENDS = ("] loaded ", " static feature columns ")
+
+
+def follow_log(stream, sampler: PeakSampler, learners: list[str]) -> None:
+    """Copy the run's stderr through to ours as it comes (progress bars included), moving `sampler.stage` on at
+    each stage's closing log line."""
+    pending = b""
+    while chunk := os.read(stream.fileno(), 1 << 16):
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.buffer.flush()
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace").rsplit("\r", 1)[-1]
+            at = sampler.stage
+            if at < len(STAGE_ENDS) and STAGE_ENDS[at] in line:
+                sampler.stage += 1
+            elif at >= len(STAGE_ENDS) and at - len(STAGE_ENDS) < len(learners) and \
+                    line.startswith(f"[smp] {learners[at - len(STAGE_ENDS)]} ") and " CV SRC " in line:
+                sampler.stage += 1
 
 
 def rate(rows: int, seconds: float | None) -> str:
@@ -128,9 +162,10 @@ def main() -> int:
     cmd = [str(Path(sys.executable).with_name("smp")), "run", "--config", args.config, "--out", out]
     load0 = os.getloadavg()
     t = time.perf_counter()
-    child = subprocess.Popen(cmd)
-    sampler = PeakSampler(child.pid)
+    child = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    sampler = PeakSampler(child.pid, run_stages(cfg))
     sampler.start()
+    follow_log(child.stderr, sampler, [m.name for m in cfg.models])
     rc = child.wait()
     sampler.done.set()
     wall = time.perf_counter() - t
@@ -153,6 +188,10 @@ def main() -> int:
     print(f"peak memory: {sampler.peak_pss / 2**20:,.0f} MiB PSS summed over the process tree (shared pages split "
           f"between the processes sharing them; RSS summed: {sampler.peak_rss / 2**20:,.0f} MiB; largest single "
           f"process: {ru.ru_maxrss / 1024:,.0f} MiB)")
+    print("peak memory by stage (PSS summed / RSS summed / the run process's own PSS, MiB; a stage ends at its log "
+          "line; a learner's fit includes its label-using features):")
+    for stage, (pss, rss, own) in sampler.peaks.items():
+        print(f"  {stage:<38} {pss / 2**20:9,.0f} {rss / 2**20:9,.0f} {own / 2**20:9,.0f}")
     print(f"load average (1 min) before / after: {load0[0]:.2f} / {load1[0]:.2f}   cores: {os.cpu_count()}")
     for name, m in metrics["models"].items():
         o = m["overall"]

@@ -94,7 +94,7 @@ class EmbeddingGenerator(FeatureGenerator):
         self.pca_ = None
         if self.n_components is None:
             return
-        ok = np.isfinite(E).all(axis=1)
+        ok = finite_rows(E)
         k = min(int(self.n_components), int(ok.sum()), E.shape[1])
         if k < 1:
             return
@@ -104,7 +104,7 @@ class EmbeddingGenerator(FeatureGenerator):
         if self.n_components is None:
             return E
         out = np.full((E.shape[0], int(self.n_components)), np.nan, dtype=np.float32)
-        ok = np.isfinite(E).all(axis=1)
+        ok = finite_rows(E)
         if self.pca_ is not None:
             out[ok] = 0.0
             if ok.any():
@@ -143,6 +143,33 @@ class EmbeddingGenerator(FeatureGenerator):
 CHUNK_ROWS = 16384  # rows converted to float64 at a time by `CovariancePCA`
 
 
+def row_order(R: np.ndarray) -> np.ndarray:
+    """`np.lexsort(R.T[::-1])`: the rows sorted by column 0, ties by column 1 and so on (stable, NaN last), by one
+    sort of column 0 and a full sort of only the rows it ties. The same permutation without a sort pass per
+    column: 305,000 x 1,280 float32 rows take ~1 s instead of ~50 s when ties are rare, as in embeddings."""
+    if R.ndim != 2 or len(R) < 2 or R.shape[1] < 2:
+        return np.lexsort(R.T[::-1]) if R.ndim == 2 and R.shape[1] else np.arange(len(R))
+    order = np.argsort(R[:, 0], kind="stable")
+    k = R[order, 0]
+    tied = (k[1:] == k[:-1]) | (np.isnan(k[1:]) & np.isnan(k[:-1])) if k.dtype.kind == "f" else k[1:] == k[:-1]
+    if tied.sum() > len(R) // 8:  # many ties (a column of few values): one full sort is cheaper than many small
+        return np.lexsort(R.T[::-1])
+    edges = np.diff(np.concatenate([[0], tied.view(np.int8), [0]]))
+    for lo, hi in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):  # a run of equal values: lo..hi
+        idx = order[lo:hi + 1]
+        order[lo:hi + 1] = idx[np.lexsort(R[idx].T[::-1])]
+    return order
+
+
+def finite_rows(E: np.ndarray) -> np.ndarray:
+    """Which rows of `E` are finite throughout, a chunk of rows at a time: `np.isfinite(E).all(axis=1)` without
+    its whole-matrix boolean temporary (390 MB for a 305,000 x 1,280 image block)."""
+    out = np.empty(len(E), dtype=bool)
+    for lo in range(0, len(E), CHUNK_ROWS):
+        out[lo:lo + CHUNK_ROWS] = np.isfinite(E[lo:lo + CHUNK_ROWS]).all(axis=1)
+    return out
+
+
 class CovariancePCA:
     """PCA by the eigendecomposition of the columns' covariance, accumulated in float64 over row chunks.
 
@@ -157,7 +184,7 @@ class CovariancePCA:
 
     def fit(self, R: np.ndarray, rows: np.ndarray | None = None) -> "CovariancePCA":
         """Fit on the rows of `R` (or on those `rows`, a boolean mask, without copying them out)."""
-        order = np.lexsort(R.T[::-1])
+        order = row_order(R)
         if rows is not None:
             order = order[np.asarray(rows, dtype=bool)[order]]
         n, d = len(order), R.shape[1]
@@ -206,7 +233,7 @@ def fit_pca(R: np.ndarray, k: int, seed: int = 0, rows: np.ndarray | None = None
     if n >= 10 * R.shape[1] and R.shape[1] > k:
         return CovariancePCA(k).fit(R, rows=rows)
     R = np.asarray(R if rows is None else R[rows], dtype=np.float64)
-    R = R[np.lexsort(R.T[::-1])] if len(R) else R
+    R = R[row_order(R)] if len(R) else R
     solver = "full" if min(R.shape) <= 4 * k or R.shape[0] < 1000 else "randomized"
     return PCA(n_components=k, svd_solver=solver, random_state=seed).fit(R)
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, codes, param_requires
-from ._embedding import CHUNK_ROWS, fit_pca, pca_transform
+from ._embedding import CHUNK_ROWS, finite_rows, fit_pca, pca_transform, row_order
 from ._encoders import MINILM
 from .embeddings import ClipText, SentenceEmbedding, StaticEmbedding
 from .image import ClipImage, ImageEncoder
@@ -124,7 +124,7 @@ class CrossModal(FeatureGenerator):
         from sklearn.cross_decomposition import CCA, PLSCanonical
 
         train = X["split"].eq("train").to_numpy()
-        ok = train & np.isfinite(E["image"]).all(axis=1) & np.isfinite(E["text"]).all(axis=1)
+        ok = train & finite_rows(E["image"]) & finite_rows(E["text"])
         # The float32 blocks as embedded, rows picked by mask (a 1,280-wide image block is 1.6 GB at 305k rows):
         # no copies of them when the PCA is the chunked covariance one (`fit_pca` on tall blocks).
         A, B, n = E["image"], E["text"], int(ok.sum())
@@ -134,7 +134,7 @@ class CrossModal(FeatureGenerator):
             return
         pa, pb = fit_pca(A, d, rows=ok), fit_pca(B, d, rows=ok)  # each order-free
         Z = np.hstack([pca_transform(pa, A, ok), pca_transform(pb, B, ok)])
-        Z = Z[np.lexsort(Z.T[::-1])]  # row order must not change the fitted space
+        Z = Z[row_order(Z)]  # row order must not change the fitted space
         cls = CCA if self.method == "cca" else PLSCanonical
         model = cls(n_components=k, max_iter=1000).fit(Z[:, :d], Z[:, d:])
         self.align_ = (pa, pb, model)
@@ -147,7 +147,7 @@ class CrossModal(FeatureGenerator):
         if self.image:
             aligned = np.full(n, np.nan, dtype=np.float32)
             A, B = E["image"], E["text"]
-            ok = np.isfinite(A).all(axis=1) & np.isfinite(B).all(axis=1)
+            ok = finite_rows(A) & finite_rows(B)
             if self.align_ is not None and ok.any():
                 pa, pb, model = self.align_
                 u, v = model.transform(pca_transform(pa, A, ok), pca_transform(pb, B, ok))
@@ -156,7 +156,7 @@ class CrossModal(FeatureGenerator):
         if self.title_tags:
             cols["title_tags_cos"] = cosine(E["title"], E["tags"])
         T = E["text"]
-        have = np.isfinite(T).all(axis=1)
+        have = finite_rows(T)
         g, k = codes(X["user_id"])
         S = np.zeros((k, T.shape[1]))
         np.add.at(S, g[have], T[have].astype(np.float64))

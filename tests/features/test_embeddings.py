@@ -51,6 +51,28 @@ def test_row_cache_computes_each_distinct_row_once_and_persists(tmp_path):
     assert computed == 3
 
 
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_row_cache_fills_one_matrix_from_several_shards_and_new_rows(tmp_path, on_disk):
+    calls = []
+
+    def compute(pos):
+        calls.append(list(pos))
+        return np.array([[float(ord(texts[p][0])), float(len(texts[p]))] for p in pos], dtype=np.float32)
+
+    cache = RowCache("m", RowStore(tmp_path if on_disk else None))
+    texts = ["a", "bb"]
+    cache.get_or_compute(row_hashes("m", texts), compute)  # shard 1
+    texts = ["ccc"]
+    cache.get_or_compute(row_hashes("m", texts), compute)  # shard 2
+    texts = ["ccc", "x", "a", "x", "bb", "ccc", "yy"]
+    calls.clear()
+    E, computed, cached = cache.get_or_compute(row_hashes("m", texts), compute, batch_size=1)
+    assert (computed, cached) == (3, 4)  # both "x" rows count as computed, the vector is encoded once
+    assert calls == [[1], [6]]  # one batch per distinct new row, at its first position
+    assert E.dtype == np.float32 and E.shape == (7, 2)
+    np.testing.assert_array_equal(E, [[ord(t[0]), len(t)] for t in texts])
+
+
 def test_row_cache_keys_ending_in_nul_bytes_round_trip(tmp_path):
     keys = [b"k" * 15 + b"\0", b"j" * 14 + b"\0\0", b"x" * 16]
     compute = lambda pos: np.array([[float(p)] for p in pos], np.float32)  # noqa: E731

@@ -7,7 +7,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from smp.features import _embedding
-from smp.features._embedding import CovariancePCA, fit_pca, pca_transform
+from smp.features._embedding import CovariancePCA, finite_rows, fit_pca, pca_transform, row_order
 
 
 @pytest.fixture
@@ -55,3 +55,27 @@ def test_fit_pca_with_a_row_mask_equals_it_on_the_selected_rows(R):
         m = mask[: len(rows)]
         a, b = fit_pca(rows, 4, rows=m), fit_pca(rows[m], 4)
         np.testing.assert_array_equal(pca_transform(a, rows, m), pca_transform(b, rows[m]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_row_order_is_numpy_lexsort_of_the_rows(seed):
+    rng = np.random.default_rng(seed)
+    R = rng.normal(size=(4000, 40)).astype(np.float32)
+    R[100:300] = R[7]  # identical rows: kept in their original order
+    R[500:560, 0] = R[9, 0]  # ties in the first column broken by the others
+    R[600:620, :3] = np.nan  # NaN sorts last, NaN rows tie with each other
+    R[700:710, 0], R[710:720, 0] = 0.0, -0.0  # -0.0 ties 0.0
+    want = np.lexsort(R.T[::-1])
+    np.testing.assert_array_equal(row_order(R), want)
+    np.testing.assert_array_equal(row_order(R.astype(np.float64)), want)
+    few = rng.integers(0, 3, size=(500, 5))  # a column of few values: the full sort
+    np.testing.assert_array_equal(row_order(few), np.lexsort(few.T[::-1]))
+    np.testing.assert_array_equal(row_order(R[:1]), [0])
+    np.testing.assert_array_equal(row_order(R[:, :1]), np.lexsort(R[:, :1].T[::-1]))
+
+
+def test_finite_rows_is_row_wise_isfinite_all(monkeypatch):
+    monkeypatch.setattr(_embedding, "CHUNK_ROWS", 7)
+    R = np.random.default_rng(0).normal(size=(50, 4))
+    R[3, 1], R[20, 0], R[49, 3] = np.nan, np.inf, -np.inf
+    np.testing.assert_array_equal(finite_rows(R), np.isfinite(R).all(axis=1))
