@@ -163,8 +163,7 @@ class RowCache:
             return None, 0, 0
         index: dict[bytes, int] = {}  # distinct key -> its number, in order of first appearance
         inverse = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
-        first = np.empty(len(index), dtype=np.int64)  # position of each distinct key's first row
-        first[inverse[::-1]] = np.arange(len(keys) - 1, -1, -1)
+        first = np.unique(inverse, return_index=True)[1]  # position of each distinct key's first row
         done = np.zeros(len(index), dtype=bool)
         out: list[np.ndarray] = []
 
