@@ -149,6 +149,10 @@ class OutputConfig:
     runs_dir: str = "runs"
     submissions_dir: str = "submissions"
     cache_dir: str = ".smp/cache"
+    # Where models built from other models (the distilled static embedding, ONNX exports) are kept; empty:
+    # $SMP_MODELS_DIR when set, else <cache_dir>/models. Each folder is checked against what it was built from,
+    # so several cache dirs (experiments, test runs) can share one.
+    models_dir: str = ""
     # Fitted level-1 folds cached under <cache_dir>/folds, keyed by everything a fit reads (features, labels,
     # folds, learner params, code and library versions): a re-run refits only what changed.
     fold_cache: bool = True

@@ -13,9 +13,11 @@ neighbour-label encoder may search a text-embedding block, say), always fitted i
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,10 +69,10 @@ def split_rows(X: pd.DataFrame, is_train: np.ndarray) -> tuple[pd.DataFrame, pd.
 
 
 def row_store(cfg: RunConfig, progress: bool = False) -> RowStore:
-    """The per-row embedding cache of a config: `<cache_dir>/rows`."""
-    from pathlib import Path
-
-    return RowStore(Path(cfg.output.cache_dir) / "rows", progress=progress)
+    """The per-row embedding cache of a config, `<cache_dir>/rows`, and where its built models live: `[output]
+    models_dir`, else `$SMP_MODELS_DIR`, else `<cache_dir>/models`."""
+    models = cfg.output.models_dir or os.environ.get("SMP_MODELS_DIR") or None
+    return RowStore(Path(cfg.output.cache_dir) / "rows", progress=progress, models=models)
 
 
 def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Prepared:

@@ -1,13 +1,32 @@
-"""Fixtures shared across test folders: the real servers of the scale-out tests (see tests/_servers.py)."""
+"""Fixtures shared across test folders: the real servers of the scale-out tests (see tests/_servers.py) and one
+folder of built models (distilled static embeddings, ONNX exports) for the whole session."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 
 import pytest
 
 from tests._servers import find_pg_bin, start_postgres
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_built_models(tmp_path_factory):
+    """Runs in the tests each get an empty cache dir, so each distilled the static model again (~30 s on 2 cores):
+    `$SMP_MODELS_DIR` points every config's built models at one folder of this session, shared by the xdist workers
+    (a build is renamed into place atomically and checked against its source). Tests of the model cache itself
+    use their own `RowStore` folders, which this does not touch; the notebook kernels inherit it."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "smp-models"
+    old = os.environ.get("SMP_MODELS_DIR")
+    os.environ["SMP_MODELS_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SMP_MODELS_DIR", None)
+    else:
+        os.environ["SMP_MODELS_DIR"] = old
 
 
 @pytest.fixture(scope="session")
