@@ -9,7 +9,8 @@ wall time, the CPU seconds of the whole process tree, its peak memory (the PSS o
 it started, summed, sampled every 0.25 s; RSS beside it), the same peak per stage (load, features, each learner's
 K-fold fit, the rest; told apart by the run's log lines) and the run's CV scores. The synthetic data set is
 generated first (and kept under .smp/) and timed separately. `--cold` empties the config's cache dir first (feature
-cache, per-row embedding cache, the locally built model folders; not the synthetic data), as on a fresh clone.
+cache, per-row embedding cache, the locally built model folders; not the synthetic data, and not a shared
+`models_dir`, which it names), as on a fresh clone.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def tree_memory(proc: psutil.Process) -> tuple[int, int, int]:
             continue
         rss += m.rss
         pss += getattr(m, "pss", m.rss)
-        own = own or getattr(m, "pss", m.rss)
+        if p is proc:
+            own = getattr(m, "pss", m.rss)
     return rss, pss, own
 
 
@@ -133,11 +135,17 @@ def stage_rows(metrics: dict, features: dict, data: dict) -> list[tuple[str, flo
 def clear_caches(cfg) -> None:
     """Everything under the config's cache dir except the generated synthetic data sets (timed on their own):
     feature-cache entries, the per-row embedding cache and the locally built model folders."""
+    from smp.pipelines.prepare import row_store
+
     cache = Path(cfg.output.cache_dir)
     gone = [p for p in (cache.iterdir() if cache.is_dir() else []) if p.name != "synthetic"]
     for p in gone:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     print(f"cold: removed {len(gone)} entries of {cache} (kept {cache / 'synthetic'})")
+    models = row_store(cfg).models
+    if not models.resolve().is_relative_to(cache.resolve()):
+        print(f"cold: kept the built models in {models} (`[output] models_dir` / $SMP_MODELS_DIR, shared with other "
+              "cache dirs): the static model and ONNX exports are not rebuilt; unset it for a fully cold run")
 
 
 def main() -> int:

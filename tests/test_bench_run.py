@@ -44,3 +44,19 @@ def test_follow_log_moves_through_load_features_each_learner_and_the_rest(capfdb
         stages.append(sampler.stage)
     assert stages == [1, 1, 2, 2, 3, 4, 4]
     assert b"".join(lines) in capfdbinary.readouterr().err  # the log is passed through as it came
+
+
+def test_cold_says_when_built_models_live_outside_the_cache_dir(tmp_path, monkeypatch, capsys):
+    from smp.pipelines.config import load_config
+
+    bench = _bench()
+    cfg = load_config("default").evolve(output={"cache_dir": str(tmp_path / "cache")})
+    (tmp_path / "cache" / "rows").mkdir(parents=True)
+    monkeypatch.delenv("SMP_MODELS_DIR", raising=False)
+    bench.clear_caches(cfg)
+    out = capsys.readouterr().out
+    assert "removed 1 entries" in out and "kept the built models" not in out
+    assert not (tmp_path / "cache" / "rows").exists()
+    monkeypatch.setenv("SMP_MODELS_DIR", str(tmp_path / "shared"))
+    bench.clear_caches(cfg)
+    assert f"kept the built models in {tmp_path / 'shared'}" in capsys.readouterr().out

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from smp.pipelines.config import load_config
 from smp.pipelines.prepare import row_store
 
@@ -17,5 +15,5 @@ def test_models_dir_setting_then_environment_then_cache_dir(tmp_path, monkeypatc
     monkeypatch.setenv("SMP_MODELS_DIR", str(tmp_path / "shared"))
     assert row_store(cfg).models == tmp_path / "shared"
     cfg = cfg.evolve(output={"models_dir": str(tmp_path / "mine")})
-    assert row_store(cfg).models == Path(tmp_path / "mine")
+    assert row_store(cfg).models == tmp_path / "mine"
     assert row_store(cfg).root == tmp_path / "cache" / "rows"  # the row vectors stay in the cache dir
