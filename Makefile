@@ -1,7 +1,8 @@
 # The project's own install path: a fresh machine needs nothing but python3 (3.11+) and make.
 #   make run    - the main job: `smp run` on the embedded default (synthetic SMPD-Image data)
 #   make test   - the default test suite (slow tests excluded; `make test-slow` runs them), in TEST_WORKERS
-#                 processes, each taking whole test files (TEST_WORKERS=0: one process)
+#                 processes, each taking whole test files, the longest first (tests/conftest.py; TEST_WORKERS=0:
+#                 one process)
 PY     ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -28,7 +29,7 @@ run: $(STAMP)
 	$(BIN)/smp run $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)

@@ -7,8 +7,9 @@ row cache: ``<cache_dir>/rows`` holds row vectors, ``<cache_dir>/models/<kind>-<
 parameters, library versions).
 
 A folder is built under a temporary name in the same parent and renamed into place, so a killed build never leaves
-a folder that a later run would load. Two processes building the same model both finish; the first rename wins and
-the other discards its copy. With no folder (a memory-only row store: tests, notebooks) models are built into one
+a folder that a later run would load. A build holds a lock file beside the folder (an OS lock, released if the
+builder dies), so a second process that needs the same model waits for the first and loads its folder instead of
+building a copy: several runs or test workers sharing one models folder distil MiniLM once, not once each. With no folder (a memory-only row store: tests, notebooks) models are built into one
 temporary folder per process, removed at exit.
 """
 
@@ -22,6 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from filelock import FileLock
 
 IDENTITY_FILE = "smp_identity.txt"  # written last inside a built folder: what it was built from
 
@@ -45,13 +48,24 @@ def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None], ro
     if _complete(final, identity):
         return final
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=root))
+    lock = root / f".{final.name}.lock"
+    with FileLock(str(lock)):
+        if not _complete(final, identity):  # else built by the process that held the lock before us
+            _build(final, identity, build)
+        # Whoever holds the lock with the folder complete removes the lock file, so none is left once every waiter
+        # has passed (a waiter polling meanwhile locks a new file and removes that one); a failed build's stays.
+        lock.unlink(missing_ok=True)
+    return final
+
+
+def _build(final: Path, identity: str, build: Callable[[Path], None]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         build(tmp)
         (tmp / IDENTITY_FILE).write_text(identity + "\n")
         try:
             os.rename(tmp, final)
-        except OSError as e:  # another process renamed its copy into place first (a non-empty target stays)
+        except OSError as e:  # a folder is there that no lock holder built (a non-empty target stays)
             if not _complete(final, identity):
                 raise RuntimeError(f"model cache folder {final} exists but was not built from {identity!r} "
                                    f"(no matching {IDENTITY_FILE}); remove it to rebuild") from e
@@ -59,7 +73,6 @@ def cached_model_dir(kind: str, identity: str, build: Callable[[Path], None], ro
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
 
 
 def _complete(folder: Path, identity: str) -> bool:

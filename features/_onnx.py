@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,7 +146,16 @@ def _session(path: Path, device: str):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # The thread budget of the PyTorch path (torch.set_num_threads / the process's limits apply to both).
     options.intra_op_num_threads = int(_require("torch", "torch").get_num_threads())
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if ort_spins() else "0")
     return ort.InferenceSession(str(path), options, providers=providers)
+
+
+def ort_spins() -> bool:
+    """Whether ONNX Runtime's threads spin while they wait: only with `OMP_WAIT_POLICY=ACTIVE`, the policy `import
+    smp` sets to PASSIVE unless the user chose. Beside one busy process (another fold, a test worker) spinning made
+    EfficientNet and int8 MiniLM encodes ~1.8x slower on 2 cores; on an idle machine MiniLM was ~15% faster with it
+    (`benchmarks/bench_ort_spin.py`). The vectors are the same either way."""
+    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 
 
 def onnx_model_dir(model: str, *, int8: bool, models: Path | None) -> Path:

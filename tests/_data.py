@@ -199,10 +199,14 @@ NEWS_MAPPING = {"post_id": "id", "user_id": "author", "post_time": "created_at",
 @functools.lru_cache(maxsize=1)
 def shared_rows():
     """One in-memory row store for the test session: suites that fit the same embedding generators on the same
-    frames many times (the contract suite) embed each row once. Runs use their own store on disk."""
+    frames many times (the contract suite) embed each row once. Runs use their own store on disk. Its built models
+    (ONNX exports, distilled static models) go to the session's shared folder (`$SMP_MODELS_DIR`, tests/conftest.py),
+    so a worker reuses what another one built."""
+    import os
+
     from smp.features import RowStore
 
-    return RowStore(memory_limit_bytes=2 * 2**30)
+    return RowStore(memory_limit_bytes=2 * 2**30, models=os.environ.get("SMP_MODELS_DIR"))
 
 
 def make_heavy_tailed_table(n_posts: int = 800, n_authors: int = 120, seed: int = 0) -> pd.DataFrame:

@@ -11,6 +11,32 @@ import pytest
 
 from tests._servers import find_pg_bin, start_postgres
 
+# The test files that take longest (seconds summed over their tests, `make test ARGS=--durations=0` on 2 cores),
+# longest first. `make test` hands whole files to its workers in collection order (`--dist loadfile
+# --no-loadscope-reorder`), so these start first and the many short files fill in at the end: left to xdist's
+# default order (files with the most tests first) the notebooks and the server tests started last and ran alone.
+LONGEST_FILES = (
+    "tests/notebooks/test_notebooks.py",  # 68 s (it distils the session's static model)
+    "tests/features/test_contract.py",  # 64
+    "tests/pipelines/test_ray_cluster.py",  # 44
+    "tests/test_leakage.py",  # 40
+    "tests/pipelines/test_tune_workers.py",  # 40
+    "tests/pipelines/test_smpd_video.py",  # 31
+    "tests/ensembles/test_engine.py",  # 27
+    "tests/features/test_embeddings.py",  # 22
+    "tests/ensembles/test_tuning.py",  # 19
+    "tests/pipelines/test_run.py",  # 14
+    "tests/pipelines/test_retrain.py",  # 14
+    "tests/pipelines/test_quality.py",  # 14
+    "tests/pipelines/test_runfolder_checks.py",  # 10
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first (see LONGEST_FILES); every other file, and the tests inside each, keep their order."""
+    rank = {path: i for i, path in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_built_models(tmp_path_factory):

@@ -11,7 +11,7 @@ import pytest
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
 from tests._data import add_feature_columns, add_video_columns, make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
-from tests._tiny_sentence import tiny_static_dir
+from tests._tiny_sentence import tiny_sentence_dir, tiny_static_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
@@ -53,13 +53,18 @@ ALT_PARAMS = {
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
-# in for `clip-ViT-B-32`), and small blocks keep the suite quick. Every other generator runs on its defaults.
+# in for `clip-ViT-B-32`), and small blocks keep the suite quick. The MiniLM-reading generators take a tiny random
+# BERT folder through the same code (ONNX export, row cache, PCA): MiniLM on the ~5,000 prompts these
+# tests embed was a quarter of the suite's CPU time; the shipped model itself is run in test_embeddings.py and
+# test_backends.py. Every other generator runs on its defaults.
 CONTRACT_PARAMS = {
     "clip_text": lambda: {"model": tiny_clip_dir(), "n_components": 6},
     "clip_image": lambda: {"model": tiny_clip_dir(), "n_components": 6},
     "image_encoder": lambda: {"resolution": 32, "n_components": 6},
-    "crossmodal": lambda: {"image_resolution": 32, "clip_model": tiny_clip_dir()},
-    "sentence": lambda: {"n_components": 8},
+    "crossmodal": lambda: {"image_resolution": 32, "clip_model": tiny_clip_dir(), "text_model": tiny_sentence_dir()},
+    "clusters": lambda: {"block_params": {"sentence": {"model": tiny_sentence_dir()}}},
+    # The CPU default's backend (int8 ONNX, chosen by `auto` for MiniLM only), exported from the tiny folder.
+    "sentence": lambda: {"model": tiny_sentence_dir(), "backend": "onnx-int8", "n_components": 8},
     # A tiny sentence model distilled once per session (the shipped MiniLM's full distillation is a slow test).
     "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},

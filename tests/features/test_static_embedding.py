@@ -61,11 +61,36 @@ def test_a_failed_build_leaves_no_folder(tmp_path):
     root = tmp_path / "models"
     with pytest.raises(KeyboardInterrupt):
         cached_model_dir("model2vec", "some identity", build, root)
-    assert not any(root.iterdir())
+    assert [p.suffix for p in root.iterdir()] == [".lock"]  # no folder; the failed build's lock file stays
     calls = []
     folder = cached_model_dir("model2vec", "some identity", lambda out: calls.append((out / "m").write_text("ok")), root)
     assert cached_model_dir("model2vec", "some identity", _no_distillation, root) == folder
-    assert len(calls) == 1 and (folder / "m").read_text() == "ok" and list(root.iterdir()) == [folder]
+    assert len(calls) == 1 and (folder / "m").read_text() == "ok" and list(root.iterdir()) == [folder]  # lock removed
+
+
+def test_concurrent_builds_of_one_model_build_it_once(tmp_path):
+    """Processes sharing a models folder (test workers, parallel runs): the second waits for the first's build and
+    loads its folder rather than distilling a copy beside it."""
+    import threading
+    import time
+
+    calls, results = [], []
+
+    def build(out: Path) -> None:
+        calls.append(out)
+        time.sleep(0.5)  # long enough that the other caller arrives while this build runs
+        (out / "m").write_text("ok")
+
+    def call() -> None:
+        results.append(cached_model_dir("model2vec", "shared identity", build, tmp_path / "models"))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(set(results)) == 1 and len(results) == 3
+    assert (results[0] / "m").read_text() == "ok" and list((tmp_path / "models").iterdir()) == [results[0]]
 
 
 def test_a_model2vec_folder_is_loaded_as_it_is(frame):
