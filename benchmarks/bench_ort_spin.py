@@ -27,8 +27,8 @@ from PIL import Image
 from smp.features import _onnx
 from smp.features._backends import encode_efficientnet, encode_sentences
 from smp.features._encoders import MINILM
-n_images, n_texts, repeats, models, busy = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-spin = sys.argv[6] == "spin"
+n_images, n_texts, repeats = map(int, sys.argv[1:4])
+models, busy, spin = sys.argv[4], sys.argv[5] == "busy", sys.argv[6] == "spin"
 _onnx.ort_spins = lambda: spin  # only ONNX Runtime's threads change; OpenMP stays passive in both
 rng = np.random.default_rng(0)
 images = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(n_images)]
@@ -37,7 +37,7 @@ texts = [f"The title of the post is photo {i} of the old town. The tags are stre
 kw = dict(device="cpu", batch_size=64, models=models)
 encode_efficientnet(images[:8], resolution=32, backend="onnx", **kw)  # sessions loaded before timing
 encode_sentences(MINILM, texts[:4], backend="onnx-int8", **kw)
-hog = __import__("subprocess").Popen([sys.executable, "-c", "while True: pass"]) if busy == "busy" else None
+hog = __import__("subprocess").Popen([sys.executable, "-c", "while True: pass"]) if busy else None
 time.sleep(0.3)
 out = {}
 for name, call in [("efficientnet", lambda: encode_efficientnet(images, resolution=32, backend="onnx", **kw)),

@@ -9,8 +9,9 @@ parameters, library versions).
 A folder is built under a temporary name in the same parent and renamed into place, so a killed build never leaves
 a folder that a later run would load. A build holds a lock file beside the folder (an OS lock, released if the
 builder dies), so a second process that needs the same model waits for the first and loads its folder instead of
-building a copy: several runs or test workers sharing one models folder distil MiniLM once, not once each. With no folder (a memory-only row store: tests, notebooks) models are built into one
-temporary folder per process, removed at exit.
+building a copy: several runs or test workers sharing one models folder distil MiniLM once, not once each. With no
+folder (a memory-only row store: tests, notebooks) models are built into one temporary folder per process, removed
+at exit.
 """
 
 from __future__ import annotations

@@ -153,8 +153,8 @@ def _session(path: Path, device: str):
 def ort_spins() -> bool:
     """Whether ONNX Runtime's threads spin while they wait: only with `OMP_WAIT_POLICY=ACTIVE`, the policy `import
     smp` sets to PASSIVE unless the user chose. Beside one busy process (another fold, a test worker) spinning made
-    EfficientNet and int8 MiniLM encodes ~1.8x slower on 2 cores; on an idle machine MiniLM was ~15% faster with it
-    (`benchmarks/bench_ort_spin.py`). The vectors are the same either way."""
+    EfficientNet and int8 MiniLM encodes 1.5-1.9x slower on 2 cores; on an idle machine MiniLM was up to ~19% faster
+    with it (`benchmarks/bench_ort_spin.py`). The vectors are the same either way."""
     return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import pandas as pd
@@ -202,8 +203,6 @@ def shared_rows():
     frames many times (the contract suite) embed each row once. Runs use their own store on disk. Its built models
     (ONNX exports, distilled static models) go to the session's shared folder (`$SMP_MODELS_DIR`, tests/conftest.py),
     so a worker reuses what another one built."""
-    import os
-
     from smp.features import RowStore
 
     return RowStore(memory_limit_bytes=2 * 2**30, models=os.environ.get("SMP_MODELS_DIR"))
