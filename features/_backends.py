@@ -3,7 +3,8 @@
 `auto` picks what was measured fastest at equal CV score on each device (issue 14, on 2 shared CPU cores):
 
 - sentence models: ONNX Runtime with int8 weights for the shipped MiniLM on a CPU, at the model's own truncation
-  length (2.3x PyTorch in one session, 3.3-4.3x in three runs of another; CV SRC of the video text config over
+  length (2.3x PyTorch in one session, 3.3-4.3x in three runs of another, 2.75x on an AVX2-only machine with its
+  one-text calls side by side; CV SRC of the video text config over
   seeds 0, 1: 0.7381 against PyTorch's 0.7368; truncating to 128 tokens costs 0.0036 and is not the default);
   PyTorch on a GPU and for every other model (not measured here, and a model need not export);
 - EfficientNet-Lite0: ONNX Runtime on a CPU (fused convolutions: 3-5x PyTorch eager, features equal to 1e-5);

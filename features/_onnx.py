@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -86,21 +87,26 @@ class OnnxSentenceEncoder:
         transformers = _require("transformers", "transformers")
         self.meta = json.loads((Path(folder) / "smp_onnx.json").read_text())
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
-        self.session = _session(Path(folder) / "model.onnx", device)
+        # int8 encodes one text per call (see `encode`): on a CPU the calls run side by side, each on one thread of
+        # the budget, rather than one at a time over all of it (a single short text keeps two threads poorly busy).
+        cpu = not (device.startswith("cuda") and "CUDAExecutionProvider" in _providers())
+        self.workers = _thread_budget() if self.meta["int8"] and cpu else 1
+        self.session = _session(Path(folder) / "model.onnx", device, threads=1 if self.workers > 1 else None)
 
     def encode(self, texts: Sequence[str], *, batch_size: int, max_seq_length: int | None) -> np.ndarray:
-        limit = max_seq_length or self.meta["max_seq_length"] or self.tokenizer.model_max_length
+        limit = int(max_seq_length or self.meta["max_seq_length"] or self.tokenizer.model_max_length)
+        # Longest first, so each batch pads to lengths close to its own (sentence-transformers does the same), and
+        # the texts encoded one by one end on short ones.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         if self.meta["int8"]:
             # Dynamic quantisation scales activations by the min/max of the whole input tensor, so in a batch a
             # text's vector would depend on its neighbours and their padding (cosine down to ~0.97). One text per
             # call makes each vector a function of its own text, and is no slower: nothing is padded.
-            batch_size = 1
-        # Longest first, so each batch pads to lengths close to its own (sentence-transformers does the same).
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+            return self._encode_each([texts[i] for i in order], limit)[np.argsort(order, kind="stable")]
         out: np.ndarray | None = None
         for lo in range(0, len(texts), batch_size):
             idx = order[lo : lo + batch_size]
-            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=int(limit),
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=limit,
                                  return_tensors="np")
             feed = {n: enc[n].astype(np.int64) for n in self.meta["inputs"]}
             hidden = self.session.run(None, feed)[0]
@@ -111,6 +117,21 @@ class OnnxSentenceEncoder:
         if out is None:
             return np.zeros((0, 0), dtype=np.float32)
         return l2_normalise(out)
+
+    def _encode_each(self, texts: list[str], limit: int) -> np.ndarray:
+        """One graph call per text, `self.workers` calls at a time (ONNX Runtime releases the GIL while it runs):
+        each vector is the same whichever thread computes it."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        enc = self.tokenizer(texts, truncation=True, max_length=limit)  # unpadded: each text at its own length
+
+        def one(i: int) -> np.ndarray:
+            feed = {n: np.asarray(enc[n][i], dtype=np.int64)[None] for n in self.meta["inputs"]}
+            mask = np.asarray(enc["attention_mask"][i])[None]
+            return _pool(self.session.run(None, feed)[0], mask, self.meta["pooling"])[0]
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return l2_normalise(np.stack(list(pool.map(one, range(len(texts))))).astype(np.float32))
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -136,16 +157,25 @@ def _quiet():
         logging.disable(level)
 
 
-def _session(path: Path, device: str):
-    """An ONNX Runtime session on the CUDA provider when asked for and installed, else the CPU one."""
+def _providers() -> list[str]:
+    return list(_require("onnxruntime", "onnxruntime").get_available_providers())
+
+
+def _thread_budget() -> int:
+    """The thread budget of the PyTorch path (torch.set_num_threads / the process's limits apply to both)."""
+    return max(1, int(_require("torch", "torch").get_num_threads()))
+
+
+def _session(path: Path, device: str, threads: int | None = None):
+    """An ONNX Runtime session on the CUDA provider when asked for and installed, else the CPU one, computing on
+    `threads` threads (None: the whole budget)."""
     ort = _require("onnxruntime", "onnxruntime")
     providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+    if device.startswith("cuda") and "CUDAExecutionProvider" in _providers():
         providers.insert(0, "CUDAExecutionProvider")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # The thread budget of the PyTorch path (torch.set_num_threads / the process's limits apply to both).
-    options.intra_op_num_threads = int(_require("torch", "torch").get_num_threads())
+    options.intra_op_num_threads = int(threads or _thread_budget())
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if ort_spins() else "0")
     return ort.InferenceSession(str(path), options, providers=providers)
 

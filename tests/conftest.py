@@ -11,6 +11,23 @@ import pytest
 
 from tests._servers import find_pg_bin, start_postgres
 
+# Numeric libraries' thread pools (OpenMP: PyTorch, LightGBM; OpenBLAS / MKL: numpy; Rayon: the tokenizers) size
+# themselves to every core of the machine; under `make test` each worker then ran two or more threads on two cores
+# beside the other worker's, and small tensors paid for threads that mostly waited. The variables below are read
+# when a library starts, and are inherited by the processes a test starts (CLI runs, notebook kernels, Ray nodes).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
+
+
+def pytest_configure(config):
+    """In an xdist worker: the machine's cores split between the workers (at least one thread each), unless the
+    caller set a variable itself. Runs before any test module is imported, so before numpy or torch start."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, threads)
+
+
 # The test files that take longest (seconds summed over their tests, `make test ARGS=--durations=0` on 2 cores),
 # longest first. `make test` hands whole files to its workers in collection order (`--dist loadfile
 # --no-loadscope-reorder`), so these start first and the many short files fill in at the end: left to xdist's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,25 @@ def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_call(tmp_path):
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(together, reversed_)
 
+
+
+def test_int8_texts_encoded_side_by_side_equal_one_call_at_a_time_on_every_thread(tmp_path, monkeypatch):
+    """On a CPU the int8 encoder runs its one-text calls in as many threads as the budget, one ONNX Runtime thread
+    each: the vectors (and their order) are those of calls made one at a time on a multi-threaded session."""
+    from smp.features import _onnx
+
+    folder = str(_onnx.onnx_model_dir(tiny_sentence_dir(), int8=True, models=tmp_path / "models"))
+    words = "the cat sat on a mat while dogs and birds watched from the old wooden fence".split()
+    texts = [" ".join(words[: 1 + (7 * i) % len(words)]) for i in range(40)]
+    monkeypatch.setattr(_onnx, "_thread_budget", lambda: 3)
+    side_by_side = _onnx.OnnxSentenceEncoder(folder, "cpu")
+    assert side_by_side.workers == 3
+    one_at_a_time = _onnx.OnnxSentenceEncoder(folder, "cpu")
+    one_at_a_time.workers, one_at_a_time.session = 1, _onnx._session(Path(folder) / "model.onnx", "cpu", threads=2)
+    a = side_by_side.encode(texts, batch_size=64, max_seq_length=None)
+    np.testing.assert_array_equal(a, one_at_a_time.encode(texts, batch_size=64, max_seq_length=None))
+    assert a.shape[0] == len(texts) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a[5], side_by_side.encode([texts[5]], batch_size=64, max_seq_length=None)[0])
 
 def test_feature_cache_keys_name_the_resolved_backend(frame, monkeypatch):
     """An `auto` backend resolves per machine; the feature cache key follows, so a GPU run never loads CPU outputs."""
