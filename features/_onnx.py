@@ -89,8 +89,7 @@ class OnnxSentenceEncoder:
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
         # int8 encodes one text per call (see `encode`): on a CPU the calls run side by side, each on one thread of
         # the budget, rather than one at a time over all of it (a single short text keeps two threads poorly busy).
-        cpu = not (device.startswith("cuda") and "CUDAExecutionProvider" in _providers())
-        self.workers = _thread_budget() if self.meta["int8"] and cpu else 1
+        self.workers = _thread_budget() if self.meta["int8"] and not _on_cuda(device) else 1
         self.session = _session(Path(folder) / "model.onnx", device, threads=1 if self.workers > 1 else None)
 
     def encode(self, texts: Sequence[str], *, batch_size: int, max_seq_length: int | None) -> np.ndarray:
@@ -157,8 +156,10 @@ def _quiet():
         logging.disable(level)
 
 
-def _providers() -> list[str]:
-    return list(_require("onnxruntime", "onnxruntime").get_available_providers())
+def _on_cuda(device: str) -> bool:
+    """Whether a session for `device` runs on the CUDA provider: asked for and installed."""
+    ort = _require("onnxruntime", "onnxruntime")
+    return device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def _thread_budget() -> int:
@@ -170,9 +171,7 @@ def _session(path: Path, device: str, threads: int | None = None):
     """An ONNX Runtime session on the CUDA provider when asked for and installed, else the CPU one, computing on
     `threads` threads (None: the whole budget)."""
     ort = _require("onnxruntime", "onnxruntime")
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in _providers():
-        providers.insert(0, "CUDAExecutionProvider")
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if _on_cuda(device) else ["CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = int(threads or _thread_budget())

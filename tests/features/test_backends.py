@@ -138,7 +138,6 @@ def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_call(tmp_path):
     np.testing.assert_array_equal(together, reversed_)
 
 
-
 def test_int8_texts_encoded_side_by_side_equal_one_call_at_a_time_on_every_thread(tmp_path, monkeypatch):
     """On a CPU the int8 encoder runs its one-text calls in as many threads as the budget, one ONNX Runtime thread
     each: the vectors (and their order) are those of calls made one at a time on a multi-threaded session."""
@@ -156,6 +155,7 @@ def test_int8_texts_encoded_side_by_side_equal_one_call_at_a_time_on_every_threa
     np.testing.assert_array_equal(a, one_at_a_time.encode(texts, batch_size=64, max_seq_length=None))
     assert a.shape[0] == len(texts) and np.isfinite(a).all()
     np.testing.assert_array_equal(a[5], side_by_side.encode([texts[5]], batch_size=64, max_seq_length=None)[0])
+
 
 def test_feature_cache_keys_name_the_resolved_backend(frame, monkeypatch):
     """An `auto` backend resolves per machine; the feature cache key follows, so a GPU run never loads CPU outputs."""
