@@ -397,10 +397,10 @@ Wall time {wall:.0f}s ({ran} variants run, {jobs} at a time).
 
 def plot_ablation(table: pd.DataFrame, path: Path, *, title: str) -> None:
     """Delta SRC and delta MAE of each variant against the full configuration (bars left of 0: the part helps)."""
-    from .report import plt
+    from .report import new_figure
 
     t = table[table["variant"] != "full"].iloc[::-1]
-    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.4 * len(t) + 1.2)), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(11, max(3, 0.4 * len(t) + 1.2)), sharey=True)
     for ax, m, better in ((axes[0], "src", 1), (axes[1], "mae", -1)):
         d = t[f"delta_{m}"].fillna(0)
         ax.barh(t["variant"], d, color=["tab:red" if better * x < 0 else "tab:green" for x in d],
@@ -411,4 +411,3 @@ def plot_ablation(table: pd.DataFrame, path: Path, *, title: str) -> None:
     fig.suptitle(f"{title} (full: SRC {full['src']:.4f}, MAE {full['mae']:.4f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -123,13 +123,10 @@ def _markdown(table: pd.DataFrame, stats: dict, source: str, run_dir: Path) -> s
 
 
 def _plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .report import new_figure
 
     t = table[table["term"] != "intercept"].iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(t) + 1.5))
+    fig, ax = new_figure(figsize=(6.5, 0.5 * len(t) + 1.5))
     err = np.vstack([t["coef"] - t["ci_low"], t["ci_high"] - t["coef"]])
     colors = ["tab:red" if p < 0.05 else "tab:gray" for p in t["p_value"]]
     for i, (coef, color) in enumerate(zip(t["coef"], colors)):
@@ -141,7 +138,6 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
     write_exclusive(path, buf.getvalue())  # never overwrite
 
 

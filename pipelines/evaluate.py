@@ -146,10 +146,10 @@ Final model over {len(result['seeds'])} seed(s): forward SRC {mean['src']:.4f} +
 
 
 def plot_forward(result: dict, preds: pd.DataFrame, path: Path) -> None:
-    from .report import plt
+    from .report import new_figure
 
     t = forward_table(result)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (a, b) = new_figure(1, 2, figsize=(11, 4.5))
     first = preds[preds["seed"] == preds["seed"].iloc[0]]
     a.scatter(first["label"], first["final"], s=6, alpha=0.5)
     lo, hi = float(first["label"].min()), float(first["label"].max())
@@ -166,4 +166,3 @@ def plot_forward(result: dict, preds: pd.DataFrame, path: Path) -> None:
     b.set_title("CV vs forward SRC")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -30,7 +30,7 @@ from smp.ensembles.importance import permutation_importance, summarise_permutati
 from smp.features import FeatureSet
 
 from .config import RunConfig
-from .report import plot_importance
+from .report import group_colours, group_legend, new_figure, plot_importance
 
 PERM_COLUMNS = ["perm_src_drop", "perm_src_drop_std", "perm_mae_rise"]
 
@@ -163,20 +163,13 @@ Gain: normalised per model, mean over folds and level-1 models. {how}
     return {"seconds": tables.seconds, "permutation": perm is not None}
 
 
-def _colours(groups) -> dict:
-    import matplotlib.pyplot as plt
-
-    return {g: plt.cm.tab10(i % 10) for i, g in enumerate(sorted(set(groups)))}
-
-
 def plot_importance_groups(g: pd.DataFrame, path: Path) -> None:
     """Per group: summed gain (left) and the SRC drop of permuting the group (right, when computed)."""
-    from .report import plt
-
     has_perm = "perm_src_drop" in g.columns
-    fig, axes = plt.subplots(1, 2 if has_perm else 1, figsize=(11 if has_perm else 6, max(3, 0.35 * len(g) + 1)))
-    axes = np.atleast_1d(axes)
-    colours = _colours(g["group"])
+    fig, axes = new_figure(1, 2 if has_perm else 1, figsize=(11 if has_perm else 6, max(3, 0.35 * len(g) + 1)),
+                           squeeze=False)
+    axes = axes[0]
+    colours = group_colours(g["group"])
     order = g.iloc[::-1]
     axes[0].barh(order["group"], order["gain"].fillna(0), color=[colours[x] for x in order["group"]])
     axes[0].set_xlabel("summed normalised gain")
@@ -189,28 +182,21 @@ def plot_importance_groups(g: pd.DataFrame, path: Path) -> None:
         axes[1].set_title("permutation by group")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_permutation(imp: pd.DataFrame, path: Path, top: int = 20) -> None:
     """Top features by permutation SRC drop, coloured by group, with the fold standard deviation."""
-    from matplotlib.patches import Patch
-
-    from .report import plt
-
     t = imp.sort_values("perm_src_drop", ascending=False).head(top).iloc[::-1]
-    colours = _colours(imp["group"].fillna(""))
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(t) + 1)))
+    colours = group_colours(imp["group"].fillna(""))
+    fig, ax = new_figure(figsize=(8, max(3, 0.28 * len(t) + 1)))
     ax.barh(t["feature"], t["perm_src_drop"], xerr=t["perm_src_drop_std"].fillna(0),
             color=[colours[x] for x in t["group"].fillna("")])
     ax.axvline(0, color="k", lw=0.8)
-    ax.legend(handles=[Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(t["group"])],
-              fontsize=8, loc="lower right", title="group")
+    group_legend(ax, colours, t["group"])
     ax.set_xlabel("SRC drop when permuted (OOF, mean over folds and models)")
     ax.set_title(f"top {len(t)} features by permutation importance")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:

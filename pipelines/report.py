@@ -4,22 +4,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # headless: runs write files, never open windows
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .config import RunConfig
 
-from .config import RunConfig  # noqa: E402
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplots):
+    """A figure and its axes (`Figure.subplots`) outside pyplot: a plot written to a file never opens a window nor
+    switches the caller's backend (a notebook keeps its inline plots), and needs no closing. matplotlib is imported
+    here, on first use: at import it cost ~0.4 s in every process that only trains or predicts."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
+def group_colours(groups) -> dict:
+    """One tab10 colour per feature group, in sorted order (the same group gets the same colour in every plot)."""
+    from matplotlib import colormaps
+
+    return {g: colormaps["tab10"](i % 10) for i, g in enumerate(sorted(set(groups)))}
+
+
+def group_legend(ax, colours: dict, shown) -> None:
+    """A legend of the groups among `shown`, in their plot colours."""
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(shown)], fontsize=8,
+              loc="lower right", title="group")
 
 
 def plot_predictions(y: np.ndarray, pred: np.ndarray, path: Path, *, title: str) -> None:
     """Left: distributions of true labels and OOF predictions; right: predicted vs true with the y = x line."""
     keep = np.isfinite(pred)
     y, pred = y[keep], pred[keep]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (a, b) = new_figure(1, 2, figsize=(11, 4.5))
     bins = np.linspace(min(y.min(), pred.min()), max(y.max(), pred.max()), 50)
     a.hist(y, bins=bins, alpha=0.55, label="true")
     a.hist(pred, bins=bins, alpha=0.55, label="predicted (OOF)")
@@ -36,23 +56,19 @@ def plot_predictions(y: np.ndarray, pred: np.ndarray, path: Path, *, title: str)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_importance(imp: pd.DataFrame, path: Path, top: int = 30) -> None:
     """Top features by normalised gain, coloured by feature group."""
     top_imp = imp.head(top).iloc[::-1]
-    groups = sorted(imp["group"].unique()) if len(imp) else []
-    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(top_imp) + 1)))
+    colours = group_colours(imp["group"])
+    fig, ax = new_figure(figsize=(8, max(3, 0.28 * len(top_imp) + 1)))
     ax.barh(top_imp["feature"], top_imp["importance"], color=[colours[g] for g in top_imp["group"]])
-    handles = [Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(top_imp["group"])]
-    ax.legend(handles=handles, fontsize=8, loc="lower right", title="group")
+    group_legend(ax, colours, top_imp["group"])
     ax.set_xlabel("normalised gain (mean over folds and models)")
     ax.set_title(f"top {len(top_imp)} features")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:

@@ -268,10 +268,7 @@ def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
 def write_training_files(d: Path, trained: Trained) -> None:
     """`tuning/<name>.json` + `tuning/<name>_trials.csv` + `plots/tuning_<name>.png`; `pseudo.json` + plot;
     `fold_blend_2_weights.csv` (per-fold blend weights)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .report import new_figure
 
     for lv in trained.ensemble.levels:
         for name, r in lv.items():
@@ -288,7 +285,7 @@ def write_training_files(d: Path, trained: Trained) -> None:
         (d / "tuning" / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         r.trials.to_csv(d / "tuning" / f"{name}_trials.csv", index=False)
         done = r.trials[r.trials["state"].astype(str).str.endswith("COMPLETE")]
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = new_figure(figsize=(6, 3.5))
         if len(done):
             vals = done["value"].to_numpy(dtype=float)
             best = np.maximum.accumulate(vals) if r.metric != "mae" else np.minimum.accumulate(vals)
@@ -300,12 +297,11 @@ def write_training_files(d: Path, trained: Trained) -> None:
         ax.set_title(f"tuning {name} ({r.n_finished} finished trials)")
         fig.tight_layout()
         fig.savefig(d / "plots" / f"tuning_{name}.png", dpi=100)
-        plt.close(fig)
     if trained.pseudo_history:
         rows = [{"round": h.round, "n_selected": h.n_selected, "cv": h.score, "accepted": h.accepted, **h.info}
                 for h in trained.pseudo_history]
         (d / "pseudo.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig, ax = new_figure(figsize=(5, 3.5))
         ax.plot([r["round"] for r in rows], [r["cv"] for r in rows], marker="o")
         for r in rows:
             ax.annotate(f"{r['n_selected']} rows", (r["round"], r["cv"]), fontsize=8)
@@ -314,4 +310,3 @@ def write_training_files(d: Path, trained: Trained) -> None:
         fig.tight_layout()
         (d / "plots").mkdir(exist_ok=True)
         fig.savefig(d / "plots" / "pseudo_rounds.png", dpi=100)
-        plt.close(fig)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from catboost import CatBoostRegressor, Pool
 
 from ._base import Model, register_model
 
 
-def _pool(X: pd.DataFrame, y=None, weight=None) -> Pool:
+def _pool(X: pd.DataFrame, y=None, weight=None):
+    """CatBoost's Pool of `X` (catboost is imported on first use: with IPython's widget code it costs ~0.2 s at the
+    start of every process, used or not)."""
+    from catboost import Pool
+
     cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
     if cats:
         X = X.copy(deep=False)  # copy-on-write: the replaced columns are new, every other column is shared
@@ -59,6 +62,8 @@ class CatBoostModel(Model):
     def _fit(self, X, y, X_val, y_val, sample_weight):
         p = self.library_params()
         stop = p.pop("early_stopping_rounds")
+        from catboost import CatBoostRegressor
+
         self.model_ = CatBoostRegressor(**p, verbose=False, allow_writing_files=False)
         eval_set = _pool(X_val, y_val) if X_val is not None and stop else None
         self.model_.fit(_pool(X, y, sample_weight), eval_set=eval_set,

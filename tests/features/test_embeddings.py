@@ -13,6 +13,7 @@ from smp.features._embedding import prompt_texts
 from smp.features._rowcache import RowCache, RowStore, row_hashes
 from tests._data import make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
+from tests._tiny_sentence import tiny_sentence_dir
 
 
 def _gen(name: str, params: dict | None = None):
@@ -98,11 +99,13 @@ def test_row_cache_skips_failed_rows_and_corrupt_shards(tmp_path):
 
 
 def test_sentence_embeds_only_new_rows_on_grown_data(frame, tmp_path):
+    # Row bookkeeping, not vectors: the tiny random BERT (the shipped MiniLM embeds the module's frame once, below).
+    params = {"model": tiny_sentence_dir(), "n_components": 4}
     store = RowStore(tmp_path)
-    first = get_generator("sentence", {"n_components": 4}).use_rows(store)
+    first = get_generator("sentence", params).use_rows(store)
     first.fit_transform(frame.iloc[:100])
     assert (first.rows_computed_, first.rows_cached_) == (100, 0)
-    grown = get_generator("sentence", {"n_components": 4}).use_rows(RowStore(tmp_path))  # a later run, same folder
+    grown = get_generator("sentence", params).use_rows(RowStore(tmp_path))  # a later run, same folder
     grown.fit_transform(frame)
     seen = set(prompt_texts(frame.iloc[:100], grown.fields))
     n_new = sum(t not in seen for t in prompt_texts(frame, grown.fields))
@@ -111,13 +114,14 @@ def test_sentence_embeds_only_new_rows_on_grown_data(frame, tmp_path):
 
 
 def test_build_features_reports_rows_and_reuses_them(frame, tmp_path):
-    specs = [FeatureSpec("sentence", {"n_components": 4}), FeatureSpec("image_stats")]
+    tiny = tiny_sentence_dir()
+    specs = [FeatureSpec("sentence", {"model": tiny, "n_components": 4}), FeatureSpec("image_stats")]
     fs = build_features(frame, specs, cache=FeatureCache(tmp_path), progress=False)
     assert (tmp_path / "rows").is_dir()
     assert [g.rows_computed_ > 0 for g in fs.static_generators] == [True, True]
     # A new reduction size misses the feature cache but takes every vector from the row cache.
-    fs2 = build_features(frame, [FeatureSpec("sentence", {"n_components": 5})], cache=FeatureCache(tmp_path),
-                         progress=False)
+    fs2 = build_features(frame, [FeatureSpec("sentence", {"model": tiny, "n_components": 5})],
+                         cache=FeatureCache(tmp_path), progress=False)
     assert (fs2.static_generators[0].rows_computed_, fs2.static_generators[0].rows_cached_) == (0, len(frame))
     fs3 = build_features(frame, specs, cache=FeatureCache(tmp_path), progress=False)
     assert fs3.cache_hits == 2
