@@ -121,21 +121,3 @@ def test_ray_fold_fits_equal_the_plain_loop(ray_cluster):
         np.testing.assert_array_equal(ref[key].test_pred, got[key].test_pred)
         assert [s["src"] for s in ref[key].fold_scores] == [s["src"] for s in got[key].fold_scores]
     assert RayEngine().map(_slow_first, list(range(5))) == list(range(5))
-
-
-def test_ray_run_equals_local_run(ray_cluster, tmp_path):
-    """`engine = "ray"` in a config: the same run folder predictions as the default local run."""
-    from smp.pipelines.config import config_from_dict
-    from smp.pipelines.datasets.synthetic import generate_smpd_image
-    from smp.pipelines.run import run
-    from tests.pipelines.test_run import small_config
-
-    data = generate_smpd_image(tmp_path / "smpd", n_posts=600, n_users=60, seed=5, image_size=0, progress=False)
-    runs = {}
-    for engine in ("local", "ray"):
-        raw = small_config(tmp_path / engine, data, engine=engine)
-        raw["models"] = [{"key": "lgbm", "params": {"n_estimators": 40, "num_leaves": 7}}, {"key": "ridge"}]
-        runs[engine] = run(config_from_dict(raw), progress=False)
-    for name in ("oof.parquet", "test_pred.parquet"):
-        a, b = pd.read_parquet(runs["local"] / name), pd.read_parquet(runs["ray"] / name)
-        pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -1,7 +1,8 @@
 """`smp run --engine ray` on a real Ray cluster: a head started with `ray start --head` and worker nodes that join it
 with `ray start --address=...`, each its own raylet process tree with 1 CPU (see tests/_servers.py).
 
-The fold fits must run on more than one node and give the local engine's predictions bit for bit; a worker node
+The fold fits must run on more than one node and give the local engine's predictions bit for bit (the one test of
+`engine = "ray"` in a run: tests/ensembles/test_engine.py checks the engine's fold fits and timeouts); a worker node
 SIGKILLed while it fits a fold must lead to the task being retried elsewhere and the same predictions, or a clear
 error when retries are off, never a hang.
 """
