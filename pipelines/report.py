@@ -31,7 +31,8 @@ def group_legend(ax, colours: dict, shown) -> None:
     """A legend of the groups among `shown`, in their plot colours."""
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=g or "?") for g, c in colours.items() if g in set(shown)], fontsize=8,
+    shown = set(shown)
+    ax.legend(handles=[Patch(color=c, label=g or "?") for g, c in colours.items() if g in shown], fontsize=8,
               loc="lower right", title="group")
 
 
