@@ -22,7 +22,10 @@ SMALL = os.environ.get("SMP_NOTEBOOK_SMALL", "") not in ("", "0")
 # Paths in the bundled configs are relative to the repository root, the parent of notebooks/.
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 OUT = Path(os.environ.get("SMP_NOTEBOOK_OUT") or ROOT / "runs")
-CACHE = str(OUT / "cache") if SMALL else str(ROOT / ".smp" / "cache")'''
+CACHE = str(OUT / "cache") if SMALL else str(ROOT / ".smp" / "cache")
+# Small mode's text embeddings use the recipe's model (the shipped MiniLM, distilled once into the static model: ~40 s
+# of CPU) unless SMP_NOTEBOOK_TEXT_MODEL names another local sentence-transformers folder (the suite's tiny one).
+TEXT_MODEL = os.environ.get("SMP_NOTEBOOK_TEXT_MODEL") or None'''
 
 FIT = '''p = smp.Predictor(cfg, progress=not SMALL).fit(posts)
 p.leaderboard().round(4)'''
@@ -92,7 +95,7 @@ ABL = nb(
     '''cfg = smp.load_config("default").evolve(output={"runs_dir": str(OUT), "cache_dir": CACHE})
 ONLY = None  # every variant; e.g. ["no_user", "no_text"] for a quicker look
 if SMALL:
-    cfg = smoke_config(cfg, n_posts=300)
+    cfg = smoke_config(cfg, n_posts=300, text_model=TEXT_MODEL)
     ONLY = ["no_user"]
 posts, _ = load_posts(cfg, progress=not SMALL)
 print(cfg.name, len(posts), "posts;", [s.name for s in cfg.features])''',
@@ -114,7 +117,7 @@ if data.is_dir() and not SMALL:
     print(f"real data: {{data}}")
 else:
     print(f"{{data}} is missing or small mode is on: the {name} recipe on a small synthetic set instead")
-    cfg = smoke_config(cfg, n_posts=300)
+    cfg = smoke_config(cfg, n_posts=300, text_model=TEXT_MODEL)
     posts, _ = load_posts(cfg, progress=False)
     ONLY = ["single_split"]
 print(cfg.name, len(posts), "posts;", [s.name for s in cfg.features])''',

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from tests._tiny_sentence import tiny_sentence_dir
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
@@ -43,12 +46,19 @@ def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SMP_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("SMP_NOTEBOOK_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The tiny random BERT for the text embeddings: distilling the shipped MiniLM costs ~40 s of CPU, more than the
+    # rest of the three notebooks; test_static_embedding's slow test distils the shipped model itself.
+    monkeypatch.setenv("SMP_NOTEBOOK_TEXT_MODEL", tiny_sentence_dir())
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=300,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     folders = [p for p in (tmp_path / "out").iterdir() if p.name.endswith("-ablation")]
     assert len(folders) == 1 and (folders[0] / "ablation.csv").is_file()
+    resolved = tomllib.loads((folders[0] / "config.resolved.toml").read_text())
+    # Small mode ran the tiny model, not a distillation of MiniLM (the SMPD-Image recipe has no text embedding).
+    models = [f["params"].get("model") for f in resolved["features"] if f["name"] in ("static_embedding", "sentence")]
+    assert set(models) == ({tiny_sentence_dir()} if path.stem != "smpd_image" else set())
     text = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs)
     assert "image/png" in text and "delta_src" in text

@@ -11,9 +11,9 @@ import pytest
 import tomli_w
 
 import smp.pipelines.ablate as ablate_mod
-from smp.pipelines.ablate import ablate, plan_variants
+from smp.pipelines.ablate import ablate, plan_variants, smoke_config
 from smp.pipelines.cli import main
-from smp.pipelines.config import config_from_dict
+from smp.pipelines.config import config_from_dict, load_config
 from smp.pipelines.datasets.synthetic import generate_smpd_image
 
 FEATURES = ["user_profile", "user_posts", "time", "text_stats", "user_target"]
@@ -35,6 +35,22 @@ def raw_config(tmp_path, data_dir, **over) -> dict:
     }
     raw.update(over)
     return raw
+
+
+def test_smoke_config_puts_the_given_text_model_in_every_text_embedding(tmp_path):
+    cfg = load_config("default").evolve(output={"runs_dir": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "c")})
+    plain = smoke_config(cfg, n_posts=60, n_users=10)
+    swapped = smoke_config(cfg, n_posts=60, n_users=10, text_model="/models/tiny")
+    assert [s.name for s in swapped.features] == [s.name for s in plain.features]
+    changed = {a.name: b.params for a, b in zip(plain.features, swapped.features) if a.params != b.params}
+    assert changed == {
+        "static_embedding": {"n_components": 16, "model": "/models/tiny"},
+        "crossmodal": {"image_resolution": 32, "title_tags": False, "text_encoder": "static_embedding",
+                       "text_model": "/models/tiny"},
+        "clusters": {"blocks": ["static_embedding", "image_encoder"], "levels": [8, 32], "dims": 16,
+                     "block_params": {"image_encoder": {"resolution": 32}, "static_embedding": {"model": "/models/tiny"}}},
+    }
+    assert not [s for s in plain.features if {"model", "text_model"} & set(s.params)]  # None keeps the recipe's
 
 
 def test_plan_variants_groups_components_and_generic_sections(tmp_path):
