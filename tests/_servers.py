@@ -226,8 +226,9 @@ class RayCluster:
 
     def add_node(self, *, num_cpus: int = 1, timeout: float = 90) -> RayNode:
         head = not self.nodes
+        # One log monitor per machine, as Ray asks (more would each push every node's logs): the head's.
         args = ["--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.root}"] if head \
-            else [f"--address={self.address}"]
+            else [f"--address={self.address}", "--include-log-monitor=false"]
         log = self.root / f"node{len(self.nodes)}.log"
         cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", *args, "--block", f"--num-cpus={num_cpus}",
                "--num-gpus=0", f"--node-ip-address={RAY_HOST}", "--object-store-memory=80000000",

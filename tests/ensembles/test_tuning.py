@@ -1,15 +1,10 @@
-"""Optuna tuning: spaces (FixedTrial), per-fold pruning reports, reuse/retune, two workers on one SQLite study,
-and a killed tuning process whose study resumes."""
+"""Optuna tuning: spaces (FixedTrial), per-fold pruning reports, reuse/retune, two workers on one SQLite study.
+A tuning process SIGKILLed mid-study and resumed by the next one: tests/pipelines/test_tune_workers.py (`smp tune`
+processes on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
 
 import numpy as np
 import optuna
@@ -18,9 +13,6 @@ import pytest
 
 from smp.ensembles import get_model, make_folds
 from smp.ensembles.tuning import search_spaces, CVObjective, get_space, params_from_trial, redact, tune
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _data(n=240, seed=0):
     rng = np.random.default_rng(seed)
@@ -97,72 +89,6 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     workers = {t.user_attrs.get("worker") for t in finished if "worker" in t.user_attrs}
     assert len(workers) == 2 and os.getpid() not in workers
     assert len({t.number for t in study.trials}) == len(study.trials)
-
-
-SCRIPT = """
-import sys, numpy as np, pandas as pd
-from smp.ensembles import make_folds
-from smp.ensembles.tuning import tune
-
-def main():
-    rng = np.random.default_rng(0)
-    n = 240
-    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "noise": rng.normal(size=n)})
-    y = 2 * X["a"].to_numpy() - X["b"].to_numpy() + rng.normal(0, 0.5, n)
-    folds = make_folds(X, scheme="kfold", n_splits=3, seed=0)
-    r = tune("lgbm", X, y, folds, base_params={"n_estimators": 40, "num_threads": 1}, n_trials=int(sys.argv[2]),
-             storage=sys.argv[1], study_prefix="resume")
-    print("DONE", r.study_name, r.n_finished)
-
-if __name__ == "__main__":
-    main()
-"""
-
-
-def test_killed_tuning_process_resumes_the_same_study(tmp_path):
-    script = tmp_path / "tune_script.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    url = f"sqlite:///{tmp_path / 'resume.db'}"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, str(script), url, "200"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    name, done_before = None, []
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline:  # wait until some trials are committed, then kill it hard
-            time.sleep(0.5)
-            try:
-                summaries = optuna.get_all_study_summaries(url)
-            except Exception:
-                continue
-            if summaries:
-                name = summaries[0].study_name
-                study = optuna.load_study(study_name=name, storage=url)
-                done_before = [t.number for t in study.trials if t.state.is_finished()]
-                if len(done_before) >= 3:
-                    break
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert len(done_before) >= 3, "the tuning process committed no trials in time"
-    before = optuna.load_study(study_name=name, storage=url)
-    n_before = len(before.trials)
-    # The budget of the second session is set after the kill: trials finish faster than the poll on an idle
-    # machine, so a fixed budget could already be spent by the killed process.
-    n_trials = len([t for t in before.trials if t.state.is_finished()]) + 5
-
-    out = subprocess.run([sys.executable, str(script), url, str(n_trials)], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert f"DONE {name}" in out.stdout  # the same study, loaded, not a new one
-    after = optuna.load_study(study_name=name, storage=url)
-    assert len(optuna.get_all_study_summaries(url)) == 1
-    finished = [t for t in after.trials if t.state.is_finished()]
-    assert len(finished) >= n_trials  # the total budget, counted over both sessions
-    new_numbers = [t.number for t in after.trials[n_before:]]
-    assert new_numbers and min(new_numbers) >= n_before  # trial numbers continue
-    assert all(t.number in {u.number for u in after.trials} for t in before.trials if t.state.is_finished())
 
 
 def test_fold_generators_stay_per_fold_after_one_fold_at_a_time_tuning():

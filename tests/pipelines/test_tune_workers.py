@@ -1,6 +1,7 @@
 """`smp tune` worker processes on one study, on PostgreSQL (a real server, see tests/_servers.py) and SQLite: two
-workers share the trial budget; a worker SIGKILLed mid-trial is found by the heartbeat, its trial failed and
-retried with the same parameters, and the budget counts only finished trials."""
+workers share the trial budget; a worker SIGKILLed mid-trial (after finishing some trials) is found by the heartbeat,
+its trial failed and retried with the same parameters; the next process resumes the same study, keeps the finished
+trials, and the budget counts only finished trials, over both processes."""
 
 from __future__ import annotations
 
@@ -87,11 +88,12 @@ def test_killed_worker_trial_is_failed_and_retried(kind, tune_config, tmp_path, 
             try:
                 storage = storage or optuna.storages.RDBStorage(url)
                 studies = storage.get_all_studies()
-                running = studies and storage.get_all_trials(studies[0]._study_id, states=(TrialState.RUNNING,))
+                trials = storage.get_all_trials(studies[0]._study_id) if studies else []
             except Exception:  # the worker is still creating the schema
-                storage, running = None, []
-            # Mid-trial: its first fold is reported, the other two are still fitting.
-            victim = next((t for t in running or [] if t.intermediate_values), None)
+                storage, trials = None, []
+            # Mid-trial (its first fold is reported, the other two are still fitting), with trials finished before.
+            if sum(t.state == TrialState.COMPLETE for t in trials) >= 2:
+                victim = next((t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values), None)
         assert victim is not None, f"no trial seen mid-run: {worker.stderr.read()[-3000:] if worker.poll() else ''}"
         os.kill(worker.pid, signal.SIGKILL)
     finally:
@@ -113,6 +115,9 @@ def test_killed_worker_trial_is_failed_and_retried(kind, tune_config, tmp_path, 
           f"{after[victim.number].state.name}; states before {Counter(s.name for s in before.values())}, "
           f"after {Counter(t.state.name for t in after.values())}")
     assert after[victim.number].state == TrialState.FAIL  # failed through the heartbeat, by the next worker
+    # The killed process's finished trials stay in the one study, and the next process numbers its trials after them.
+    assert all(after[n].state == s for n, s in before.items() if s == TrialState.COMPLETE) and n_done >= 2
+    assert min(set(after) - set(before)) == len(before)
     retries = [t for t in after.values() if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retries) == 1 and retries[0].params == victim.params  # queued again with the same parameters
     assert retries[0].state == TrialState.COMPLETE and retries[0].user_attrs["worker"] != worker.pid
