@@ -29,23 +29,25 @@ def pytest_configure(config):
 
 
 # The test files that take longest (seconds summed over their tests, `make test ARGS=--durations=0` on a fresh clone,
-# 2 cores, 2026-12-03), longest first. `make test` hands whole files to its workers in collection order (`--dist
-# loadfile --no-loadscope-reorder`), so these start first and the many short files fill in at the end: left to
-# xdist's default order (files with the most tests first) the notebooks and the server tests started last and ran alone.
+# 2 cores, 2026-12-03's evening run), longest first. `make test` hands whole files to its workers in collection order
+# (`--dist loadfile --no-loadscope-reorder`), so these start first and the many short files fill in at the end: left
+# to xdist's default order (files with the most tests first) the notebooks and the server tests started last and ran
+# alone.
 LONGEST_FILES = (
-    "tests/notebooks/test_notebooks.py",  # 110 s (it distils the session's static model)
-    "tests/pipelines/test_ray_cluster.py",  # 60
-    "tests/pipelines/test_tune_workers.py",  # 47
-    "tests/pipelines/test_smpd_video.py",  # 47 where the real data is present (skipped otherwise)
-    "tests/features/test_contract.py",  # 47
-    "tests/test_leakage.py",  # 46
-    "tests/pipelines/test_retrain.py",  # 26
-    "tests/pipelines/test_run.py",  # 26
-    "tests/features/test_embeddings.py",  # 26
-    "tests/ensembles/test_tuning.py",  # 26
-    "tests/ensembles/test_engine.py",  # 26
-    "tests/pipelines/test_quality.py",  # 20
-    "tests/pipelines/test_runfolder_checks.py",  # 18
+    "tests/notebooks/test_notebooks.py",  # 57 s (three kernels)
+    "tests/pipelines/test_ray_cluster.py",  # 50
+    "tests/pipelines/test_tune_workers.py",  # 42
+    "tests/pipelines/test_smpd_video.py",  # 41 where the real data is present (skipped otherwise)
+    "tests/test_leakage.py",  # 40
+    "tests/features/test_contract.py",  # 30
+    "tests/ensembles/test_engine.py",  # 25
+    "tests/pipelines/test_retrain.py",  # 22
+    "tests/pipelines/test_run.py",  # 21
+    "tests/features/test_embeddings.py",  # 20
+    "tests/pipelines/test_quality.py",  # 19
+    "tests/pipelines/test_tracking.py",  # 13
+    "tests/pipelines/test_runfolder_checks.py",  # 12
+    "tests/ensembles/test_tuning.py",  # 12
 )
 
 
