@@ -48,7 +48,8 @@ def test_smoke_config_puts_the_given_text_model_in_every_text_embedding(tmp_path
         "crossmodal": {"image_resolution": 32, "title_tags": False, "text_encoder": "static_embedding",
                        "text_model": "/models/tiny"},
         "clusters": {"blocks": ["static_embedding", "image_encoder"], "levels": [8, 32], "dims": 16,
-                     "block_params": {"image_encoder": {"resolution": 32}, "static_embedding": {"model": "/models/tiny"}}},
+                     "block_params": {"image_encoder": {"resolution": 32},
+                                      "static_embedding": {"model": "/models/tiny"}}},
     }
     assert not [s for s in plain.features if {"model", "text_model"} & set(s.params)]  # None keeps the recipe's
 
