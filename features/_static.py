@@ -12,29 +12,17 @@ runs once per source model and parameters. A model2vec folder given by path is l
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ._encoders import _require, l2_normalise, model_identity, resolve_device, sentence_folder
+from ._encoders import _require, is_static_folder, l2_normalise, model_identity, resolve_device, sentence_folder
 from ._modelcache import cached_model_dir
 
 SIF_COEFFICIENT = 1e-4  # model2vec's default token weighting
 # sentence-transformers pooling modes that model2vec's distillation can reproduce, in its own names.
 _POOLING = {"mean": "mean", "cls": "first", "lasttoken": "last"}
-
-
-def is_static_folder(model: str) -> bool:
-    """A local model2vec folder: config.json with `"model_type": "model2vec"`."""
-    cfg = Path(model) / "config.json"
-    if not cfg.is_file():
-        return False
-    try:
-        return json.loads(cfg.read_text()).get("model_type") == "model2vec"
-    except (OSError, ValueError):
-        return False
 
 
 def static_identity(model: str, dims: int | None) -> str:

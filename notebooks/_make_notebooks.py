@@ -24,7 +24,8 @@ ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 OUT = Path(os.environ.get("SMP_NOTEBOOK_OUT") or ROOT / "runs")
 CACHE = str(OUT / "cache") if SMALL else str(ROOT / ".smp" / "cache")
 # Small mode's text embeddings use the recipe's model (the shipped MiniLM, distilled once into the static model: ~40 s
-# of CPU) unless SMP_NOTEBOOK_TEXT_MODEL names another local sentence-transformers folder (the suite's tiny one).
+# of CPU) unless SMP_NOTEBOOK_TEXT_MODEL names another local sentence-transformers or model2vec folder (the suite's
+# tiny one).
 TEXT_MODEL = os.environ.get("SMP_NOTEBOOK_TEXT_MODEL") or None'''
 
 FIT = '''p = smp.Predictor(cfg, progress=not SMALL).fit(posts)

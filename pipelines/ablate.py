@@ -153,7 +153,9 @@ def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_est
     generators that need columns the synthetic set lacks are dropped, with a log line naming them. `text_model`
     (a local sentence-transformers folder) replaces the model of every text embedding of the recipe (`sentence`,
     `static_embedding`, crossmodal's text side, cluster blocks of those): the shipped MiniLM costs ~40 s of CPU
-    to distil into the static model on first use, more than the rest of a smoke run; None keeps the config's.
+    to distil into the static model on first use, more than the rest of a smoke run; None keeps the config's. A
+    model2vec folder serves recipes whose text embeddings are all static (loaded as it is, no distillation); a
+    sentence model given one names it in its error.
     """
     v = cfg.evolve(
         name=f"{cfg.name}-smoke",

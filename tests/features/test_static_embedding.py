@@ -167,3 +167,10 @@ def test_the_shipped_minilm_folder_reads_as_a_distillation_source():
     folder = sentence_folder(MINILM, poolings=tuple(_static._POOLING), use="model2vec distillation")
     assert folder.pooling == "mean" and (Path(folder.transformer) / "config.json").is_file()
 
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_sentence_encoder_given_a_static_folder_names_it(frame, backend):
+    gen = get_generator("sentence", {"model": tiny_static_dir(), "backend": backend, "n_components": None})
+    with pytest.raises(ValueError, match=r"is a model2vec \(static\) model: `static_embedding` reads it"):
+        gen.fit_transform(frame)

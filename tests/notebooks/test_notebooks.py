@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._tiny_sentence import tiny_sentence_dir
+from tests._tiny_sentence import tiny_static_dir
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
@@ -46,9 +46,10 @@ def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SMP_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("SMP_NOTEBOOK_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    # The tiny random BERT for the text embeddings: distilling the shipped MiniLM costs ~40 s of CPU, more than the
-    # rest of the three notebooks; test_static_embedding's slow test distils the shipped model itself.
-    monkeypatch.setenv("SMP_NOTEBOOK_TEXT_MODEL", tiny_sentence_dir())
+    # The tiny random BERT's static model for the text embeddings (their recipes embed text statically only):
+    # distilling the shipped MiniLM costs ~40 s of CPU, more than the rest of the three notebooks;
+    # test_static_embedding's slow test distils the shipped model itself.
+    monkeypatch.setenv("SMP_NOTEBOOK_TEXT_MODEL", tiny_static_dir())
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=300,
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -58,7 +59,7 @@ def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
     resolved = tomllib.loads((folders[0] / "config.resolved.toml").read_text())
     # Small mode ran the tiny model, not a distillation of MiniLM (the SMPD-Image recipe has no text embedding).
     models = [f["params"].get("model") for f in resolved["features"] if f["name"] in ("static_embedding", "sentence")]
-    assert set(models) == ({tiny_sentence_dir()} if path.stem != "smpd_image" else set())
+    assert set(models) == ({tiny_static_dir()} if path.stem != "smpd_image" else set())
     text = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs)
     assert "image/png" in text and "delta_src" in text
