@@ -14,6 +14,7 @@ import pytest
 from smp.ensembles import get_model, make_folds
 from smp.ensembles.tuning import search_spaces, CVObjective, get_space, params_from_trial, redact, tune
 
+
 def _data(n=240, seed=0):
     rng = np.random.default_rng(seed)
     X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "noise": rng.normal(size=n)})

@@ -168,7 +168,6 @@ def test_the_shipped_minilm_folder_reads_as_a_distillation_source():
     assert folder.pooling == "mean" and (Path(folder.transformer) / "config.json").is_file()
 
 
-
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_a_sentence_encoder_given_a_static_folder_names_it(frame, backend):
     gen = get_generator("sentence", {"model": tiny_static_dir(), "backend": backend, "n_components": None})
