@@ -11,8 +11,11 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
+# AutoGluon, the peer the evaluation suite compares with, in a virtual environment of its own (benchmarks only)
+AGVENV ?= .agvenv
+AUTOGLUON := autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3
 
-.PHONY: install run test test-slow bench clean
+.PHONY: install run test test-slow bench clean agvenv suite
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,8 +34,22 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
+$(AGVENV)/.installed:
+	$(PY) -m venv $(AGVENV)
+	$(AGVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AGVENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(AGVENV)/bin/python -m pip install --quiet "$(AUTOGLUON)"
+	touch $@
+
+agvenv: $(AGVENV)/.installed
+
+# The evaluation suite: smp, AutoGluon, LightGBM on raw columns and the median on forward windows of SMP-Video and
+# the popbench tables (benchmarks/bench_suite.py; AutoGluon's predictions are cached in benchmarks/results/)
+suite: $(STAMP) $(AGVENV)/.installed
+	$(BIN)/python benchmarks/bench_suite.py --ag-python $(AGVENV)/bin/python $(ARGS)
+
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)
 
 clean:
-	rm -rf $(VENV) .smp .pytest_cache
+	rm -rf $(VENV) $(AGVENV) .smp .pytest_cache

@@ -1,4 +1,5 @@
-"""smp against the real peer, AutoGluon, on the same forward split of SMP-Video (issue 11).
+"""smp against the real peer, AutoGluon, on one forward split of SMP-Video (`bench_suite.py` runs the same
+comparison on several windows of four tables, with intervals).
 
 The split: the labelled SMP-Video posts sorted by post_time; the earliest 80% train, the latest 20% are scored
 (exactly `smp evaluate --holdout-frac 0.2`'s split). AutoGluon gets the raw columns (posts + videos + users joined,
@@ -161,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             res = smp.evaluate_frame(cfg, frame, holdout_frac=args.holdout_frac, seeds=[seed])
             wall = time.perf_counter() - t
             pred = res["_predictions"].set_index("post_id")["final"]
-            add(f"smp {cfg.name}", seed, pred, wall, f"final {res['seeds'][0]['final']}, "
-                f"CV SRC {res['seeds'][0]['models']['final']['cv']['src']:.4f}")
+            run = res["windows"][0]["runs"][0]
+            add(f"smp {cfg.name}", seed, pred, wall, f"final {run['final']}, "
+                f"CV SRC {run['models']['final']['cv']['src']:.4f}")
 
     table = pd.DataFrame(rows)
     smp_rows = table[table["system"].str.startswith("smp")]

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import atomic_write
+from smp._files import atomic_write, json_text
 from smp.ensembles import HOLDOUT_OF, MODELS
 from smp.features import GENERATORS, get_generator
 
@@ -205,26 +205,30 @@ def _specs_for(cfg: RunConfig) -> list:
 
 
 # ------------------------------------------------------------------------------------------------ running
-def run_variant(variant: Variant, vdir: Path, progress: bool = False, forward: float | None = None) -> dict:
+def run_variant(variant: Variant, vdir: Path, progress: bool = False, plan=None, seeds=None) -> dict:
     """Run one variant into `vdir/run` and write its summary `vdir/metrics.json` atomically (the resume marker).
 
-    With `forward` (a holdout fraction) the variant is scored by the forward evaluation instead (`vdir/forward`):
-    trained on the earliest posts, scored on the latest `forward` share; its CV score is kept beside."""
+    With `plan` (a `ForwardPlan`) the variant is scored by the forward evaluation instead (`vdir/forward`):
+    trained on the earlier posts of each window, scored on its block; its CV score is kept beside."""
     from .run import run
 
     if vdir.exists():  # an interrupted attempt: start the variant again from scratch
         shutil.rmtree(vdir)
     vdir.mkdir(parents=True)
     t = time.perf_counter()
-    if forward:
-        from .evaluate import evaluate
+    if plan is not None:
+        from .evaluate import evaluate, forward_table
 
-        d = evaluate(variant.cfg, holdout_frac=forward, out=vdir / "forward", progress=progress)
+        d = evaluate(variant.cfg, plan=plan, seeds=seeds, out=vdir / "forward", progress=progress)
         res = json.loads((d / "forward.json").read_text())
-        final = res["seeds"][0]["models"]["final"]
+        ft = forward_table(res)
+        final = ft[ft["model"] == "final"]
+        finals = sorted(set(final_name for w in res["windows"] for final_name in [r["final"] for r in w["runs"]]))
         summary = {
-            "variant": variant.name, "label": variant.label, "kind": variant.kind, "final": res["seeds"][0]["final"],
-            "overall": {**final["forward"], "n": res["split"]["held_back"]}, "cv": final["cv"], "folds": [],
+            "variant": variant.name, "label": variant.label, "kind": variant.kind, "final": ", ".join(finals),
+            "overall": {**{k: v["value"] for k, v in res["pooled"]["final"].items()},
+                        "n": sum(w["held_back"] for w in res["windows"])},
+            "cv": {"src": float(final["cv_src"].mean()), "mae": float(final["cv_mae"].mean())}, "folds": [],
             "seconds": time.perf_counter() - t, "run": "forward",
         }
         atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
@@ -239,6 +243,22 @@ def run_variant(variant: Variant, vdir: Path, progress: bool = False, forward: f
     }
     atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
     return summary
+
+
+def forward_verdicts(work: Path, variants: list[Variant], plan) -> list[dict]:
+    """Each variant against `full` on the same windows and seeds: the paired differences (variant - full) and
+    their verdicts (`smp compare`'s report)."""
+    from .paired import paired_report
+    from .evaluate import load_forward
+
+    full = load_forward(work / "variants" / "full" / "forward")
+    out = []
+    for v in variants:
+        if v.name == "full":
+            continue
+        rep = paired_report(full, load_forward(work / "variants" / v.name / "forward"), plan, names=("full", v.name))
+        out.append({"variant": v.name, "differences": rep["pooled_difference"], "verdicts": rep["verdicts"]})
+    return out
 
 
 def _jsonable(v):
@@ -280,16 +300,23 @@ def _warm_cache(cfg: RunConfig, progress: bool) -> None:
 
 
 def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, progress: bool = True,
-           only: list[str] | None = None, forward: float | None = None) -> Path:
+           only: list[str] | None = None, forward: float | None = None, plan=None,
+           seeds: list[int] | None = None) -> Path:
     """Run the ablation of `cfg` and return the finished folder (ablation.csv, ablation.md, plots/ablation.png).
 
     `jobs` variants run at once in separate processes (0: half the cores, at least 1). Interrupted? Call again
-    with `out` set to the same folder: finished variants are read back, the others run.
+    with `out` set to the same folder: finished variants are read back, the others run. `plan` (a `ForwardPlan`;
+    `forward` is the one-window shorthand) scores every variant on forward windows and adds each variant's paired
+    difference to `full` with its interval and verdict (`verdicts.json`).
     """
+    from .evaluate import ForwardPlan
+
     t0 = time.perf_counter()
     cfg = _absolute_paths(cfg)
+    if forward is not None and plan is None:
+        plan = ForwardPlan.of(1, forward)
     final_dir, work = ablation_dirs(cfg, out)
-    resolved = cfg.to_toml() + (f"\n# forward evaluation, holdout_frac = {forward}\n" if forward else "")
+    resolved = cfg.to_toml() + (f"\n# forward evaluation: {plan}, seeds {seeds}\n" if plan else "")
     if work.exists():
         started = (work / "config.resolved.toml").read_text() if (work / "config.resolved.toml").is_file() else ""
         if started != resolved:
@@ -314,23 +341,30 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
         _warm_cache(cfg, progress)
         from joblib import Parallel, delayed
 
-        tasks = (delayed(run_variant)(v, work / "variants" / v.name, False, forward) for v in todo)
+        tasks = (delayed(run_variant)(v, work / "variants" / v.name, False, plan, seeds) for v in todo)
         for s in Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")(tasks):
             done[s["variant"]] = s
             log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", s["variant"], s["overall"]["src"],
                      s["overall"]["mae"], s["seconds"])
     else:
         for v in todo:
-            s = run_variant(v, work / "variants" / v.name, progress, forward)
+            s = run_variant(v, work / "variants" / v.name, progress, plan, seeds)
             done[v.name] = s
             log.info("ablation: %-22s SRC %.4f  MAE %.4f  (%.0fs)", v.name, s["overall"]["src"], s["overall"]["mae"],
                      s["seconds"])
     table = ablation_table([done[v.name] for v in variants])
+    verdicts = forward_verdicts(work, variants, plan) if plan is not None else []
+    if verdicts:
+        (work / "verdicts.json").write_text(json_text(verdicts))
+        by_name = {v["variant"]: v for v in verdicts}
+        for m in ("src", "mae"):
+            table[f"delta_{m}_interval"] = [_interval_cell(by_name.get(n), m) for n in table["variant"]]
+        table["verdict"] = ["" if n not in by_name else "; ".join(by_name[n]["verdicts"][:2]) for n in table["variant"]]
     wall = time.perf_counter() - t0
     table.to_csv(work / "ablation.csv", index=False)
     (work / "plots").mkdir(exist_ok=True)
     plot_ablation(table, work / "plots" / "ablation.png", title=f"ablation: {cfg.name}")
-    (work / "ablation.md").write_text(ablation_markdown(table, cfg, wall, ran=len(todo), jobs=jobs, forward=forward))
+    (work / "ablation.md").write_text(ablation_markdown(table, cfg, wall, ran=len(todo), jobs=jobs, plan=plan))
     (work / "ablation.json").write_text(json.dumps(
         {"config": cfg.name, "metric": cfg.metric, "wall_seconds": wall, "variants_run": [v.name for v in todo],
          "variants_reused": [n for n in done if n not in {v.name for v in todo}], "jobs": jobs},
@@ -368,33 +402,51 @@ def ablation_table(summaries: list[dict]) -> pd.DataFrame:
     return t
 
 
+def _interval_cell(v: dict | None, metric: str) -> str:
+    if v is None:
+        return ""
+    d = v["differences"][metric]
+    return f"{d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+
+
 def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
-def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int,
-                      forward: float | None = None) -> str:
+def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int, plan=None) -> str:
     from .report import _md
 
     show = table.copy()
     show["MAPE %"] = 100 * show["mape"]
     show["delta MAPE %"] = 100 * show["delta_mape"]
     cols = ["variant", "description", "final", "src", "mae", "MAPE %", "delta_src", "delta_mae", "delta MAPE %"]
-    cols += ["cv_src", "cv_mae", "rows"] if forward else ["delta_src_fold_std", "src_fold_std", "rows"]
+    cols += ["cv_src", "cv_mae", "rows"] if plan else ["delta_src_fold_std", "src_fold_std", "rows"]
     show = show[cols].rename(
         columns={"src": "SRC", "mae": "MAE", "delta_src": "delta SRC", "delta_mae": "delta MAE",
                  "delta_src_fold_std": "delta SRC fold std", "src_fold_std": "SRC fold std", "cv_src": "CV SRC",
                  "cv_mae": "CV MAE"})
-    if forward:
+    if plan:
+        verdicts = ""
+        if "verdict" in table.columns:
+            v = table[table["variant"] != "full"][["variant", "delta_src_interval", "delta_mae_interval", "verdict"]]
+            verdicts = f"""## Each variant against full (paired, same windows and seeds)
+
+Differences are variant - full with {plan.level:.0%} paired bootstrap intervals over the held-back posts; a
+difference whose interval contains 0 is noise, and the part it removes is not shown to matter.
+
+{_md(v.rename(columns={"delta_src_interval": "delta SRC [interval]", "delta_mae_interval": "delta MAE [interval]"}))}
+"""
         return f"""# Forward ablation: {cfg.name}
 
-Every variant is the full configuration without one feature group or one training component, trained on the
-earliest {1 - forward:.0%} of the labelled posts by time and scored on the latest {forward:.0%} (`smp evaluate`;
-`rows` held-back posts, predicted through the `smp predict` path). Deltas are variant minus full: a negative delta
-SRC (or a positive delta MAE / MAPE) means the removed part helps on later posts. The CV columns are each variant's
-own cross-validated score on the training posts, for the CV-vs-forward gap.
+Every variant is the full configuration without one feature group or one training component, scored on
+{plan.describe()} (`smp evaluate`; `rows` held-back posts over all windows, predicted through the `smp predict`
+path; scores pooled over windows). Deltas are variant minus full: a negative delta SRC (or a positive delta MAE /
+MAPE) means the removed part helps on later posts. The CV columns are each variant's own cross-validated score on
+the training posts (mean over windows), for the CV-vs-forward gap.
 
 {_md(show)}
+
+{verdicts}
 
 ![ablation](plots/ablation.png)
 

@@ -48,22 +48,73 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace):
+    """The forward windows of `--windows`, `--span` (or `--holdout-frac`) and `--sliding`."""
+    from .evaluate import ForwardPlan
+
+    return ForwardPlan.of(args.windows, args.span, sliding=args.sliding)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     cfg = _config(args)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
-    evaluate(cfg, holdout_frac=args.holdout_frac, seeds=seeds, out=args.out, progress=not args.quiet)
+    folder = evaluate(cfg, plan=_plan(args), seeds=_seeds(args.seeds), out=args.out, progress=not args.quiet)
+    print((folder / "forward.md").read_text().split("## Every window")[0].rstrip())
     return 0
+
+
+def _args_windows(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--windows", type=int, default=1, metavar="K",
+                   help="forward windows: K consecutive blocks of the latest labelled posts, each scored by a fit on "
+                        "the posts before it")
+    p.add_argument("--span", "--holdout-frac", dest="span", type=float, default=None, metavar="FRAC",
+                   help="share of the labelled posts the windows score (default 0.2 for one window, 0.4 for several)")
+    p.add_argument("--sliding", action="store_true",
+                   help="each window trains on as many posts as the first one has, right before it (default: "
+                        "expanding, every earlier post)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each per window (default: the "
+                                                 "config's seed)")
 
 
 def _args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
-    p.add_argument("--holdout-frac", type=float, default=0.2,
-                   help="the latest fraction of labelled posts (by post_time) held back and scored (default 0.2)")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each (default: the config's seed)")
+    _args_windows(p)
     p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-forward)")
     p.add_argument("--data", default=None, help="override [data].path")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    folder = compare(args.a, args.b, plan=_plan(args), seeds=_seeds(args.seeds), data=args.data, out=args.out,
+                     progress=not args.quiet)
+    report = json.loads((folder / "compare.json").read_text())
+    print("\n".join(report["verdicts"]))
+    print(f"(A = {args.a}, B = {args.b}; details in {folder / 'compare.md'})")
+    return 0
+
+
+def _args_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="config name, TOML path, or CONFIG:VARIANT (an ablation variant)")
+    p.add_argument("b", metavar="B", help="the system compared with A (the differences are B - A)")
+    _args_windows(p)
+    p.set_defaults(windows=4)
+    p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-A-vs-B-compare)")
+    p.add_argument("--data", default=None, help="override [data].path of both systems")
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    """`--seeds 0,1,2`: distinct integers; a bad or repeated one names the flag."""
+    if text is None:
+        return None
+    parts = [s.strip() for s in text.split(",")]
+    if not all(s.lstrip("-").isdigit() for s in parts):
+        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}")
+    seeds = [int(s) for s in parts]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds repeats a seed ({text!r}): the same seed gives the same fit")
+    return seeds
 
 
 def _tracker(cfg, args: argparse.Namespace):
@@ -87,8 +138,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     cfg = _config(args)
     only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
     tracker = _tracker(cfg, args)
+    plan = None
+    if args.windows or args.forward:
+        from .evaluate import ForwardPlan
+
+        plan = ForwardPlan.of(args.windows or 1, args.forward)
     track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only,
-                                    forward=args.forward))
+                                    plan=plan, seeds=_seeds(args.seeds)))
     return 0
 
 
@@ -103,6 +159,10 @@ def _args_ablate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forward", type=float, default=None, metavar="FRAC",
                    help="score every variant by the forward evaluation (train on the earliest posts, score the latest "
                         "FRAC, e.g. 0.2) instead of CV (default: CV)")
+    p.add_argument("--windows", type=int, default=None, metavar="K",
+                   help="score every variant on K forward windows over the latest FRAC (--forward; default 0.4) and "
+                        "give each variant's paired difference to full with its interval and verdict")
+    p.add_argument("--seeds", default=None, help="with --windows / --forward: comma-separated seeds, one fit each")
     _args_mlflow(p)
 
 
@@ -365,8 +425,10 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "ablate": ("run the config and each variant without a feature group / training component; ablation table",
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
-    "evaluate": ("forward score: train on the earliest labelled posts, score the latest (beside CV)",
-                 _args_evaluate, _cmd_evaluate),
+    "evaluate": ("forward scores over K windows of later posts, each trained on the posts before it, with "
+                 "intervals", _args_evaluate, _cmd_evaluate),
+    "compare": ("two configs (or a config and an ablation variant) on the same forward windows: paired "
+                "differences with intervals and a verdict", _args_compare, _cmd_compare),
     "tune": ("Optuna-tune level-1 learners on CV (resumable study, --workers N processes)", _args_tune, _cmd_tune),
     "synth": ("write a synthetic SMPD-Image dataset (official layout, small images)", _args_synth, _cmd_synth),
     "retrain": ("train a challenger and promote it if it beats the champion (cron-safe)", _args_retrain,

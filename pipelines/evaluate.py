@@ -1,24 +1,25 @@
-"""`smp evaluate`: the forward score, the one that predicts the leaderboard.
+"""`smp evaluate`: forward scores over rolling windows of later posts, with bootstrap confidence intervals.
 
 SMP Challenge test posts are always later than the training posts, and cross-validation on this data overstates
-later posts. The forward evaluation repeats what a team does, on labelled data: the earliest `1 - holdout_frac`
-of the labelled posts by `post_time` (ties by post_id) are the training posts, the latest `holdout_frac` play the
-new posts. The whole recipe is fitted on the training posts (with the data's unlabelled test posts beside them, as
-`smp run` fits), then the held-back posts are predicted through the `smp predict` path (`Predictor.predict`:
-training posts plus the new ones, nothing else) and scored: SRC, MAE, MSE, MAPE per model, beside the CV scores of
-the same fit and their gap.
+later posts. The forward evaluation repeats what a team does, on labelled data, over several windows
+(`pipelines/windows.py`): for each of K consecutive blocks of the latest labelled posts, the whole recipe is fitted
+on the posts before the block (with the data's unlabelled test posts beside them, as `smp run` fits), and the
+block is predicted through the `smp predict` path and scored: SRC, MAE, MSE, MAPE per model, beside the CV scores of
+the same fit. Scores are given per window and pooled (the mean over windows), each with a bootstrap interval over
+posts (`ensembles/intervals.py`); one window of a few hundred posts cannot tell 0.01 SRC from noise.
 
     runs/<timestamp>-<name>-forward/
-      forward.json          per seed and model: CV and forward scores, the gap; the split; timings
-      forward.md            the table
-      forward_pred.parquet  post_id, post_time, label, seed, one column per model
-      plots/forward.png     forward predicted vs true of the final model, and CV vs forward SRC per model
+      forward.json          per window, seed and model: CV and forward scores; pooled scores with intervals
+      forward.md            the tables
+      forward_pred.parquet  post_id, post_time, label, window, seed, one column per model
+      plots/forward.png     forward SRC / MAE of the final model per window with intervals; CV vs forward SRC
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,143 +27,270 @@ import pandas as pd
 
 from smp._files import json_text, staged_dir
 from smp.ensembles import score_all
+from smp.ensembles.intervals import BOOT_METRICS, Resamples
 
 from .api import Predictor
 from .config import RunConfig
+from .prepare import row_store
 from .run import load_posts, new_run_dir
+from .windows import forward_split, forward_windows
+
+__all__ = ["ForwardPlan", "evaluate", "evaluate_frame", "forward_split", "forward_table", "load_forward",
+           "scored_windows", "window_arrays", "write_forward"]
 
 log = logging.getLogger("smp")
+SCORES = ("src", "mae", "mse", "mape", "smp")
 
 
-def forward_split(frame: pd.DataFrame, holdout_frac: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(fit frame, held-back posts): the latest `holdout_frac` of the labelled posts by post_time become new
-    posts; the fit frame keeps the earlier labelled posts and every unlabelled (test) post."""
-    if not 0.0 < holdout_frac < 1.0:
-        raise ValueError(f"`0 < holdout_frac < 1` must hold, but got holdout_frac={holdout_frac!r}")
-    labelled = frame[frame["split"].eq("train")]
-    n_hold = int(round(holdout_frac * len(labelled)))
-    if n_hold < 2 or len(labelled) - n_hold < 2:
-        raise ValueError(f"holdout_frac={holdout_frac} of {len(labelled)} labelled posts leaves too few posts on "
-                         "one side (at least 2 each)")
-    order = labelled.sort_values(["post_time", "post_id"], kind="mergesort")
-    held = order.iloc[-n_hold:]
-    fit = frame.drop(index=held.index).reset_index(drop=True)
-    return fit, held.reset_index(drop=True)
+@dataclass(frozen=True)
+class ForwardPlan:
+    """Which forward windows to score: `windows` blocks over the latest `span` of the labelled posts, expanding
+    (every earlier post trains) or `sliding` (a fixed number of posts right before each block)."""
+
+    windows: int = 1
+    span: float = 0.2
+    sliding: bool = False
+    n_boot: int = 2000
+    level: float = 0.95
+
+    @classmethod
+    def of(cls, windows: int = 1, span: float | None = None, **kw) -> "ForwardPlan":
+        """Default span: 0.2 for one window (the latest fifth), 0.4 for several (four blocks of 10% with K=4)."""
+        return cls(windows, span if span is not None else (0.2 if windows == 1 else 0.4), **kw)
+
+    def describe(self) -> str:
+        kind = "sliding" if self.sliding else "expanding"
+        return f"{self.windows} {kind} window(s) over the latest {self.span:.0%} of the labelled posts"
 
 
-def evaluate_frame(cfg: RunConfig, frame: pd.DataFrame, *, holdout_frac: float = 0.2, seeds: list[int] | None = None,
-                   progress: bool = False) -> dict:
-    """Forward scores (and the CV scores of the same fit) of `cfg` on `frame`, for each seed."""
-    fit_frame, held = forward_split(frame, holdout_frac)
+def _predictor(cfg: RunConfig | None, seed: int, progress: bool) -> Predictor:
+    """The recipe for one seed: `cfg`, or the automatic preset (None) chosen on each window's own training posts."""
+    return Predictor(cfg.evolve(seed=seed) if cfg is not None else None, seed=None if cfg else seed,
+                     progress=progress)
+
+
+def fit_window(cfg: RunConfig | None, fit: pd.DataFrame, held: pd.DataFrame, seed: int, *,
+               progress: bool = False) -> tuple[dict, pd.DataFrame]:
+    """Fit the recipe on `fit`, predict `held` with every model: (per-model CV and forward scores, predictions)."""
+    t = time.perf_counter()
+    p = _predictor(cfg, seed, progress).fit(fit)
+    fit_s = time.perf_counter() - t
+    board = p.leaderboard().set_index("model")
+    final = p.trained_.ensemble.final  # the leaderboard name of the final model (`<x>_cal` when calibrated)
+    new = held.assign(split="test", label=np.nan).reset_index(drop=True)
+    preds = p.fitted_.predict(p.train_posts_, new, rows=row_store(p.cfg_, progress))
     y = held["label"].to_numpy(dtype=float)
-    new = held.assign(split="test", label=np.nan)
-    runs, preds = [], []
-    for seed in seeds if seeds is not None else [cfg.seed]:
-        t = time.perf_counter()
-        p = Predictor(cfg.evolve(seed=seed), progress=progress).fit(fit_frame)
-        fit_s = time.perf_counter() - t
-        board = p.leaderboard().set_index("model")
-        final = p.trained_.ensemble.final  # the leaderboard name of the final model (`<x>_cal` when calibrated)
-        models = {}
-        pred_cols = {}
-        for name in list(board.index) + ["final"]:
-            pred = p.predict(new, model=name).to_numpy()
-            pred_cols[name] = pred
-            cv = board.loc[final if name == "final" else name]
-            fwd = score_all(y, pred)
-            models[name] = {"cv": {k: float(cv[k]) for k in ("src", "mae", "mse", "mape", "smp")},
-                            "forward": {k: fwd[k] for k in ("src", "mae", "mse", "mape", "smp")},
-                            "gap_src": float(cv["src"] - fwd["src"]), "gap_mae": float(fwd["mae"] - cv["mae"])}
-        runs.append({"seed": seed, "final": final, "models": models, "fit_seconds": fit_s,
-                     "seconds": time.perf_counter() - t})
-        preds.append(pd.DataFrame({"post_id": held["post_id"], "post_time": held["post_time"], "label": y,
-                                   "seed": seed, **pred_cols}))
-        log.info("forward (seed %d): final %s  SRC %.4f  MAE %.4f  MAPE %.4f  (CV SRC %.4f, gap %+.4f; %.0fs)",
-                 seed, final, models["final"]["forward"]["src"], models["final"]["forward"]["mae"],
-                 models["final"]["forward"]["mape"], models["final"]["cv"]["src"], models["final"]["gap_src"], fit_s)
-    finals = pd.DataFrame([r["models"]["final"]["forward"] for r in runs])
-    return {
-        "config": cfg.name, "metric": cfg.metric, "holdout_frac": holdout_frac,
-        "split": {"train": int(fit_frame["split"].eq("train").sum()), "unlabelled": int(fit_frame["split"].eq("test").sum()),
-                  "held_back": len(held), "train_until": str(fit_frame.loc[fit_frame["split"].eq("train"), "post_time"].max()),
-                  "held_from": str(held["post_time"].min()), "held_until": str(held["post_time"].max())},
-        "seeds": runs,
-        "final_forward_mean": finals.mean().to_dict(), "final_forward_std": finals.std(ddof=0).to_dict(),
-        "_predictions": pd.concat(preds, ignore_index=True),
-    }
+    models = {}
+    for name in list(board.index) + ["final"]:
+        cv = board.loc[final if name == "final" else name]
+        fwd = score_all(y, preds[name].to_numpy(dtype=float))
+        models[name] = {"cv": {k: float(cv[k]) for k in SCORES}, "forward": {k: fwd[k] for k in SCORES},
+                        "bias": float(np.mean(preds[name].to_numpy(dtype=float) - y)),
+                        "gap_src": float(cv["src"] - fwd["src"]), "gap_mae": float(fwd["mae"] - cv["mae"])}
+    run = {"seed": seed, "config": p.cfg_.name, "final": final, "models": models, "fit_seconds": fit_s,
+           "seconds": time.perf_counter() - t}
+    return run, preds[list(board.index) + ["final"]]
 
 
-def evaluate(cfg: RunConfig, *, holdout_frac: float = 0.2, seeds: list[int] | None = None,
-             out: str | Path | None = None, progress: bool = True) -> Path:
+def evaluate_frame(cfg: RunConfig | None, frame: pd.DataFrame, *, plan: ForwardPlan | None = None,
+                   holdout_frac: float | None = None, seeds: list[int] | None = None,
+                   progress: bool = False) -> dict:
+    """Forward scores of `cfg` (None: the automatic preset) on `frame` over `plan`'s windows, for each seed.
+
+    `holdout_frac` is the one-window shorthand (`ForwardPlan(1, holdout_frac)`). Returns the report dict written to
+    forward.json, plus `_predictions` (a DataFrame of every held-back post's predictions)."""
+    if plan is None:
+        plan = ForwardPlan.of(1, holdout_frac)
+    elif holdout_frac is not None:
+        raise ValueError("pass either plan or holdout_frac, not both")
+    seeds = list(seeds) if seeds is not None else [cfg.seed if cfg is not None else 0]
+    windows = forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)
+    out_windows, preds = [], []
+    for w in windows:
+        runs = []
+        for seed in seeds:
+            run, pred = fit_window(cfg, w.fit, w.held, seed, progress=progress)
+            runs.append(run)
+            preds.append(pd.DataFrame({"post_id": w.held["post_id"], "post_time": w.held["post_time"],
+                                       "label": w.held["label"].to_numpy(dtype=float), "window": w.index,
+                                       "seed": seed}).join(pred))
+            f = run["models"]["final"]
+            log.info("forward window %d/%d (seed %d): final %s  SRC %.4f  MAE %.4f  MAPE %.4f  (CV SRC %.4f; "
+                     "%.0fs)", w.index, len(windows), seed, run["final"], f["forward"]["src"], f["forward"]["mae"],
+                     f["forward"]["mape"], f["cv"]["src"], run["fit_seconds"])
+        out_windows.append({**w.describe(), "runs": runs})
+    predictions = pd.concat(preds, ignore_index=True)
+    name = cfg.name if cfg is not None else out_windows[0]["runs"][0]["config"]
+    result = {"config": name, "metric": cfg.metric if cfg is not None else "src", "plan": plan.__dict__,
+              "described": plan.describe(), "seeds": seeds, "windows": out_windows}
+    result.update(scored_windows(predictions, plan))
+    result["_predictions"] = predictions
+    return result
+
+
+def scored_windows(predictions: pd.DataFrame, plan: ForwardPlan) -> dict:
+    """Per window and pooled forward scores with bootstrap intervals, for every model predicted in every window
+    and seed (`final` always): {"pooled": {model: {metric: interval}}, "per_window": [{model: {metric: ...}}]}."""
+    base = {"post_id", "post_time", "label", "window", "seed"}
+    models = [c for c in predictions.columns if c not in base and predictions[c].notna().all()]
+    ys, by_model = window_arrays(predictions, models)
+    draws = Resamples.draw([len(y) for y in ys], n_boot=plan.n_boot, seed=0, level=plan.level)
+    pooled = {m: {k: draws.score(ys, by_model[m], k).as_dict() for k in BOOT_METRICS} for m in models}
+    per_window = []
+    for i in range(len(ys)):
+        one = Resamples((draws.indices[i],), plan.level)
+        per_window.append({m: {k: one.score([ys[i]], [by_model[m][i]], k).as_dict() for k in BOOT_METRICS}
+                           for m in ("final",)})
+    return {"pooled": pooled, "per_window": per_window}
+
+
+def window_arrays(predictions: pd.DataFrame, models: list[str]) -> tuple[list, dict[str, list]]:
+    """(labels per window, model -> per window a (seeds x posts) prediction matrix), posts in one order."""
+    ys, by_model = [], {m: [] for m in models}
+    for _, part in predictions.groupby("window", sort=True):
+        seeds = sorted(part["seed"].unique())
+        first = part[part["seed"] == seeds[0]].sort_values("post_id")
+        ys.append(first["label"].to_numpy(dtype=float))
+        for m in models:
+            by_model[m].append(np.stack([part[part["seed"] == s].sort_values("post_id")[m].to_numpy(dtype=float)
+                                         for s in seeds]))
+    return ys, by_model
+
+
+def evaluate(cfg: RunConfig, *, plan: ForwardPlan | None = None, holdout_frac: float | None = None,
+             seeds: list[int] | None = None, out: str | Path | None = None, progress: bool = True) -> Path:
     """`smp evaluate`: the forward evaluation of `cfg` into a new folder (see the module docstring)."""
     t0 = time.perf_counter()
     final_dir = new_run_dir(cfg, out, suffix="-forward")
     frame, _ = load_posts(cfg, progress=progress)
-    result = evaluate_frame(cfg, frame, holdout_frac=holdout_frac, seeds=seeds, progress=progress)
+    plan = plan or ForwardPlan.of(1, holdout_frac)
+    forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)  # too-small windows fail before any fit
+    result = evaluate_frame(cfg, frame, plan=plan, seeds=seeds, progress=progress)
     preds = result.pop("_predictions")
     result["seconds"] = time.perf_counter() - t0
     with staged_dir(final_dir) as tmp:
-        (tmp / "forward.json").write_text(json_text(result))
-        preds.to_parquet(tmp / "forward_pred.parquet", index=False)
+        write_forward(tmp, result, preds)
         (tmp / "config.resolved.toml").write_text(cfg.to_toml())
-        (tmp / "forward.md").write_text(forward_markdown(result))
-        (tmp / "plots").mkdir()
-        plot_forward(result, preds, tmp / "plots" / "forward.png")
     log.info("forward evaluation: %s", final_dir)
     return final_dir
 
 
+def load_forward(folder: str | Path) -> dict:
+    """A forward evaluation folder read back: forward.json with its `_predictions`."""
+    import json
+
+    folder = Path(folder)
+    result = json.loads((folder / "forward.json").read_text())
+    result["_predictions"] = pd.read_parquet(folder / "forward_pred.parquet")
+    return result
+
+
+def write_forward(folder: Path, result: dict, preds: pd.DataFrame) -> None:
+    """forward.json, forward.md, forward_pred.parquet and plots/forward.png into `folder`."""
+    (folder / "forward.json").write_text(json_text(result))
+    preds.to_parquet(folder / "forward_pred.parquet", index=False)
+    (folder / "forward.md").write_text(forward_markdown(result))
+    (folder / "plots").mkdir(exist_ok=True)
+    plot_forward(result, folder / "plots" / "forward.png")
+
+
 def forward_table(result: dict) -> pd.DataFrame:
-    """One row per seed and model: CV and forward SRC / MAE / MAPE and the gaps."""
+    """One row per window, seed and model: CV and forward SRC / MAE / MAPE, the bias and the gaps."""
     rows = []
-    for r in result["seeds"]:
-        for name, m in r["models"].items():
-            rows.append({"seed": r["seed"], "model": name, "final": name == "final" or name == r["final"],
-                         **{f"cv_{k}": m["cv"][k] for k in ("src", "mae", "mape")},
-                         **{f"fwd_{k}": m["forward"][k] for k in ("src", "mae", "mape")},
-                         "gap_src": m["gap_src"], "gap_mae": m["gap_mae"]})
+    for w in result["windows"]:
+        for r in w["runs"]:
+            for name, m in r["models"].items():
+                rows.append({"window": w["window"], "seed": r["seed"], "model": name,
+                             "final": name == "final" or name == r["final"],
+                             **{f"cv_{k}": m["cv"][k] for k in ("src", "mae", "mape")},
+                             **{f"fwd_{k}": m["forward"][k] for k in ("src", "mae", "mape")},
+                             "bias": m["bias"], "gap_src": m["gap_src"], "gap_mae": m["gap_mae"]})
+    return pd.DataFrame(rows)
+
+
+def _interval_text(iv: dict) -> str:
+    return f"{iv['value']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]"
+
+
+def pooled_table(result: dict) -> pd.DataFrame:
+    """One row per model: pooled forward SRC / MAE / MSE / MAPE with intervals, and the mean CV scores."""
+    t = forward_table(result)
+    cv = t.groupby("model")[["cv_src", "cv_mae", "bias"]].mean()
+    rows = []
+    for name, scores in result["pooled"].items():
+        rows.append({"model": name, **{k: _interval_text(scores[k]) for k in BOOT_METRICS},
+                     "bias": cv.loc[name, "bias"], "cv_src": cv.loc[name, "cv_src"], "cv_mae": cv.loc[name, "cv_mae"]})
+    order = {"final": -1.0}
+    return pd.DataFrame(rows).sort_values("model", key=lambda s: s.map(lambda m: order.get(m, 0.0)), kind="stable")
+
+
+def window_table(result: dict) -> pd.DataFrame:
+    """One row per window: its posts and times, and the final model's scores with intervals."""
+    rows = []
+    for w, scores in zip(result["windows"], result["per_window"]):
+        rows.append({"window": w["window"], "train": w["train"], "held_back": w["held_back"],
+                     "held_from": w["held_from"][:10], "held_until": w["held_until"][:10],
+                     **{k: _interval_text(scores["final"][k]) for k in ("src", "mae", "mape")},
+                     "finals": ", ".join(sorted({r["final"] for r in w["runs"]}))})
     return pd.DataFrame(rows)
 
 
 def forward_markdown(result: dict) -> str:
     from .report import _md
 
-    t = forward_table(result)
-    s = result["split"]
-    mean, std = result["final_forward_mean"], result["final_forward_std"]
+    p = result["plan"]
     return f"""# Forward evaluation: {result['config']}
 
-Trained on the earliest {s['train']} labelled posts (until {s['train_until']}; {s['unlabelled']} unlabelled posts
-beside them), scored on the latest {s['held_back']} ({s['held_from']} .. {s['held_until']}), predicted through
-the `smp predict` path. `gap_src` = CV SRC - forward SRC (positive: CV overstates later posts).
+{result['described']}, seeds {result['seeds']}: each window trains the whole recipe on the labelled posts before it
+(unlabelled test posts beside them) and scores its block through the `smp predict` path. Intervals are
+{p['level']:.0%} bootstrap intervals over the held-back posts ({p['n_boot']} resamples, stratified by window);
+pooled = the mean over windows. `bias` = mean(prediction - label): negative means later posts are under-predicted.
 
-Final model over {len(result['seeds'])} seed(s): forward SRC {mean['src']:.4f} +- {std['src']:.4f}, MAE
-{mean['mae']:.4f} +- {std['mae']:.4f}, MAPE {mean['mape']:.4f} +- {std['mape']:.4f}.
+## Pooled over windows
 
-{_md(t.round(4))}
+{_md(pooled_table(result), floatfmt=".4f")}
+
+## Final model per window
+
+{_md(window_table(result))}
+
+## Every window, seed and model
+
+`gap_src` = CV SRC - forward SRC (positive: CV overstates later posts).
+
+{_md(forward_table(result).round(4))}
 
 ![forward](plots/forward.png)
 """
 
 
-def plot_forward(result: dict, preds: pd.DataFrame, path: Path) -> None:
+def plot_forward(result: dict, path: Path) -> None:
     from .report import new_figure
 
     t = forward_table(result)
-    fig, (a, b) = new_figure(1, 2, figsize=(11, 4.5))
-    first = preds[preds["seed"] == preds["seed"].iloc[0]]
-    a.scatter(first["label"], first["final"], s=6, alpha=0.5)
-    lo, hi = float(first["label"].min()), float(first["label"].max())
-    a.plot([lo, hi], [lo, hi], "r--", lw=1)
-    a.set_xlabel("true (held-back later posts)")
-    a.set_ylabel("predicted")
-    a.set_title("forward: final model")
+    fig, (a, b, c) = new_figure(1, 3, figsize=(15, 4.5))
+    x = [w["window"] for w in result["windows"]]
+    for ax, metric in ((a, "src"), (b, "mae")):
+        iv = [s["final"][metric] for s in result["per_window"]]
+        v = np.array([i["value"] for i in iv])
+        err = np.array([[i["value"] - i["low"] for i in iv], [i["high"] - i["value"] for i in iv]])
+        ax.errorbar(x, v, yerr=err, fmt="o", capsize=4, label="forward (final)")
+        cv = t[t["model"] == "final"].groupby("window")[f"cv_{metric}"].mean()
+        ax.plot(cv.index, cv.to_numpy(), "x", color="C1", label="CV of the same fit")
+        pooled = result["pooled"]["final"][metric]
+        ax.axhspan(pooled["low"], pooled["high"], color="C0", alpha=0.12, label="pooled interval")
+        ax.set_xticks(x)
+        ax.set_xlabel("window (later ->)")
+        ax.set_ylabel(metric.upper())
+        ax.legend(fontsize=8)
+    a.set_title("forward SRC of the final model")
+    b.set_title("forward MAE of the final model")
     per = t.groupby("model")[["cv_src", "fwd_src"]].mean().sort_values("fwd_src")
     y = np.arange(len(per))
-    b.barh(y - 0.2, per["cv_src"], height=0.4, label="CV SRC")
-    b.barh(y + 0.2, per["fwd_src"], height=0.4, label="forward SRC")
-    b.set_yticks(y, per.index)
-    b.legend()
-    b.set_title("CV vs forward SRC")
+    c.barh(y - 0.2, per["cv_src"], height=0.4, label="CV SRC")
+    c.barh(y + 0.2, per["fwd_src"], height=0.4, label="forward SRC")
+    c.set_yticks(y, per.index)
+    c.legend(fontsize=8)
+    c.set_title("CV vs forward SRC (mean over windows)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -107,7 +107,8 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     write_engine_file(d, engine_info or {}, level1)
     # last, so that its timings include the writing of every other file
     _json(d / "metrics.json", {
-        "final": final, "metric": cfg.metric, "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
+        "final": final, "final_reason": trained.ensemble.final_reason, "metric": cfg.metric,
+        "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
         "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
                    for (name, r), lv in zip(results.items(), table["level"])},
         "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()

@@ -40,6 +40,7 @@ class Ensemble:
     pseudo: PseudoRows | None = None
     calibrated: dict[str, CVResult] = field(default_factory=dict)  # `<final>_cal` when [calibration] is on
     stack_seconds: float = 0.0  # wall time of the stack levels (level 2 and up) of this fit
+    final_reason: dict = field(default_factory=dict)  # why `final` was chosen (`choose_final`)
 
     @property
     def results(self) -> dict[str, CVResult]:
@@ -109,17 +110,43 @@ def fold_threads(cfg: RunConfig) -> int | None:
     return max(1, cores // (cores if n_jobs == -1 else n_jobs))
 
 
-def choose_final(results: dict[str, CVResult], final: str, metric: str) -> str:
-    """The result `final` names, or with "best" the one with the best CV `metric`."""
+def choose_final(results: dict[str, CVResult], final: str, metric: str,
+                 stacked: set[str] | frozenset[str] = frozenset()) -> tuple[str, dict]:
+    """(the final model, why): the result `final` names, or with "best" the stack unless a single model beats it
+    by more than the fold-to-fold noise.
+
+    CV scores of near-tied models differ by noise, and the one that wins CV by 0.0001 is no better on later posts.
+    So with "best", the best of the `stacked` results (level 2 and up: blends and stackers) is final unless the
+    result with the best CV beats it on the folds, paired: its mean per-fold gain must exceed the one-sided 95%
+    bound of a paired t-test over the folds. With no stack, the best CV result is final."""
     if final != "best":
         if final not in results:
             raise KeyError(f"stack.final {final!r} is not a result of this run; results: {sorted(results)}")
-        return final
+        return final, {"rule": "named", "final": final}
     sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
     scored = {k: r.scores[metric] for k, r in results.items() if np.isfinite(r.scores[metric])}
     if not scored:
         raise ValueError(f"no result has a finite CV {metric}")
-    return max(sorted(scored), key=lambda k: sign * scored[k])
+    best = max(sorted(scored), key=lambda k: sign * scored[k])
+    stack = [k for k in sorted(scored) if k in stacked]
+    if not stack or best in stacked:
+        return best, {"rule": "best CV" if not stack else "best CV (a stack result)", "final": best,
+                      "cv": scored[best]}
+    top = max(stack, key=lambda k: sign * scored[k])
+    gain = sign * np.array([a[metric] - b[metric] for a, b in zip(results[best].fold_scores,
+                                                                  results[top].fold_scores)], dtype=float)
+    gain = gain[np.isfinite(gain)]
+    why = {"best_single": best, "best_single_cv": scored[best], "stack": top, "stack_cv": scored[top],
+           "fold_gains": gain.tolist()}
+    if len(gain) < 2:
+        return top, {**why, "rule": "stack (too few folds to tell the single model from noise)", "final": top}
+    from scipy.stats import t as student
+
+    bound = float(student.ppf(0.95, len(gain) - 1) * gain.std(ddof=1) / np.sqrt(len(gain)))
+    why.update(mean_fold_gain=float(gain.mean()), noise_bound=bound)
+    if gain.mean() > bound:
+        return best, {**why, "rule": "single model beats the stack beyond fold noise", "final": best}
+    return top, {**why, "rule": "stack: the single model's lead is within fold noise", "final": top}
 
 
 def fold_cache(cfg: RunConfig) -> FoldCache | None:
@@ -156,9 +183,11 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
     for lv in levels:
         for name, r in lv.items():
             log.info("%-12s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
-    ens = Ensemble(level1, levels, "", pseudo, stack_seconds=time.perf_counter() - ts)
-    ens.final = choose_final(ens.results, cfg.stack.final, cfg.metric)
-    return ens
+    stacked = {name for lv in levels for name in lv}
+    final, why = choose_final({**level1, **{k: v for lv in levels for k, v in lv.items()}}, cfg.stack.final,
+                              cfg.metric, stacked)
+    log.info("final: %s (%s)", final, why["rule"])
+    return Ensemble(level1, levels, final, pseudo, stack_seconds=time.perf_counter() - ts, final_reason=why)
 
 
 ABSOLUTE_METRICS = ("mae", "mape", "smp")  # absolute-error metrics: LAD calibration lines, median guard on "auto"
@@ -202,7 +231,8 @@ def calibrate(prep: Prepared, ens: Ensemble) -> Ensemble:
     name = f"{base_name}_cal"
     log.info("%-12s CV SRC %.4f  MAE %.4f  (calibrated %s: %s)", name, res.scores["src"], res.scores["mae"],
              base_name, cal.describe())
-    return Ensemble(ens.level1, ens.levels, name, ens.pseudo, calibrated={name: res}, stack_seconds=ens.stack_seconds)
+    return Ensemble(ens.level1, ens.levels, name, ens.pseudo, calibrated={name: res}, stack_seconds=ens.stack_seconds,
+                    final_reason={**ens.final_reason, "calibrated": name})
 
 
 def train(prep: Prepared, *, progress: bool = True, engine=None) -> Trained:

@@ -8,6 +8,7 @@ column and no test file means every row is train). The file extension picks the 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError, finalize_postframe
 TEXT_FIELDS = ("title", "description")
 OPTIONAL_TEXT_FIELDS = ("category", "subcategory", "concept", "location", "language", "image_path")
 FLOAT_FIELDS = ("latitude", "longitude", "geo_accuracy")
+log = logging.getLogger("smp")
 NUMERIC_SHARE = 0.9  # a user_/meta_ column with at least this share of numbers is numeric
 
 
@@ -50,10 +52,14 @@ class TableMapping:
     when None; naive times are taken as UTC). `tags_sep=None` splits tags on whitespace; a list-valued column
     (Parquet) is used as is. `user_columns` / `meta_columns` are copied as `user_<name>` / `meta_<name>`
     (names already carrying the prefix are kept); numeric ones become float.
+
+    A table without users: `user_id=None` (or the default `"user_id"` with no such column, which logs a warning).
+    Every post is then its own user (its `user_id` is its `post_id`), and the automatic preset leaves every per-user
+    feature out (no user posts twice).
     """
 
     post_id: str = "post_id"
-    user_id: str = "user_id"
+    user_id: str | None = "user_id"
     post_time: str = "post_time"
     time_format: str | None = None
     time_unit: str | None = None
@@ -148,12 +154,13 @@ def load_table(
         mapping = TableMapping()
     elif not isinstance(mapping, TableMapping):
         mapping = TableMapping.from_dict(mapping)
-    ids = (mapping.post_id, mapping.user_id)
+    ids = tuple(c for c in (mapping.post_id, mapping.user_id) if c is not None)
     if train_posts is not None:
         if test_path is None:
             raise ValueError("a test-only load (train_posts given) needs the test table's path")
         test_path = Path(test_path)
         test = read_table(test_path, id_columns=ids)
+        mapping = without_missing_users(mapping, test, test_path)
         require_columns(test, mapping.source_columns(with_label=False, with_split=False), test_path)
         test_ids = _ids(test[mapping.post_id])
         check_unique(test_ids, test_path, mapping.post_id)
@@ -164,6 +171,7 @@ def load_table(
         raise ValueError("load_table needs the train table's path (or train_posts, for a test-only load)")
     train_path = Path(train_path)
     train = read_table(train_path, id_columns=ids)
+    mapping = without_missing_users(mapping, train, train_path)
     if test_path is None:
         require_columns(train, mapping.source_columns(), train_path)
         if mapping.split is None:
@@ -210,6 +218,7 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
         mapping = TableMapping()
     elif not isinstance(mapping, TableMapping):
         mapping = TableMapping.from_dict(mapping)
+    mapping = without_missing_users(mapping, table, source)
     has_label = mapping.label is not None and mapping.label in table.columns
     if split is None and mapping.split is not None and mapping.split in table.columns:
         labels = to_text(table[mapping.split]).str.strip().str.lower().to_numpy(dtype=object)
@@ -229,6 +238,17 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
     return finalize_postframe(_map(table, labels, mapping, source, label_range), source)
 
 
+def without_missing_users(mapping: TableMapping, table: pd.DataFrame, source) -> TableMapping:
+    """`mapping` for a table without users when it keeps the default `user_id` column name and the table has no
+    such column (a named column that is missing stays an error)."""
+    if mapping.user_id == TableMapping.user_id and mapping.user_id not in table.columns:
+        log.warning("%s: no column %r, so these posts have no users: per-user features are left out (map user_id "
+                    "to the poster's column to use them, or user_id=None to say there is none)", source,
+                    mapping.user_id)
+        return dataclasses.replace(mapping, user_id=None)
+    return mapping
+
+
 def _ids(values: pd.Series) -> pd.Series:
     """Ids as text; Parquet integer ids become their decimal string."""
     return values.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
@@ -242,10 +262,12 @@ def _map(
     `table` keeps its file-position index, so every parser's error names the line.
     """
     n = len(table)
+    post_ids = require_ids(_ids(table[m.post_id]).set_axis(table.index), path, m.post_id).to_numpy()
     out = pd.DataFrame(
         {
-            "post_id": require_ids(_ids(table[m.post_id]).set_axis(table.index), path, m.post_id).to_numpy(),
-            "user_id": require_ids(_ids(table[m.user_id]).set_axis(table.index), path, m.user_id).to_numpy(),
+            "post_id": post_ids,
+            "user_id": post_ids if m.user_id is None else
+            require_ids(_ids(table[m.user_id]).set_axis(table.index), path, m.user_id).to_numpy(),
             "post_time": _times(table[m.post_time], m, path).array,
             "split": split,
         },

@@ -91,12 +91,12 @@ def test_interrupted_ablation_resumes_via_cli(tmp_path, monkeypatch):
     ran = []
     real = ablate_mod.run_variant
 
-    def interrupt_second(variant, vdir, progress=False, forward=None):
+    def interrupt_second(variant, vdir, progress=False, plan=None, seeds=None):
         if len(ran) == 1:
             (vdir / "run").mkdir(parents=True)  # a half-written variant, as a kill leaves it
             raise KeyboardInterrupt
         ran.append(variant.name)
-        return real(variant, vdir, progress, forward)
+        return real(variant, vdir, progress, plan, seeds)
 
     monkeypatch.setattr(ablate_mod, "run_variant", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
@@ -105,7 +105,8 @@ def test_interrupted_ablation_resumes_via_cli(tmp_path, monkeypatch):
     assert not out.exists() and (partial / "variants" / "full" / "metrics.json").is_file()
     assert ran == ["full"]
 
-    monkeypatch.setattr(ablate_mod, "run_variant", lambda v, d, p=False, f=None: (ran.append(v.name), real(v, d, p, f))[1])
+    monkeypatch.setattr(ablate_mod, "run_variant",
+                        lambda v, d, p=False, f=None, s=None: (ran.append(v.name), real(v, d, p, f, s))[1])
     assert main(["-q", "ablate", "--config", str(config), "--out", str(out), "--jobs", "1",
                  "--only", ",".join(only)]) == 0
     assert ran == ["full", "no_user", "single_split"]  # full was not rerun

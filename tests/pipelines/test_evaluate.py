@@ -42,10 +42,11 @@ def test_forward_scores_beside_cv_for_each_seed(tmp_path):
     cfg = smp.Predictor(None, models=FAST, cv={"scheme": "kfold", "n_splits": 3},
                         output={"cache_dir": str(tmp_path)}).resolve_config(_frame())
     res = smp.evaluate_frame(cfg, _frame(), holdout_frac=0.2, seeds=[0, 1])
-    assert [r["seed"] for r in res["seeds"]] == [0, 1]
-    for r in res["seeds"]:
+    (window,) = res["windows"]
+    assert [r["seed"] for r in window["runs"]] == [0, 1] and res["seeds"] == [0, 1]
+    for r in window["runs"]:
         final = r["models"]["final"]
-        assert set(final) == {"cv", "forward", "gap_src", "gap_mae"}
+        assert set(final) == {"cv", "forward", "bias", "gap_src", "gap_mae"}
         assert np.isfinite(final["forward"]["src"]) and final["gap_src"] == pytest.approx(
             final["cv"]["src"] - final["forward"]["src"])
         assert {"lgbm", "ridge", "final"} <= set(r["models"])
@@ -64,8 +65,8 @@ def test_cli_evaluate_writes_a_strict_json_report(tmp_path):
     assert main(["-q", "evaluate", "--config", str(tmp_path / "c.toml"), "--holdout-frac", "0.25",
                  "--out", str(tmp_path / "fwd")]) == 0
     res = json.loads((tmp_path / "fwd" / "forward.json").read_text(), parse_constant=lambda c: pytest.fail(c))
-    assert res["split"]["held_back"] == 75 and res["holdout_frac"] == 0.25
+    assert res["windows"][0]["held_back"] == 75 and res["plan"]["span"] == 0.25
     assert "forward SRC" in (tmp_path / "fwd" / "forward.md").read_text()
     assert (tmp_path / "fwd" / "plots" / "forward.png").is_file()
     pred = pd.read_parquet(tmp_path / "fwd" / "forward_pred.parquet")
-    assert pred["post_time"].min() >= pd.Timestamp(res["split"]["held_from"])
+    assert pred["post_time"].min() >= pd.Timestamp(res["windows"][0]["held_from"])
