@@ -81,11 +81,12 @@ def apply_retune(cfg: RunConfig, retune: bool) -> tuple[RunConfig, bool]:
 
 def window_rows(posts: pd.DataFrame, frac: float) -> pd.DataFrame:
     """The most recent `frac` of labelled posts by post_time (ties broken by post_id, so it is deterministic)."""
-    labelled = posts[posts["label"].notna()]
-    n = max(2, int(round(frac * len(labelled))))
-    if len(labelled) < n:
-        raise ValueError(f"the validation window needs at least 2 labelled posts, got {len(labelled)}")
-    order = labelled.sort_values(["post_time", "post_id"], kind="mergesort")
+    from .windows import time_order
+
+    order = time_order(posts)
+    n = max(2, int(round(frac * len(order))))
+    if len(order) < n:
+        raise ValueError(f"the validation window needs at least 2 labelled posts, got {len(order)}")
     return order.iloc[-n:].reset_index(drop=True)
 
 

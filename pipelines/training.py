@@ -295,6 +295,12 @@ def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
     )
 
 
+def best_so_far(values: np.ndarray, metric: str) -> np.ndarray:
+    """The best value up to each trial, in `metric`'s direction (the tuning plot's line)."""
+    acc = np.maximum.accumulate if GREATER_IS_BETTER[metric] else np.minimum.accumulate
+    return acc(np.asarray(values, dtype=float))
+
+
 def write_training_files(d: Path, trained: Trained) -> None:
     """`tuning/<name>.json` + `tuning/<name>_trials.csv` + `plots/tuning_<name>.png`; `pseudo.json` + plot;
     `fold_blend_2_weights.csv` (per-fold blend weights)."""
@@ -318,7 +324,7 @@ def write_training_files(d: Path, trained: Trained) -> None:
         fig, ax = new_figure(figsize=(6, 3.5))
         if len(done):
             vals = done["value"].to_numpy(dtype=float)
-            best = np.maximum.accumulate(vals) if r.metric != "mae" else np.minimum.accumulate(vals)
+            best = best_so_far(vals, r.metric)
             ax.scatter(done["number"], vals, s=12, label="trial")
             ax.plot(done["number"], best, color="C1", label="best so far")
             ax.legend()

@@ -38,8 +38,8 @@ class Window:
 
 
 def time_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """The labelled posts of `frame` in forward order: by post_time, ties by post_id."""
-    labelled = frame[frame["split"].eq("train")]
+    """The labelled posts of `frame` in forward order: by post_time, ties by post_id (a deterministic order)."""
+    labelled = frame[frame["label"].notna() & (frame["split"].eq("train") if "split" in frame.columns else True)]
     return labelled.sort_values(["post_time", "post_id"], kind="mergesort")
 
 

@@ -211,3 +211,12 @@ def test_forward_ablation_gives_each_variant_a_paired_verdict(tmp_path):
     assert table.set_index("variant").loc["no_user", "verdict"].startswith(("full is better", "no_user is better",
                                                                             "the SRC difference"))
     assert "paired" in (folder / "ablation.md").read_text()
+
+
+@pytest.mark.parametrize("metric, expected", [("src", [0.1, 0.3, 0.3, 0.4]), ("smp", [0.1, 0.3, 0.3, 0.4]),
+                                              ("mae", [0.1, 0.1, 0.1, 0.1]), ("mse", [0.1, 0.1, 0.1, 0.1]),
+                                              ("mape", [0.1, 0.1, 0.1, 0.1])])
+def test_the_tuning_plots_best_so_far_line_follows_the_metrics_direction(metric, expected):
+    from smp.pipelines.training import best_so_far
+
+    assert best_so_far(np.array([0.1, 0.3, 0.2, 0.4]), metric).tolist() == expected
