@@ -20,6 +20,7 @@ from smp.ensembles import CVResult, fold_ids
 from smp.features import fingerprint_frame
 
 from .config import RunConfig
+from .datasets._frameschema import SCHEMA_FILE, frame_schema
 from .fitted import RunFolderError
 from .importance import importance_tables, write_importance
 from .training import write_training_files
@@ -93,6 +94,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     tp.to_parquet(d / "test_pred.parquet", index=False)
     joblib.dump(fitted, d / "models" / "fitted.joblib", compress=3)
     train.to_parquet(d / "models" / "train_posts.parquet", index=False)
+    _json(d / SCHEMA_FILE, frame_schema(train))  # what new posts are checked against before predicting
 
     from .report import plot_predictions, write_report
 

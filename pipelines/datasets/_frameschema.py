@@ -1,0 +1,112 @@
+"""The frame schema of a fitted run: each column of its training posts and the kind of values it holds.
+
+New posts must have exactly these columns, each holding the same kind of values, before any fitted generator reads
+them: a column they lack would become NaN on the new rows when they are stacked under the training posts, and a
+column they add would be ignored, so either would change the numbers silently. `smp run` stores the schema in the run
+folder (`schema.json`); `Predictor.predict`, `Predictor.fit` (test posts against training posts) and every test-only
+load of `smp predict` check new posts with `check_frame_schema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._schema import CORE_COLUMNS, OPTIONAL_STRING_COLUMNS, DataError
+
+SCHEMA_FILE = "schema.json"
+# Kinds of the canonical columns (`_schema.py`); user_* / meta_* columns are "number", "text" or "empty" (no value
+# in any training post, so new posts may hold either kind).
+CANONICAL_KINDS: dict[str, str] = {
+    "post_id": "id", "user_id": "id", "post_time": "time", "title": "text", "description": "text", "tags": "tags",
+    **{c: "optional_text" for c in OPTIONAL_STRING_COLUMNS},
+    "latitude": "number", "longitude": "number", "geo_accuracy": "number", "label": "number", "split": "split",
+}
+KIND_WORDS = {"id": "ids (text)", "time": "UTC datetimes", "text": "text", "optional_text": "text or missing",
+              "tags": "lists of texts", "number": "numbers", "split": "'train' / 'test'", "empty": "no values"}
+# What Predictor.predict sets itself on new posts: their values are not read.
+SET_ON_NEW_POSTS = ("label", "split")
+POSTS_HINT = "pass the table through smp.posts(df, mapping) (or smp.load) first"
+
+
+def frame_schema(frame: pd.DataFrame) -> dict[str, str]:
+    """Column -> kind of a PostFrame's columns, in its order."""
+    out = {}
+    for column in frame.columns:
+        if column in CANONICAL_KINDS:
+            out[column] = CANONICAL_KINDS[column]
+        elif not frame[column].notna().any():
+            out[column] = "empty"
+        else:
+            out[column] = "number" if pd.api.types.is_numeric_dtype(frame[column].dtype) else "text"
+    return out
+
+
+def require_postframe(frame: object, what: str) -> pd.DataFrame:
+    """`frame` if it is a pandas DataFrame with the canonical columns of a PostFrame; a raw table (the source columns
+    before `smp.posts` maps them) is a `ValueError` that says so, naming the columns it lacks."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what}: expected a PostFrame (a pandas DataFrame from smp.posts), got {type(frame).__name__}")
+    missing = [c for c in CORE_COLUMNS if c not in frame.columns and c not in SET_ON_NEW_POSTS]
+    if len(missing) > len(CORE_COLUMNS) // 2:
+        raise ValueError(f"{what}: not a PostFrame: it lacks the canonical columns {missing} (it has "
+                         f"{sorted(map(str, frame.columns))[:20]}); {POSTS_HINT}")
+    return frame
+
+
+def check_frame_schema(frame: pd.DataFrame, schema: Mapping[str, str], source: str | Path, *,
+                       skip: tuple[str, ...] = ()) -> None:
+    """Raise a `DataError` naming the first column of `frame` that the run's `schema` lacks, that `frame` lacks, or
+    whose values are not of the schema's kind (naming the row and value); `skip`: columns not compared."""
+    require_postframe(frame, str(source))
+    ours, theirs = [c for c in frame.columns if c not in skip], [c for c in schema if c not in skip]
+    for column in theirs:
+        if column not in frame.columns:
+            raise DataError(source, column, sorted(map(str, ours)), "the run's training posts have this column but "
+                            "the new posts lack it (a mapping entry, side table or field missing); new posts' columns")
+    for column in ours:
+        if column not in schema:
+            raise DataError(source, column, sorted(theirs), "the new posts have this column but the run's training "
+                            "posts lack it; training posts' columns")
+    for column in theirs:
+        problem = _kind_problem(frame[column], schema[column])
+        if problem is not None:
+            raise DataError(source, column, problem, f"values must be {KIND_WORDS[schema[column]]}, as in the run's "
+                            "training posts")
+
+
+def _kind_problem(values: pd.Series, kind: str) -> str | None:
+    """`row N: value` of the first value that is not of `kind` (a dtype when the whole column is the wrong type);
+    None when every value fits."""
+    if kind == "empty" or not len(values):
+        return None
+    if kind == "time":
+        return None if isinstance(values.dtype, pd.DatetimeTZDtype) else f"dtype {values.dtype}"
+    if kind == "number":
+        if pd.api.types.is_bool_dtype(values.dtype):
+            return f"dtype {values.dtype}"
+        if pd.api.types.is_numeric_dtype(values.dtype) or not values.notna().any():
+            return None
+        return f"dtype {values.dtype}, e.g. {_first(values, lambda v: v is None)}"
+    if kind in ("id", "text", "split"):
+        if pd.api.types.infer_dtype(values, skipna=False) == "string":
+            return None
+        return _first(values, lambda v: isinstance(v, str))
+    if kind == "optional_text":
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            return None
+        return _first(values, lambda v: v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)))
+    if kind == "tags":
+        return _first(values, lambda v: isinstance(v, (list, tuple, np.ndarray)) and all(isinstance(t, str) for t in v))
+    # user_* / meta_* text: strings or missing values
+    return _first(values, lambda v: v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)))
+
+
+def _first(values: pd.Series, ok) -> str | None:
+    for i, v in enumerate(values.tolist()):
+        if not ok(v):
+            return f"row {i + 1}: {v!r}"
+    return None
