@@ -50,11 +50,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
+    from .run import new_run_dir
+    from .runfolder import check_destinations
 
     cfg = _config(args)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    # Every folder it writes, checked before any fit: a file in the way would fail after all of them otherwise.
+    check_destinations(cfg, new_run_dir(cfg, args.out, suffix="-forward"))
     evaluate(cfg, holdout_frac=args.holdout_frac, seeds=seeds, out=args.out, progress=not args.quiet)
     return 0
+
+
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """Comma-separated integer seeds ("0,1,2"), each once: an empty item, a non-integer or a repeated seed (which
+    would count one fit twice and shrink the spread) raises a `ValueError` naming `flag`."""
+    seeds: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            seed = int(item)
+        except ValueError:
+            raise ValueError(f"{flag} must be comma-separated integers like 0,1,2, got {text!r} (item {item!r} is "
+                             "not an integer)") from None
+        if seed in seeds:
+            raise ValueError(f"{flag} must name each seed once, got {text!r} (seed {seed} twice)")
+        if seed < 0:
+            raise ValueError(f"{flag} must be integers >= 0, got {text!r} (seed {seed})")
+        seeds.append(seed)
+    return seeds
 
 
 def _args_evaluate(p: argparse.ArgumentParser) -> None:
