@@ -90,6 +90,10 @@ def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Pr
     if "mape" in (cfg.metric, cfg.tuning.metric) and (y == 0).any():
         raise ValueError(f"metric mape is undefined for a label of 0, and {int((y == 0).sum())} training posts have "
                          "one; choose another metric (src, mae, mse, smp)")
+    ranked = sorted({cfg.metric, cfg.tuning.metric} & {"src", "smp"})
+    if ranked and np.ptp(y) == 0:
+        raise ValueError(f"all {len(y)} training labels are {y[0]:g}: metric {ranked[0]} (it ranks by the labels' "
+                         "order) is undefined for constant labels, so no model could be scored; check the label column")
 
     t = time.perf_counter()
     fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir),

@@ -72,6 +72,9 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     with staged_dir(final_dir, manifest=True) as tmp:  # claimed before any work: a second run on it stops now
         frame, root = load_posts(cfg, progress=progress)
         load_s = time.perf_counter() - t0
+        if submit and not frame["split"].eq("test").any():
+            log.warning("the data has no test posts, so no submission.json is written (the run folder holds the CV "
+                        "results and fitted models; `smp predict` scores new posts with it)")
         if permute_labels:
             seed = cfg.seed if permute_seed is None else permute_seed
             frame = permuted(frame, seed)
