@@ -29,20 +29,34 @@ KIND_WORDS = {"id": "ids (text)", "time": "UTC datetimes", "text": "text", "opti
               "tags": "lists of texts", "number": "numbers", "split": "'train' / 'test'", "empty": "no values"}
 # What Predictor.predict sets itself on new posts: their values are not read.
 SET_ON_NEW_POSTS = ("label", "split")
+# Canonical columns a mapping may leave out (smp.posts then fills the empty default), and the `attrs` key under which
+# smp.posts lists those it left out: a column with values in the training posts but unmapped in the new posts would be
+# empty for every new post, silently.
+MAPPABLE = ("tags", "title", "description", *OPTIONAL_STRING_COLUMNS, "latitude", "longitude", "geo_accuracy")
+UNMAPPED = "smp_unmapped_columns"
 POSTS_HINT = "pass the table through smp.posts(df, mapping) (or smp.load) first"
 
 
 def frame_schema(frame: pd.DataFrame) -> dict[str, str]:
-    """Column -> kind of a PostFrame's columns, in its order."""
+    """Column -> kind of a PostFrame's columns, in its order; "empty" for one without any value."""
     out = {}
     for column in frame.columns:
-        if column in CANONICAL_KINDS:
+        if column in MAPPABLE and not _has_values(frame[column]):
+            out[column] = "empty"
+        elif column in CANONICAL_KINDS:
             out[column] = CANONICAL_KINDS[column]
         elif not frame[column].notna().any():
             out[column] = "empty"
         else:
             out[column] = "number" if pd.api.types.is_numeric_dtype(frame[column].dtype) else "text"
     return out
+
+
+def _has_values(values: pd.Series) -> bool:
+    """Whether any value differs from the empty default smp.posts gives an unmapped column ("", [], missing)."""
+    present = values.dropna().tolist()
+    return any(not (v == "" if isinstance(v, str) else len(v) == 0 if isinstance(v, (list, tuple, np.ndarray))
+                    else False) for v in present)
 
 
 def require_postframe(frame: object, what: str) -> pd.DataFrame:
@@ -71,6 +85,11 @@ def check_frame_schema(frame: pd.DataFrame, schema: Mapping[str, str], source: s
         if column not in schema:
             raise DataError(source, column, sorted(theirs), "the new posts have this column but the run's training "
                             "posts lack it; training posts' columns")
+    for column in frame.attrs.get(UNMAPPED, ()):
+        if schema.get(column, "empty") != "empty" and column not in skip:
+            raise DataError(source, column, "no source column", "the run's training posts have values in this column "
+                            "but the new posts' mapping maps no column to it (smp.posts left it empty for every new "
+                            "post); map it as for the training posts")
     for column in theirs:
         problem = _kind_problem(frame[column], schema[column])
         if problem is not None:

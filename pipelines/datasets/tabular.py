@@ -36,6 +36,7 @@ from ._io import (
     to_optional_str,
     to_text,
 )
+from ._frameschema import MAPPABLE, UNMAPPED
 from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError, finalize_postframe
 
 TEXT_FIELDS = ("title", "description")
@@ -237,6 +238,7 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
     frame = finalize_postframe(_map(table, labels, mapping, source, label_range), source)
     if not has_label and mapping.label is not None and labels_from_table:
         frame.attrs[LABEL_SOURCE] = mapping.label
+    frame.attrs[UNMAPPED] = [name for name in MAPPABLE if getattr(mapping, name) is None]
     return frame
 
 

@@ -268,5 +268,5 @@ def test_table_test_only_load_checks_ids_and_columns(tmp_path):
         load_table(None, tmp_path / "clash.csv", mapping, train_posts=train)
     rows.iloc[5:].drop(columns="label").assign(followers="many").to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(DataError, match="column 'user_followers': values must be numbers, as in the run's training "
-                                        "posts .*dtype object"):
+                                        "posts .*row 1: 'many'"):
         load_table(None, tmp_path / "text.csv", mapping, train_posts=train)
