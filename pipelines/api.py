@@ -73,7 +73,9 @@ def combine(train: pd.DataFrame, test: pd.DataFrame | None = None) -> pd.DataFra
 def require_labels(train: pd.DataFrame) -> None:
     """Training posts must hold labelled rows: `smp.posts` marks every row as a new (test) post when the table lacks
     the mapping's label column, which `fit` would otherwise find only as "0 labelled posts" after loading."""
-    labelled = train["split"].eq("train") & train["label"].notna() if "split" in train.columns else train["label"].notna()
+    labelled = train["label"].notna()
+    if "split" in train.columns:
+        labelled &= train["split"].eq("train")
     if labelled.any():
         return
     source = train.attrs.get(LABEL_SOURCE)

@@ -21,16 +21,19 @@ import tempfile
 import typing
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import smp
 from smp.pipelines import config as config_module
 from smp.pipelines.cli import main
 from smp.pipelines.config import ConfigError, load_config
 from smp.pipelines.datasets import DataError, load_smpd_video, load_table
+from tests._data import make_news_table
 from tests._video import REAL, video_path, write_real_copy, write_tiny_video
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -403,17 +406,13 @@ API_MAPPING = {"post_id": "id", "user_id": "author", "post_time": "created_at", 
 API_CONFIG = {"models": ["ridge"], "cv": {"scheme": "kfold", "n_splits": 3},
               "features": ["user_posts", "time", "text_stats", "user_profile", "hot_tags"]}
 NEW_NAMES = ("caption", "user_extra", "meta_x", "tags2", "post_time")
+API_SETTINGS = settings(SETTINGS, max_examples=30)
 
 
 @pytest.fixture(scope="module")
 def api_fitted(tmp_path_factory):
     """A Predictor fitted on 160 posts of a news table, the new posts' table and its PostFrame, and their clean
     predictions."""
-    import numpy as np
-
-    import smp
-    from tests._data import make_news_table
-
     t = make_news_table(200)
     t["followers"] = np.random.default_rng(0).integers(0, 1000, len(t))
     t["tags"] = ["rust launch" if i % 3 else "ask" for i in range(len(t))]
@@ -472,8 +471,6 @@ def _apply(frame: pd.DataFrame, ops) -> tuple[pd.DataFrame, set[str]]:
 
 
 def _same_or_named(predict, frame: pd.DataFrame, touched: set[str], clean: pd.Series) -> None:
-    import numpy as np
-
     try:
         got = predict(frame)
     except (ValueError, TypeError) as e:
@@ -486,25 +483,18 @@ def _same_or_named(predict, frame: pd.DataFrame, touched: set[str], clean: pd.Se
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=str(touched))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@API_SETTINGS
 @given(data=st.data())
 def test_api_predict_on_corrupted_new_posts_names_the_column_or_is_unchanged(api_fitted, data):
     p, _, new, clean = api_fitted
-    ops = data.draw(frame_corruption(tuple(new.columns)))
-    frame, touched = _apply(new, ops)
-    _same_or_named(p.predict, frame, touched, clean)
+    _same_or_named(p.predict, *_apply(new, data.draw(frame_corruption(tuple(new.columns)))), clean)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@API_SETTINGS
 @given(data=st.data())
 def test_api_posts_of_a_corrupted_table_or_mapping_names_the_column_or_is_unchanged(api_fitted, data):
-    import smp
-
     p, new_df, _, clean = api_fitted
-    ops = data.draw(frame_corruption(tuple(new_df.columns)))
-    table, touched = _apply(new_df, ops)
+    table, touched = _apply(new_df, data.draw(frame_corruption(tuple(new_df.columns))))
     mapping = dict(API_MAPPING)
     dropped = data.draw(st.sampled_from([None, "title", "tags", "user_columns", "label"]))
     if dropped:  # a mapping entry left out: the canonical column it fed is the one to name
