@@ -6,7 +6,8 @@ place at the end, so a killed run never leaves a folder that looks complete:
     runs/<timestamp>-<name>/
       config.resolved.toml  data.json  features.json  metrics.json  oof.parquet  test_pred.parquet
       importance.csv  report.md  plots/*.png  submission.json  models/{fitted.joblib, train_posts.parquet}
-      engine.json (where each level-1 fold was fitted)
+      engine.json (where each level-1 fold was fitted)  schema.json (the training posts' columns and kinds of
+      values, which new posts must match)  manifest.json (size and sha256 of every file, written last)
 """
 
 from __future__ import annotations
