@@ -142,7 +142,7 @@ def require_ids(values: pd.Series, file: Path | str, column: str) -> pd.Series:
 def require_text(values: pd.Series, file: Path | str, column: str, *, lists: bool = False) -> pd.Series:
     """A text field must hold text (or a number, read as its text) or nothing; a boolean, table or (unless `lists`,
     for list-valued fields) array is a wrong type, which would otherwise become text like "[1, 2]" silently."""
-    kinds = (bool, dict) if lists else (bool, dict, list, tuple, np.ndarray)
+    kinds = (bool, dict) if lists else (bool, dict, list)
     bad = values.astype(object).map(lambda v: isinstance(v, kinds)).to_numpy()
     if lists:
         bad = bad | values.astype(object).map(lambda v: isinstance(v, list) and not all(isinstance(x, str) for x in v)).to_numpy()

@@ -31,7 +31,6 @@ from ._io import (
     require_file,
     require_ids,
     require_same_columns,
-    require_text,
     to_float,
     to_optional_str,
     to_text,
@@ -262,10 +261,10 @@ def _map(
     out["tags"] = _tags(table[m.tags], m.tags_sep, path, m.tags) if m.tags else [[] for _ in range(n)]
     for name in TEXT_FIELDS:
         col = getattr(m, name)
-        out[name] = to_text(require_text(table[col], path, col)).to_numpy() if col else ""
+        out[name] = to_text(_require_flat(table[col], path, col)).to_numpy() if col else ""
     for name in OPTIONAL_TEXT_FIELDS:
         col = getattr(m, name)
-        out[name] = to_optional_str(require_text(table[col], path, col)).to_numpy() if col else None
+        out[name] = to_optional_str(_require_flat(table[col], path, col)).to_numpy() if col else None
     for name in FLOAT_FIELDS:
         col = getattr(m, name)
         out[name] = to_float(table[col], path, col, strict=True) if col else np.nan
@@ -321,6 +320,16 @@ def _tag_text(value: object) -> str | None:
     return id_text(value)
 
 
+def _require_flat(values: pd.Series, path: Path | str, column: str) -> pd.Series:
+    """`values` unless one is a list or a table (a Parquet list or struct), which would become text like
+    "{'n': 1}" silently; that one raises naming its row."""
+    nested = values.astype(object).map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).to_numpy()
+    if nested.any():
+        raise DataError(path, column, at(values, int(np.flatnonzero(nested)[0])),
+                        "value must be a number or text, not a list or table")
+    return values
+
+
 def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray | pd.Series:
     """Numeric and boolean columns as float (finite, not absurdly large); anything else as text, None for missing.
 
@@ -329,7 +338,7 @@ def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray |
     """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float).to_numpy()
-    require_text(values, path, column)  # a list or table (a Parquet struct) is neither a number nor text
+    _require_flat(values, path, column)
     if pd.api.types.is_numeric_dtype(values.dtype):
         return to_float(values, path, column, strict=True)
     missing = missing_mask(values)
