@@ -30,14 +30,8 @@ from smp.ensembles import get_engine
 from .config import BUNDLED, RunConfig, config_from_dict, load_config
 from .datasets import TableMapping, posts_from_frame
 from .datasets.tabular import LABEL_SOURCE
-from .datasets._frameschema import (
-    SCHEMA_FILE,
-    SET_ON_NEW_POSTS,
-    check_frame_schema,
-    frame_schema,
-    require_postframe,
-)
-from .datasets._schema import finalize_postframe
+from .datasets._frameschema import SCHEMA_FILE, SET_ON_NEW_POSTS, frame_schema, require_postframe
+from .datasets._schema import check_frame_schema, finalize_postframe
 from .fitted import FittedRun, load_fitted
 from .prepare import Prepared, prepare, row_store
 from .presets import auto_config

@@ -4,25 +4,24 @@ New posts must have exactly these columns, each holding the same kind of values,
 them: a column they lack would become NaN on the new rows when they are stacked under the training posts, and a
 column they add would be ignored, so either would change the numbers silently. `smp run` stores the schema in the run
 folder (`schema.json`); `Predictor.predict`, `Predictor.fit` (test posts against training posts) and every test-only
-load of `smp predict` check new posts with `check_frame_schema`.
+load of `smp predict` check new posts with `_schema.check_frame_schema`, which raises the `DataError` for the problem
+`schema_problem` finds here (this module imports nothing of the loaders, so `_schema` can import it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._schema import CORE_COLUMNS, OPTIONAL_STRING_COLUMNS, DataError
-
 SCHEMA_FILE = "schema.json"
-# Kinds of the canonical columns (`_schema.py`); user_* / meta_* columns are "number", "text" or "empty" (no value
-# in any training post, so new posts may hold either kind).
+OPTIONAL_TEXT = ("category", "subcategory", "concept", "location", "language", "image_path")
+# Kinds of the canonical columns (`_schema.CORE_COLUMNS`); user_* / meta_* columns are "number", "text" or "empty"
+# (no value in any training post, so new posts may hold either kind).
 CANONICAL_KINDS: dict[str, str] = {
-    "post_id": "id", "user_id": "id", "post_time": "time", "title": "text", "description": "text", "tags": "tags",
-    **{c: "optional_text" for c in OPTIONAL_STRING_COLUMNS},
+    "post_id": "id", "user_id": "id", "post_time": "time", "title": "text", "tags": "tags", "description": "text",
+    **{c: "optional_text" for c in OPTIONAL_TEXT},
     "latitude": "number", "longitude": "number", "geo_accuracy": "number", "label": "number", "split": "split",
 }
 KIND_WORDS = {"id": "ids (text)", "time": "UTC datetimes", "text": "text", "optional_text": "text or missing",
@@ -32,7 +31,7 @@ SET_ON_NEW_POSTS = ("label", "split")
 # Canonical columns a mapping may leave out (smp.posts then fills the empty default), and the `attrs` key under which
 # smp.posts lists those it left out: a column with values in the training posts but unmapped in the new posts would be
 # empty for every new post, silently.
-MAPPABLE = ("tags", "title", "description", *OPTIONAL_STRING_COLUMNS, "latitude", "longitude", "geo_accuracy")
+MAPPABLE = ("tags", "title", "description", *OPTIONAL_TEXT, "latitude", "longitude", "geo_accuracy")
 UNMAPPED = "smp_unmapped_columns"
 POSTS_HINT = "pass the table through smp.posts(df, mapping) (or smp.load) first"
 
@@ -64,37 +63,38 @@ def require_postframe(frame: object, what: str) -> pd.DataFrame:
     before `smp.posts` maps them) is a `ValueError` that says so, naming the columns it lacks."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what}: expected a PostFrame (a pandas DataFrame from smp.posts), got {type(frame).__name__}")
-    missing = [c for c in CORE_COLUMNS if c not in frame.columns and c not in SET_ON_NEW_POSTS]
-    if len(missing) > len(CORE_COLUMNS) // 2:
+    missing = [c for c in CANONICAL_KINDS if c not in frame.columns and c not in SET_ON_NEW_POSTS]
+    if len(missing) > len(CANONICAL_KINDS) // 2:
         raise ValueError(f"{what}: not a PostFrame: it lacks the canonical columns {missing} (it has "
                          f"{sorted(map(str, frame.columns))[:20]}); {POSTS_HINT}")
     return frame
 
 
-def check_frame_schema(frame: pd.DataFrame, schema: Mapping[str, str], source: str | Path, *,
-                       skip: tuple[str, ...] = ()) -> None:
-    """Raise a `DataError` naming the first column of `frame` that the run's `schema` lacks, that `frame` lacks, or
-    whose values are not of the schema's kind (naming the row and value); `skip`: columns not compared."""
-    require_postframe(frame, str(source))
+def schema_problem(frame: pd.DataFrame, schema: Mapping[str, str], skip: tuple[str, ...] = ()
+                   ) -> tuple[str, object, str] | None:
+    """(column, value, rule) of the first column of `frame` that the run's `schema` lacks, that `frame` lacks, that
+    its mapping left out while the training posts have values in it, or whose values are not of the schema's kind
+    (naming the row and value); None when `frame` matches. `skip`: columns not compared."""
     ours, theirs = [c for c in frame.columns if c not in skip], [c for c in schema if c not in skip]
     for column in theirs:
         if column not in frame.columns:
-            raise DataError(source, column, sorted(map(str, ours)), "the run's training posts have this column but "
-                            "the new posts lack it (a mapping entry, side table or field missing); new posts' columns")
+            return column, sorted(map(str, ours)), ("the run's training posts have this column but the new posts "
+                                                    "lack it (a mapping entry, side table or field missing); new "
+                                                    "posts' columns")
     for column in ours:
         if column not in schema:
-            raise DataError(source, column, sorted(theirs), "the new posts have this column but the run's training "
-                            "posts lack it; training posts' columns")
+            return column, sorted(theirs), ("the new posts have this column but the run's training posts lack it; "
+                                            "training posts' columns")
     for column in frame.attrs.get(UNMAPPED, ()):
         if schema.get(column, "empty") != "empty" and column not in skip:
-            raise DataError(source, column, "no source column", "the run's training posts have values in this column "
-                            "but the new posts' mapping maps no column to it (smp.posts left it empty for every new "
-                            "post); map it as for the training posts")
+            return column, "no source column", ("the run's training posts have values in this column but the new "
+                                                "posts' mapping maps no column to it (smp.posts left it empty for "
+                                                "every new post); map it as for the training posts")
     for column in theirs:
         problem = _kind_problem(frame[column], schema[column])
         if problem is not None:
-            raise DataError(source, column, problem, f"values must be {KIND_WORDS[schema[column]]}, as in the run's "
-                            "training posts")
+            return column, problem, f"values must be {KIND_WORDS[schema[column]]}, as in the run's training posts"
+    return None
 
 
 def _kind_problem(values: pd.Series, kind: str) -> str | None:

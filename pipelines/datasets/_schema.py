@@ -25,10 +25,13 @@ The ``user_*`` and ``meta_*`` families differ per source; generators that use th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._frameschema import frame_schema, require_postframe, schema_problem
 
 CORE_COLUMNS: tuple[str, ...] = (
     "post_id",
@@ -106,9 +109,17 @@ def finalize_postframe(frame: pd.DataFrame, source: str | Path,
 def require_trained_columns(frame: pd.DataFrame, train_posts: pd.DataFrame, source: str | Path) -> None:
     """New posts loaded without a train split must carry exactly the columns of the run's training posts, each
     holding the same kind of values: the run's frame schema (`_frameschema.py`), the check `Predictor.predict` makes."""
-    from ._frameschema import check_frame_schema, frame_schema
-
     check_frame_schema(frame, frame_schema(train_posts), source)
+
+
+def check_frame_schema(frame: pd.DataFrame, schema: Mapping[str, str], source: str | Path, *,
+                       skip: tuple[str, ...] = ()) -> None:
+    """Raise a `DataError` naming the column, value and rule of the first way `frame` differs from the run's frame
+    `schema` (`_frameschema.schema_problem`); a table that is not a PostFrame at all is a `ValueError` saying so."""
+    require_postframe(frame, str(source))
+    problem = schema_problem(frame, schema, skip)
+    if problem is not None:
+        raise DataError(source, *problem)
 
 
 def validate_postframe(frame: pd.DataFrame, source: str | Path) -> None:

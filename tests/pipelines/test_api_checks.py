@@ -106,6 +106,13 @@ def test_the_schema_is_stored_in_the_run_folder(fitted):
     assert schema["user_followers"] == "number" and schema["tags"] == "tags" and schema["post_time"] == "time"
 
 
+def test_the_schema_knows_every_canonical_column():
+    from smp.pipelines.datasets._frameschema import CANONICAL_KINDS, OPTIONAL_TEXT
+    from smp.pipelines.datasets._schema import CORE_COLUMNS, OPTIONAL_STRING_COLUMNS
+
+    assert set(CANONICAL_KINDS) == set(CORE_COLUMNS) and OPTIONAL_TEXT == OPTIONAL_STRING_COLUMNS
+
+
 def test_a_run_folder_without_its_manifest_is_refused(fitted, tmp_path):
     _, q, _, _ = fitted
     copy = shutil.copytree(q.run_dir_, tmp_path / "copy")
@@ -143,9 +150,11 @@ BAD_VALUES = [
     ("struct id", _posts(id=[{"x": "1"}, {"x": "2"}, {"x": "3"}]), M, "column 'id': ids must be .*row 1: {'x': '1'}"),
     ("fractional id", _posts(id=[1.5, 2.0, 3.0]), M, "column 'id': ids must be non-empty strings or integers"),
     ("list id", _posts(id=[np.array([1]), np.array([2]), np.array([3])]), M, "column 'id': ids must be"),
-    ("struct title", _posts(t=[{"a": 1}] * 3), {**M, "title": "t"}, "column 't': value must be a number or text, not a list"),
+    ("struct title", _posts(t=[{"a": 1}] * 3), {**M, "title": "t"},
+     "column 't': value must be a number or text, not a list"),
     ("nested tags", _posts(g=[[["a"]], [["b"]], []]), {**M, "tags": "g"}, "column 'g': tags must be text or numbers"),
-    ("struct profile", _posts(f=[{"n": 1}] * 3), {**M, "user_columns": ["f"]}, "column 'f': value must be a number or text, not a list"),
+    ("struct profile", _posts(f=[{"n": 1}] * 3), {**M, "user_columns": ["f"]},
+     "column 'f': value must be a number or text, not a list"),
     ("time 2999", _posts(created_at=["2999-01-01"] * 3), M,
      r"column 'created_at': time must lie between 1678 and 2261 .*row 1: '2999-01-01'"),
     ("epoch 99999999999", _posts(created_at=["99999999999", "1", "2"]), {**M, "time_unit": "s"},
