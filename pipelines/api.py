@@ -29,7 +29,9 @@ from smp.ensembles import get_engine
 
 from .config import BUNDLED, RunConfig, config_from_dict, load_config
 from .datasets import TableMapping, posts_from_frame
-from .datasets._schema import finalize_postframe
+from .datasets.tabular import LABEL_SOURCE
+from .datasets._frameschema import SCHEMA_FILE, SET_ON_NEW_POSTS, frame_schema, require_postframe
+from .datasets._schema import check_frame_schema, finalize_postframe
 from .fitted import FittedRun, load_fitted
 from .prepare import Prepared, prepare, row_store
 from .presets import auto_config
@@ -48,14 +50,33 @@ def posts(table: pd.DataFrame, mapping: TableMapping | Mapping[str, Any] | None 
 
 def combine(train: pd.DataFrame, test: pd.DataFrame | None = None) -> pd.DataFrame:
     """One PostFrame of training posts and (optional) test posts; a frame that already holds both splits (from
-    `smp.load`) is taken as it is."""
+    `smp.load`) is taken as it is. Test posts must have the training posts' columns, each of the same kind."""
+    require_postframe(train, "train_posts")
+    require_labels(train)
     if test is None:
-        return train
+        return finalize_postframe(train, "<train posts>")
+    require_postframe(test, "test")
+    check_frame_schema(test, frame_schema(train), "<test posts>", skip=SET_ON_NEW_POSTS)
     parts = [train.assign(split="train"), test.assign(split="test", label=np.nan)]
     both = set(parts[0]["post_id"]) & set(parts[1]["post_id"])
     if both:
         raise ValueError(f"post {sorted(both)[0]!r} is in both the training and the test posts")
     return finalize_postframe(pd.concat(parts, ignore_index=True), "<train + test posts>")
+
+
+def require_labels(train: pd.DataFrame) -> None:
+    """Training posts must hold labelled rows: `smp.posts` marks every row as a new (test) post when the table lacks
+    the mapping's label column, which `fit` would otherwise find only as "0 labelled posts" after loading."""
+    labelled = train["label"].notna()
+    if "split" in train.columns:
+        labelled &= train["split"].eq("train")
+    if labelled.any():
+        return
+    source = train.attrs.get(LABEL_SOURCE)
+    why = (f"smp.posts marked every row as a new post because the table has no label column {source!r}"
+           if source else "every row is a new (test) post, or has no label")
+    raise ValueError(f"train_posts: no labelled post among {len(train)}: {why}; map `label` to the table's "
+                     "popularity column (smp.posts(df, {..., 'label': '<column>'}))")
 
 
 def _peak_rss_mb() -> float:
@@ -127,6 +148,7 @@ class Predictor:
         self.cfg_, self.prepared_, self.trained_ = cfg, prep, trained
         self.fitted_: FittedRun = fitted_run(prep, trained)
         self.train_posts_ = prep.train
+        self.schema_ = frame_schema(prep.train)
         self.timings_ = {**prep.timings, **trained.timings, "fit": time.perf_counter() - t0}
         self._leaderboard = None
         self._importance: dict[str, Any] = {}
@@ -162,12 +184,18 @@ class Predictor:
         name = model or "final"
         if name not in self.fitted_.models():
             raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
-        new = new_posts.assign(split="test", label=np.nan).reset_index(drop=True)
+        new = self.new_posts(new_posts)
         preds = self.fitted_.predict(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
         out = preds[name].to_numpy(dtype=float)
         if not np.isfinite(out).all():
             raise ValueError(f"model {name!r} gave non-finite predictions for {int((~np.isfinite(out)).sum())} posts")
         return pd.Series(out, index=pd.Index(new["post_id"], name="post_id"), name=name)
+
+    def new_posts(self, posts: pd.DataFrame) -> pd.DataFrame:
+        """`posts` as the test rows of a PostFrame, checked against the run's frame schema first: the columns and kinds
+        of values it was trained with (a column missing here would be NaN for every new post, silently)."""
+        check_frame_schema(posts, self.schema_, "<new posts>", skip=SET_ON_NEW_POSTS)
+        return finalize_postframe(posts.assign(split="test", label=np.nan), "<new posts>")
 
     def feature_importance(self, kind: str = "gain") -> pd.DataFrame:
         """Per feature: `gain` (normalised per model, mean over folds and level-1 models) or `permutation` (the
@@ -251,6 +279,9 @@ class Predictor:
         cfg = load_config(path / "config.resolved.toml")
         p = cls(cfg, progress=progress)
         p.cfg_, p.fitted_, p.train_posts_, p.run_dir_ = cfg, fitted, train_posts, path
+        # Folders written before the schema was stored: their training posts carry the same columns and kinds.
+        schema_path = path / SCHEMA_FILE
+        p.schema_ = json.loads(schema_path.read_text()) if schema_path.is_file() else frame_schema(train_posts)
         metrics = json.loads((path / "metrics.json").read_text())
         rows = [{"model": name, "level": m.get("level"), **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp")},
                  "src_fold_std": float(np.nanstd([f["src"] for f in m["folds"]])) if m["folds"] else float("nan"),

@@ -59,7 +59,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     cfg = _config(args)
-    folder = evaluate(cfg, plan=_plan(args), seeds=_seeds(args.seeds), out=args.out, progress=not args.quiet)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    folder = evaluate(cfg, plan=_plan(args), seeds=seeds, out=args.out, progress=not args.quiet)
     print((folder / "forward.md").read_text().split("## Every window")[0].rstrip())
     return 0
 
@@ -77,6 +78,25 @@ def _args_windows(p: argparse.ArgumentParser) -> None:
                                                  "config's seed)")
 
 
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """Comma-separated integer seeds ("0,1,2"), each once: an empty item, a non-integer or a repeated seed (which
+    would count one fit twice and shrink the spread) raises a `ValueError` naming `flag`."""
+    seeds: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            seed = int(item)
+        except ValueError:
+            raise ValueError(f"{flag} must be comma-separated integers like 0,1,2, got {text!r} (item {item!r} is "
+                             "not an integer)") from None
+        if seed in seeds:
+            raise ValueError(f"{flag} must name each seed once, got {text!r} (seed {seed} twice)")
+        if seed < 0:
+            raise ValueError(f"{flag} must be integers >= 0, got {text!r} (seed {seed})")
+        seeds.append(seed)
+    return seeds
+
+
 def _args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML file or bundled config name (as for `smp run`)")
     _args_windows(p)
@@ -87,7 +107,8 @@ def _args_evaluate(p: argparse.ArgumentParser) -> None:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
-    folder = compare(args.a, args.b, plan=_plan(args), seeds=_seeds(args.seeds), data=args.data, out=args.out,
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    folder = compare(args.a, args.b, plan=_plan(args), seeds=seeds, data=args.data, out=args.out,
                      progress=not args.quiet)
     report = json.loads((folder / "compare.json").read_text())
     print("\n".join(report["verdicts"]))
@@ -102,19 +123,6 @@ def _args_compare(p: argparse.ArgumentParser) -> None:
     p.set_defaults(windows=4)
     p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-A-vs-B-compare)")
     p.add_argument("--data", default=None, help="override [data].path of both systems")
-
-
-def _seeds(text: str | None) -> list[int] | None:
-    """`--seeds 0,1,2`: distinct integers; a bad or repeated one names the flag."""
-    if text is None:
-        return None
-    parts = [s.strip() for s in text.split(",")]
-    if not all(s.lstrip("-").isdigit() for s in parts):
-        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}")
-    seeds = [int(s) for s in parts]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds repeats a seed ({text!r}): the same seed gives the same fit")
-    return seeds
 
 
 def _tracker(cfg, args: argparse.Namespace):
@@ -144,7 +152,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
         plan = ForwardPlan.of(args.windows or 1, args.forward)
     track(tracker, "ablate", ablate(cfg, out=args.out, jobs=args.jobs, progress=not args.quiet, only=only,
-                                    plan=plan, seeds=_seeds(args.seeds)))
+                                    plan=plan, seeds=parse_seeds(args.seeds) if args.seeds is not None else None))
     return 0
 
 

@@ -29,6 +29,7 @@ from .config import BUNDLED, RunConfig, load_config
 from .evaluate import ForwardPlan, evaluate_frame, write_forward
 from .paired import paired_report
 from .run import load_posts, new_run_dir
+from .runfolder import check_destinations
 from .windows import forward_windows
 
 log = logging.getLogger("smp")
@@ -75,6 +76,8 @@ def compare(spec_a: str, spec_b: str, *, plan: ForwardPlan | None = None, seeds:
                          "to give both the same folder")
     label = f"{_short(spec_a)}-vs-{_short(spec_b)}"
     final_dir = new_run_dir(cfg_a.evolve(name=label), out, suffix="-compare")
+    for cfg in (cfg_a, cfg_b):
+        check_destinations(cfg, final_dir)
     frame, _ = load_posts(cfg_a, progress=progress)
     report, res_a, res_b = compare_frames(cfg_a, cfg_b, frame, plan=plan, seeds=seeds, names=(spec_a, spec_b),
                                           progress=progress)

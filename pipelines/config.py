@@ -548,10 +548,11 @@ def load_config(path: str | Path | None = None) -> RunConfig:
 
 
 def _read_utf8(path: Path) -> str:
-    """The file as text; bytes that are not UTF-8 (TOML must be UTF-8) name the file, line and byte."""
+    """The file as text; bytes that are not UTF-8 (TOML must be UTF-8) name the file, line and byte. A UTF-8
+    byte-order mark (some Windows editors write one) is dropped, as the table loaders drop it from a CSV."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1

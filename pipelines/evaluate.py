@@ -160,8 +160,12 @@ def window_arrays(predictions: pd.DataFrame, models: list[str]) -> tuple[list, d
 def evaluate(cfg: RunConfig, *, plan: ForwardPlan | None = None, holdout_frac: float | None = None,
              seeds: list[int] | None = None, out: str | Path | None = None, progress: bool = True) -> Path:
     """`smp evaluate`: the forward evaluation of `cfg` into a new folder (see the module docstring)."""
+    from .runfolder import check_destinations
+
     t0 = time.perf_counter()
     final_dir = new_run_dir(cfg, out, suffix="-forward")
+    # Every folder it writes, checked before any fit: a file in the way would fail after all of them otherwise.
+    check_destinations(cfg, final_dir)
     frame, _ = load_posts(cfg, progress=progress)
     plan = plan or ForwardPlan.of(1, holdout_frac)
     forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)  # too-small windows fail before any fit

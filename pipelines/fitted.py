@@ -116,19 +116,23 @@ def check_finished_run(run_dir: str | Path, needs: tuple[str, ...] = FINISHED_RU
         raise RunFolderError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)} "
                              f"(a run folder written by `smp run` has {', '.join(FINISHED_RUN_FILES)})")
     manifest = run_dir / MANIFEST
-    if manifest.is_file():  # folders written before manifests existed are checked for their files only
-        try:
-            files = json.loads(manifest.read_text())["files"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise RunFolderError(f"{manifest}: unreadable ({e}); the run folder is damaged") from None
-        for rel, meta in files.items():
-            path = run_dir / rel
-            if not path.is_file():
-                raise RunFolderError(f"{run_dir} is damaged: {rel} is listed in {MANIFEST} but missing")
-            size = path.stat().st_size
-            if size != meta["bytes"] or file_sha256(path) != meta["sha256"]:
-                raise RunFolderError(f"{path}: changed or corrupted since the run finished ({size} bytes, sha256 "
-                                     f"differs from {MANIFEST}, which recorded {meta['bytes']} bytes); rerun `smp run`")
+    if not manifest.is_file():
+        # Without it an edited config or a swapped model file cannot be told from the run's own: refuse.
+        raise RunFolderError(f"{run_dir} has no {MANIFEST} (the sizes and sha256 of its files, which `smp run` and "
+                             "Predictor.save write last), so its files cannot be checked against what the run wrote; "
+                             "rerun `smp run`, or save the Predictor again")
+    try:
+        files = json.loads(manifest.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunFolderError(f"{manifest}: unreadable ({e}); the run folder is damaged") from None
+    for rel, meta in files.items():
+        path = run_dir / rel
+        if not path.is_file():
+            raise RunFolderError(f"{run_dir} is damaged: {rel} is listed in {MANIFEST} but missing")
+        size = path.stat().st_size
+        if size != meta["bytes"] or file_sha256(path) != meta["sha256"]:
+            raise RunFolderError(f"{path}: changed or corrupted since the run finished ({size} bytes, sha256 "
+                                 f"differs from {MANIFEST}, which recorded {meta['bytes']} bytes); rerun `smp run`")
     return run_dir
 
 

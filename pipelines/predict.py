@@ -14,7 +14,7 @@ from smp._files import write_exclusive
 from .api import Predictor
 from .data import load_frame
 from .fitted import check_finished_run
-from .runfolder import check_writable
+from .runfolder import check_destinations, check_writable
 
 log = logging.getLogger("smp")
 
@@ -33,6 +33,7 @@ def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, 
     check_writable(out_csv.parent, "--out's folder")
     p = Predictor.load(run_dir, progress=progress)
     cfg = p.cfg_
+    check_destinations(cfg, None)  # the caches it writes (embeddings of the new posts' rows)
     if cfg.data.format == "frame":
         raise ValueError(f"{run_dir} was fitted on in-memory posts (smp.Predictor): predict from Python with "
                          "smp.Predictor.load(run_dir).predict(posts)")

@@ -69,10 +69,14 @@ def split_rows(X: pd.DataFrame, is_train: np.ndarray) -> tuple[pd.DataFrame, pd.
 
 
 def row_store(cfg: RunConfig, progress: bool = False) -> RowStore:
-    """The per-row embedding cache of a config, `<cache_dir>/rows`, and where its built models live: `[output]
-    models_dir`, else `$SMP_MODELS_DIR`, else `<cache_dir>/models`."""
-    models = cfg.output.models_dir or os.environ.get("SMP_MODELS_DIR") or None
-    return RowStore(Path(cfg.output.cache_dir) / "rows", progress=progress, models=models)
+    """The per-row embedding cache of a config, `<cache_dir>/rows`, and where its built models live (`models_dir`)."""
+    return RowStore(Path(cfg.output.cache_dir) / "rows", progress=progress, models=models_dir(cfg))
+
+
+def models_dir(cfg: RunConfig) -> str | None:
+    """Where built models (ONNX exports, distilled static models) live: `[output] models_dir`, else
+    `$SMP_MODELS_DIR`, else None (the row store's default, `<cache_dir>/models`)."""
+    return cfg.output.models_dir or os.environ.get("SMP_MODELS_DIR") or None
 
 
 def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Prepared:
@@ -86,6 +90,10 @@ def prepare(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Pr
     if "mape" in (cfg.metric, cfg.tuning.metric) and (y == 0).any():
         raise ValueError(f"metric mape is undefined for a label of 0, and {int((y == 0).sum())} training posts have "
                          "one; choose another metric (src, mae, mse, smp)")
+    ranked = sorted({cfg.metric, cfg.tuning.metric} & {"src", "smp"})
+    if ranked and np.ptp(y) == 0:
+        raise ValueError(f"all {len(y)} training labels are {y[0]:g}: metric {ranked[0]} (it ranks by the labels' "
+                         "order) is undefined for constant labels, so no model could be scored; check the label column")
 
     t = time.perf_counter()
     fs = build_features(frame, cfg.features, cache=FeatureCache(cfg.output.cache_dir),

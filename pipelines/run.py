@@ -6,7 +6,8 @@ place at the end, so a killed run never leaves a folder that looks complete:
     runs/<timestamp>-<name>/
       config.resolved.toml  data.json  features.json  metrics.json  oof.parquet  test_pred.parquet
       importance.csv  report.md  plots/*.png  submission.json  models/{fitted.joblib, train_posts.parquet}
-      engine.json (where each level-1 fold was fitted)
+      engine.json (where each level-1 fold was fitted)  schema.json (the training posts' columns and kinds of
+      values, which new posts must match)  manifest.json (size and sha256 of every file, written last)
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
     with staged_dir(final_dir, manifest=True) as tmp:  # claimed before any work: a second run on it stops now
         frame, root = load_posts(cfg, progress=progress)
         load_s = time.perf_counter() - t0
+        if submit and not frame["split"].eq("test").any():
+            log.warning("the data has no test posts, so no submission.json is written (the run folder holds the CV "
+                        "results and fitted models; `smp predict` scores new posts with it)")
         if permute_labels:
             seed = cfg.seed if permute_seed is None else permute_seed
             frame = permuted(frame, seed)

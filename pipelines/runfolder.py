@@ -20,8 +20,10 @@ from smp.ensembles import CVResult, fold_ids
 from smp.features import fingerprint_frame
 
 from .config import RunConfig
+from .datasets._frameschema import SCHEMA_FILE, frame_schema
 from .fitted import RunFolderError
 from .importance import importance_tables, write_importance
+from .prepare import models_dir
 from .training import write_training_files
 
 log = logging.getLogger("smp")
@@ -93,6 +95,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     tp.to_parquet(d / "test_pred.parquet", index=False)
     joblib.dump(fitted, d / "models" / "fitted.joblib", compress=3)
     train.to_parquet(d / "models" / "train_posts.parquet", index=False)
+    _json(d / SCHEMA_FILE, frame_schema(train))  # what new posts are checked against before predicting
 
     from .report import plot_predictions, write_report
 
@@ -155,18 +158,39 @@ def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -
 
 
 
-def check_destinations(cfg: RunConfig, final_dir: Path, *, submit: bool) -> None:
-    """Everything a run will write, checked before any data is loaded: the run folder's parent, the cache and (when
-    it submits) the submissions folder must be writable, and the submission's name must be free."""
-    default = final_dir.parent == Path(cfg.output.runs_dir)
-    check_writable(final_dir.parent, "[output].runs_dir" if default else "the run folder's parent")
-    check_writable(Path(cfg.output.cache_dir), "[output].cache_dir")
-    if submit:
+def check_destinations(cfg: RunConfig, final_dir: Path | None, *, submit: bool = False) -> None:
+    """Everything a command will write, checked before any data is loaded: the run folder's parent, every cache
+    folder (`cache_folders`) and (when it submits) the submissions folder must be writable, and the submission's
+    name must be free. `final_dir` None: a command that writes only into the caches (`smp predict`)."""
+    if final_dir is not None:
+        default = final_dir.parent == Path(cfg.output.runs_dir)
+        check_writable(final_dir.parent, "[output].runs_dir" if default else "the run folder's parent")
+    for folder, what in cache_folders(cfg):
+        check_writable(folder, what)
+    if submit and final_dir is not None:
         sub = Path(cfg.output.submissions_dir) / f"{final_dir.name}.json"
         if sub.exists():
             raise FileExistsError(f"{sub} already exists (a run named {final_dir.name!r} was submitted before); "
                                   "choose another --out or name, or move that file away")
         check_writable(sub.parent, "[output].submissions_dir")
+
+
+def cache_folders(cfg: RunConfig) -> list[tuple[Path, str]]:
+    """Each folder a run of `cfg` may write into, with the config entry that places it: the feature cache (the
+    cache folder itself, also the tuning studies' SQLite file), the per-row embedding cache, the built models, the
+    fold cache and the generated synthetic data. A read-only one of these fails the probe before any work, not with a
+    `PermissionError` after training."""
+    cache = Path(cfg.output.cache_dir)
+    models = models_dir(cfg)
+    out = [(cache, "[output].cache_dir"), (cache / "rows", "[output].cache_dir's row cache"),
+           (Path(models) if models else cache / "models",
+            "[output].models_dir" if cfg.output.models_dir else "$SMP_MODELS_DIR" if models else
+            "[output].cache_dir's model folder")]
+    if cfg.output.fold_cache:
+        out.append((cache / "folds", "[output].cache_dir's fold cache"))
+    if cfg.data.format == "synthetic":
+        out.append((cache / "synthetic", "[output].cache_dir's synthetic data"))
+    return out
 
 
 def check_writable(path: Path, what: str) -> None:

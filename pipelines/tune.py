@@ -15,6 +15,7 @@ from smp._files import staged_dir
 from .config import RunConfig
 from .prepare import prepare
 from .run import load_posts, new_run_dir
+from .runfolder import check_destinations
 from .training import Ensemble, Trained, tune_level1, write_training_files
 
 log = logging.getLogger("smp")
@@ -32,6 +33,7 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
         raise ValueError(f"nothing to tune: none of {cfg.tuning.models or sorted(names)} has a search space "
                          f"(models with one: {sorted(spaces)})")
     final_dir = new_run_dir(cfg, out, suffix="-tune")
+    check_destinations(cfg, final_dir)
     frame, _ = load_posts(cfg, progress=progress)
     prep = prepare(cfg, frame, progress=progress)
     t = time.perf_counter()

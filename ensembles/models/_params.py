@@ -119,6 +119,33 @@ def _kind_problem(value: Any, default: Any) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------------ both boosters
+# Rules on what a parameter means, the same for both boosters, checked before each library's own parser: that parser
+# leaves gaps (CatBoost takes learning_rate = -0.1 and fits a model that ranks posts backwards; LightGBM takes an
+# infinite learning rate). Meaning -> (each library's canonical name, rule, test).
+BOOSTER_RULES: dict[str, tuple[dict[str, str], str, Callable[[float], bool]]] = {
+    "learning rate": ({"lgbm": "learning_rate", "catboost": "learning_rate"}, "a finite number > 0",
+                      lambda v: math.isfinite(v) and v > 0),
+    "L2 regularisation": ({"lgbm": "lambda_l2", "catboost": "l2_leaf_reg"}, "a finite number >= 0",
+                          lambda v: math.isfinite(v) and v >= 0),
+    "tree depth": ({"catboost": "depth"}, "an integer >= 1", lambda v: v >= 1 and float(v).is_integer()),
+    "random strength": ({"catboost": "random_strength"}, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0),
+}
+CATBOOST_ALIASES = {"eta": "learning_rate", "reg_lambda": "l2_leaf_reg", "max_depth": "depth"}
+
+
+def check_booster_rules(library: str, params: Mapping[str, Any], canonical: Callable[[str], str], where: str) -> None:
+    """Raise `ParamError` for a number that breaks a rule of `BOOSTER_RULES` for `library` ("lgbm" / "catboost");
+    `canonical` maps a parameter name (or alias) to the library's canonical one. Non-numbers are left to the
+    library's parser, which names their type."""
+    for name, value in params.items():
+        if not _is_number(value):
+            continue
+        for meaning, (names, rule, ok) in BOOSTER_RULES.items():
+            if names.get(library) == canonical(name) and not ok(value):
+                raise ParamError(f"{where}: {name} ({meaning}) must be {rule}, got {value!r}")
+
+
 # --------------------------------------------------------------------------------------------------- LightGBM
 # Keys the lgbm wrapper reads itself (popped before LightGBM sees the params) or always sets.
 LGBM_WRAPPER_KEYS = {"n_estimators": 1, "early_stopping_rounds": 0}  # name -> minimum
@@ -150,6 +177,8 @@ def _check_lgbm(cls: type[Model], params: dict[str, Any], where: str) -> None:
         if canonical in fixed:
             raise ParamError(f"{where}: {name!r} is set by the lgbm wrapper itself (verbosity=-1, "
                              "deterministic=true, force_row_wise=true: reproducible trees); remove it")
+    check_booster_rules("lgbm", {k: v for k, v in params.items() if k not in LGBM_WRAPPER_KEYS},
+                        lambda n: aliases.get(n, n), where)
     merged = {**cls.defaults, **params}
     by_canonical: dict[str, list[str]] = {}
     for name in merged:
@@ -263,6 +292,7 @@ def _check_catboost(cls: type[Model], params: dict[str, Any], where: str) -> Non
                              "remove it")
         if name not in valid:
             raise ParamError(f"{where}: unknown CatBoost parameter {name!r}; {_close(name, valid)}")
+    check_booster_rules("catboost", params, lambda n: CATBOOST_ALIASES.get(n, n), where)
     merged = {k: v for k, v in {**cls.defaults, **params}.items() if k not in CATBOOST_WRAPPER_KEYS}
     error = _catboost_rejects(merged)
     if error is None:

@@ -109,14 +109,34 @@ def require_same_columns(train: pd.DataFrame, test: pd.DataFrame, used: Iterable
             )
 
 
+def id_text(value: object) -> str | None:
+    """The one spelling of an id (or tag) value: text as written ("007" stays), an integer or an integral float as
+    its decimal digits (13389 and 13389.0, which pandas gives a numeric column with a gap, are one id); None for
+    anything else (a boolean, a fraction, NaN, a list, array or table)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return None
+
+
 def require_ids(values: pd.Series, file: Path | str, column: str) -> pd.Series:
-    """Ids as text; a missing (null, "", "None"), boolean, list or table id raises naming its position."""
+    """Ids as text, normalised by `id_text`; a missing (null, "", "None"), boolean, fractional, list, array or table
+    id (a Parquet struct) raises naming its position."""
     obj = values.astype(object)
-    bad = missing_mask(obj) | obj.map(lambda v: isinstance(v, (bool, list, dict))).to_numpy()
+    if pd.api.types.infer_dtype(obj, skipna=False) == "string":  # the common case, without a per-value pass
+        text, bad = obj, missing_mask(obj)
+    else:
+        text = obj.map(id_text)
+        bad = missing_mask(obj) | text.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(file, column, at(values, i), "ids must be non-empty strings or integers")
-    return as_text(obj)
+    return text.astype(object)
 
 
 def require_text(values: pd.Series, file: Path | str, column: str, *, lists: bool = False) -> pd.Series:
@@ -193,11 +213,22 @@ def to_text(values: pd.Series) -> pd.Series:
     return as_text(obj.where(obj.notna(), ""))
 
 
-def to_utc_ns(times: pd.Series) -> pd.Series:
-    """Normalise a datetime series to datetime64[ns, UTC] (pandas 3 infers s/us units from the input)."""
+# The times a PostFrame can hold (datetime64[ns]: pandas' nanosecond range, about 1677-09-22 to 2262-04-11), in whole
+# years: a later or earlier time is a corrupt value (a year 2999, an epoch in the wrong unit), named by `utc_times`.
+TIME_RANGE = (pd.Timestamp("1678-01-01", tz="UTC"), pd.Timestamp("2261-12-31", tz="UTC"))
+TIME_RANGE_RULE = "time must lie between 1678 and 2261 (the nanosecond times pandas holds)"
+
+
+def utc_times(times: pd.Series, values: pd.Series, file: Path | str, column: str) -> pd.Series:
+    """Parsed `times` as datetime64[ns, UTC] (naive ones taken as UTC); a time outside `TIME_RANGE` raises naming
+    the file, column, row and raw value of `values` (what was parsed, in the same order)."""
     if getattr(times.dt, "tz", None) is None:
         times = times.dt.tz_localize("UTC")
-    return times.dt.tz_convert("UTC").dt.as_unit("ns")
+    times = times.dt.tz_convert("UTC")
+    outside = ((times < TIME_RANGE[0]) | (times > TIME_RANGE[1])).to_numpy()
+    if outside.any():
+        raise DataError(file, column, at(values, int(np.flatnonzero(outside)[0])), TIME_RANGE_RULE)
+    return times.dt.as_unit("ns")
 
 
 def parse_epoch(values: pd.Series, file: Path | str, column: str, unit: str = "s") -> pd.Series:
@@ -208,11 +239,18 @@ def parse_epoch(values: pd.Series, file: Path | str, column: str, unit: str = "s
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(file, column, at(values, i), f"time must be a numeric epoch in unit {unit!r}")
-    return to_utc_ns(pd.to_datetime(parsed, unit=unit, utc=True))
+    # Out of range before converting: pandas' own error for a huge epoch names no row.
+    ns = parsed.to_numpy() * pd.Timedelta(1, unit=unit).value
+    outside = (ns < TIME_RANGE[0].value) | (ns > TIME_RANGE[1].value)
+    if outside.any():
+        raise DataError(file, column, at(values, int(np.flatnonzero(outside)[0])), f"{TIME_RANGE_RULE}; as an "
+                        f"epoch in unit {unit!r}")
+    return utc_times(pd.to_datetime(parsed, unit=unit, utc=True), values, file, column)
 
 
 def parse_datetime(values: pd.Series, file: Path | str, column: str, fmt: str | None = None) -> pd.Series:
-    """Parse date-time strings (ISO 8601 unless `fmt`); naive times are taken as UTC; bad values are an error."""
+    """Parse date-time strings (ISO 8601 unless `fmt`); naive times are taken as UTC; a bad or out-of-range value is
+    an error naming its row."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
         times = values
         bad = times.isna().to_numpy()
@@ -228,7 +266,7 @@ def parse_datetime(values: pd.Series, file: Path | str, column: str, fmt: str | 
             f"time must match format {fmt!r}" if fmt else "time must be an ISO 8601 date-time like '2022-08-25 16:15'"
         )
         raise DataError(file, column, at(values, i), rule)
-    return to_utc_ns(times)
+    return utc_times(times, values, file, column)
 
 
 def parse_labels(

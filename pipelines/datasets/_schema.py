@@ -25,10 +25,13 @@ The ``user_*`` and ``meta_*`` families differ per source; generators that use th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._frameschema import frame_schema, require_postframe, schema_problem
 
 CORE_COLUMNS: tuple[str, ...] = (
     "post_id",
@@ -105,26 +108,18 @@ def finalize_postframe(frame: pd.DataFrame, source: str | Path,
 
 def require_trained_columns(frame: pd.DataFrame, train_posts: pd.DataFrame, source: str | Path) -> None:
     """New posts loaded without a train split must carry exactly the columns of the run's training posts, each
-    holding the same kind of values (numbers or text): the fitted generators read them as they read the training
-    rows, and a column only one side has would be NaN, or ignored, on the other silently."""
-    theirs, ours = list(train_posts.columns), list(frame.columns)
-    for column in theirs:
-        if column not in ours:
-            raise DataError(source, column, sorted(ours), "the run's training posts have this column but the new "
-                            "posts lack it (a side table or field missing from the data folder); new posts' columns")
-    for column in ours:
-        if column not in theirs:
-            raise DataError(source, column, sorted(theirs), "the new posts have this column but the run's training "
-                            "posts lack it; training posts' columns")
-    for column in ours:
-        if not str(column).startswith(("user_", "meta_")):
-            continue  # canonical columns are typed by finalize_postframe itself
-        new, old = frame[column], train_posts[column]
-        numeric = pd.api.types.is_numeric_dtype(new.dtype), pd.api.types.is_numeric_dtype(old.dtype)
-        if numeric[0] != numeric[1] and new.notna().any() and old.notna().any():
-            kinds = ["numbers" if n else "text" for n in numeric]
-            raise DataError(source, column, f"{kinds[0]} ({new.dtype}) vs {kinds[1]} ({old.dtype})", "a column must "
-                            "hold the same kind of values as in the run's training posts")
+    holding the same kind of values: the run's frame schema (`_frameschema.py`), the check `Predictor.predict` makes."""
+    check_frame_schema(frame, frame_schema(train_posts), source)
+
+
+def check_frame_schema(frame: pd.DataFrame, schema: Mapping[str, str], source: str | Path, *,
+                       skip: tuple[str, ...] = ()) -> None:
+    """Raise a `DataError` naming the column, value and rule of the first way `frame` differs from the run's frame
+    `schema` (`_frameschema.schema_problem`); a table that is not a PostFrame at all is a `ValueError` saying so."""
+    require_postframe(frame, str(source))
+    problem = schema_problem(frame, schema, skip)
+    if problem is not None:
+        raise DataError(source, *problem)
 
 
 def validate_postframe(frame: pd.DataFrame, source: str | Path) -> None:

@@ -21,6 +21,7 @@ from ._io import (
     at,
     check_disjoint,
     check_unique,
+    id_text,
     missing_mask,
     parse_datetime,
     parse_epoch,
@@ -35,6 +36,7 @@ from ._io import (
     to_optional_str,
     to_text,
 )
+from ._frameschema import MAPPABLE, UNMAPPED
 from ._schema import DEFAULT_LABEL_RANGE, SPLITS, DataError, finalize_postframe
 
 TEXT_FIELDS = ("title", "description")
@@ -42,6 +44,9 @@ OPTIONAL_TEXT_FIELDS = ("category", "subcategory", "concept", "location", "langu
 FLOAT_FIELDS = ("latitude", "longitude", "geo_accuracy")
 log = logging.getLogger("smp")
 NUMERIC_SHARE = 0.9  # a user_/meta_ column with at least this share of numbers is numeric
+# `attrs` key of a PostFrame whose rows are all new posts because the table lacks the mapping's label column: `fit`
+# names that column when it finds no labelled post.
+LABEL_SOURCE = "smp_missing_label_column"
 
 
 @dataclass
@@ -98,6 +103,8 @@ class TableMapping:
             value = getattr(mapping, name)
             if name not in ("user_columns", "meta_columns") and value is not None and not isinstance(value, str):
                 raise TypeError(f"TableMapping.{name} must be a column name (str) or None, but got {value!r}")
+            if value == "" or (isinstance(value, list) and "" in value):
+                raise ValueError(f"TableMapping.{name} must name a column, but got an empty name ({value!r})")
         return mapping
 
     def source_columns(self, *, with_label: bool = True, with_split: bool = True) -> list[str]:
@@ -162,7 +169,7 @@ def load_table(
         test = read_table(test_path, id_columns=ids)
         mapping = without_missing_users(mapping, test, test_path)
         require_columns(test, mapping.source_columns(with_label=False, with_split=False), test_path)
-        test_ids = _ids(test[mapping.post_id])
+        test_ids = require_ids(test[mapping.post_id], test_path, mapping.post_id)
         check_unique(test_ids, test_path, mapping.post_id)
         check_disjoint(train_posts["post_id"], test_ids, test_path, mapping.post_id, NEW_POSTS_RULE)
         frame = _map(test, np.full(len(test), "test", dtype=object), mapping, test_path, label_range)
@@ -182,7 +189,7 @@ def load_table(
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise DataError(train_path, mapping.split, at(train[mapping.split], i), f"split must be one of {SPLITS}")
-        check_unique(_ids(train[mapping.post_id]), train_path, mapping.post_id)
+        check_unique(require_ids(train[mapping.post_id], train_path, mapping.post_id), train_path, mapping.post_id)
         frame = _map(train, split, mapping, train_path, label_range)
         return finalize_postframe(frame, train_path)
 
@@ -193,8 +200,9 @@ def load_table(
     require_same_columns(train, test, unlabelled, test_path)
     require_columns(test, unlabelled, test_path)
     for path, table in ((train_path, train), (test_path, test)):
-        check_unique(_ids(table[mapping.post_id]), path, mapping.post_id)
-    check_disjoint(_ids(train[mapping.post_id]), _ids(test[mapping.post_id]), f"{train_path} and {test_path}",
+        check_unique(require_ids(table[mapping.post_id], path, mapping.post_id), path, mapping.post_id)
+    check_disjoint(require_ids(train[mapping.post_id], train_path, mapping.post_id),
+                   require_ids(test[mapping.post_id], test_path, mapping.post_id), f"{train_path} and {test_path}",
                    mapping.post_id)
     parts = [
         _map(train, np.full(len(train), "train", dtype=object), mapping, train_path, label_range),
@@ -220,13 +228,13 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
         mapping = TableMapping.from_dict(mapping)
     mapping = without_missing_users(mapping, table, source)
     has_label = mapping.label is not None and mapping.label in table.columns
+    labels_from_table = split is None and mapping.split is None  # train or test by the label column alone
     if split is None and mapping.split is not None and mapping.split in table.columns:
         labels = to_text(table[mapping.split]).str.strip().str.lower().to_numpy(dtype=object)
         bad = ~np.isin(labels, SPLITS)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(source, mapping.split, f"row {table.index[i]}: {plain(table[mapping.split].iloc[i])!r}",
-                            f"split must be one of {SPLITS}")
+            raise DataError(source, mapping.split, at(table[mapping.split], i), f"split must be one of {SPLITS}")
     else:
         split = split or ("train" if has_label else "test")
         if split not in SPLITS:
@@ -234,8 +242,12 @@ def posts_from_frame(table: pd.DataFrame, mapping: TableMapping | Mapping[str, o
         labels = np.full(len(table), split, dtype=object)
     need_label = bool((labels == "train").any())
     require_columns(table, mapping.source_columns(with_label=need_label, with_split=False), source)
-    check_unique(_ids(table[mapping.post_id]), source, mapping.post_id)
-    return finalize_postframe(_map(table, labels, mapping, source, label_range), source)
+    check_unique(require_ids(table[mapping.post_id], source, mapping.post_id), source, mapping.post_id)
+    frame = finalize_postframe(_map(table, labels, mapping, source, label_range), source)
+    if not has_label and mapping.label is not None and labels_from_table:
+        frame.attrs[LABEL_SOURCE] = mapping.label
+    frame.attrs[UNMAPPED] = [name for name in MAPPABLE if getattr(mapping, name) is None]
+    return frame
 
 
 def without_missing_users(mapping: TableMapping, table: pd.DataFrame, source) -> TableMapping:
@@ -249,11 +261,6 @@ def without_missing_users(mapping: TableMapping, table: pd.DataFrame, source) ->
     return mapping
 
 
-def _ids(values: pd.Series) -> pd.Series:
-    """Ids as text; Parquet integer ids become their decimal string."""
-    return values.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-
-
 def _map(
     table: pd.DataFrame, split: np.ndarray, m: TableMapping, path: Path, label_range: Sequence[float]
 ) -> pd.DataFrame:
@@ -262,22 +269,23 @@ def _map(
     `table` keeps its file-position index, so every parser's error names the line.
     """
     n = len(table)
-    post_ids = require_ids(_ids(table[m.post_id]).set_axis(table.index), path, m.post_id).to_numpy()
+    post_ids = require_ids(table[m.post_id], path, m.post_id).to_numpy()
     out = pd.DataFrame(
         {
             "post_id": post_ids,
-            "user_id": post_ids if m.user_id is None else
-            require_ids(_ids(table[m.user_id]).set_axis(table.index), path, m.user_id).to_numpy(),
+            "user_id": post_ids if m.user_id is None else require_ids(table[m.user_id], path, m.user_id).to_numpy(),
             "post_time": _times(table[m.post_time], m, path).array,
             "split": split,
         },
         index=pd.RangeIndex(n),
     )
-    out["tags"] = _tags(table[m.tags], m.tags_sep) if m.tags else [[] for _ in range(n)]
+    out["tags"] = _tags(table[m.tags], m.tags_sep, path, m.tags) if m.tags else [[] for _ in range(n)]
     for name in TEXT_FIELDS:
-        out[name] = to_text(table[getattr(m, name)]).to_numpy() if getattr(m, name) else ""
+        col = getattr(m, name)
+        out[name] = to_text(_require_flat(table[col], path, col)).to_numpy() if col else ""
     for name in OPTIONAL_TEXT_FIELDS:
-        out[name] = to_optional_str(table[getattr(m, name)]).to_numpy() if getattr(m, name) else None
+        col = getattr(m, name)
+        out[name] = to_optional_str(_require_flat(table[col], path, col)).to_numpy() if col else None
     for name in FLOAT_FIELDS:
         col = getattr(m, name)
         out[name] = to_float(table[col], path, col, strict=True) if col else np.nan
@@ -287,11 +295,13 @@ def _map(
         rows = np.flatnonzero(is_train)
         label[rows] = parse_labels(table[m.label].iloc[rows], path, m.label, label_range=label_range)
     out["label"] = label
+    # Profile columns are built apart and joined once: thousands of single-column inserts fragment the frame.
+    extra = {}
     for prefix, columns in (("user_", m.user_columns), ("meta_", m.meta_columns)):
         for col in columns:
             name = col if col.startswith(prefix) else f"{prefix}{col}"
-            out[name] = _numeric_or_text(table[col], path, col)
-    return out
+            extra[name] = _numeric_or_text(table[col], path, col)
+    return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1) if extra else out
 
 
 def _times(values: pd.Series, m: TableMapping, path: Path) -> pd.Series:
@@ -304,18 +314,41 @@ def _times(values: pd.Series, m: TableMapping, path: Path) -> pd.Series:
     return parse_datetime(values, path, m.post_time, m.time_format)
 
 
-def _tags(values: pd.Series, sep: str | None) -> list[list[str]]:
-    """Tags from a delimited string (whitespace when `sep` is None) or from a list-valued column."""
+def _tags(values: pd.Series, sep: str | None, path: Path | str, column: str) -> list[list[str]]:
+    """Tags from a delimited string (whitespace when `sep` is None), a number (a tag column pandas read as numbers)
+    or a list-valued column (Parquet); a nested list, a table or a boolean raises naming its row."""
     out = []
-    for v in values.tolist():
-        if isinstance(v, (list, tuple, np.ndarray)):
-            out.append([str(t) for t in v if t is not None and str(t).strip()])
-        elif isinstance(v, str):
-            out.append([t.strip() for t in v.split(sep)] if sep else v.split())
-            out[-1] = [t for t in out[-1] if t]
+    for i, v in enumerate(values.tolist()):
+        if isinstance(v, str):
+            tags = [t.strip() for t in (v.split(sep) if sep else v.split())]
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            tags = [_tag_text(t) for t in v]
         else:
-            out.append([])
+            tags = [_tag_text(v)]
+        if any(t is None for t in tags):
+            raise DataError(path, column, at(values, i), "tags must be text or numbers, or a list of them")
+        out.append([t for t in tags if t.strip()])
     return out
+
+
+def _tag_text(value: object) -> str | None:
+    """A tag's text: a string, or a number as `id_text` spells it ("" for a missing value); None for a list, table
+    or boolean."""
+    if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and not float(value).is_integer():
+        return str(float(value))
+    return id_text(value)
+
+
+def _require_flat(values: pd.Series, path: Path | str, column: str) -> pd.Series:
+    """`values` unless one is a list or a table (a Parquet list or struct), which would become text like
+    "{'n': 1}" silently; that one raises naming its row."""
+    nested = values.astype(object).map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).to_numpy()
+    if nested.any():
+        raise DataError(path, column, at(values, int(np.flatnonzero(nested)[0])),
+                        "value must be a number or text, not a list or table")
+    return values
 
 
 def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray | pd.Series:
@@ -326,6 +359,7 @@ def _numeric_or_text(values: pd.Series, path: Path, column: str) -> np.ndarray |
     """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float).to_numpy()
+    _require_flat(values, path, column)
     if pd.api.types.is_numeric_dtype(values.dtype):
         return to_float(values, path, column, strict=True)
     missing = missing_mask(values)

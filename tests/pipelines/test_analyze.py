@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smp._files import staged_dir
 from smp.features import get_generator
 from smp.pipelines.analyze import TERMS, analyze_emotion, emotion_regression
 from smp.pipelines.cli import main
@@ -34,11 +35,12 @@ def fake_run(tmp_path, with_generator: bool):
     f["label"] = y + rng.normal(0, 0.3, len(f))
     train = f[f["split"] == "train"].reset_index(drop=True)
     d = tmp_path / "run"
-    (d / "models").mkdir(parents=True)
     fitted = FittedRun(static_generators=[gen] if with_generator else [], static_columns=[], target_generators={},
                        level1={})
-    joblib.dump(fitted, d / "models" / "fitted.joblib")
-    train.to_parquet(d / "models" / "train_posts.parquet", index=False)
+    with staged_dir(d, manifest=True) as tmp:  # a finished folder: its manifest written last, as a run writes it
+        (tmp / "models").mkdir()
+        joblib.dump(fitted, tmp / "models" / "fitted.joblib")
+        train.to_parquet(tmp / "models" / "train_posts.parquet", index=False)
     return d, len(train)
 
 

@@ -1,6 +1,7 @@
 """Property-based: random corruptions of the jsonl / CSV / TOML inputs (truncation, bad bytes, wrong types, dropped or
 duplicated fields, absurd numbers) always end in a `DataError` / `ConfigError` naming the corrupted file, which the CLI
-turns into exit 2 and one line; never a traceback, never a silently different result.
+turns into exit 2 and one line; never a traceback, never a silently different result. The Python API's frames and
+mappings (columns dropped, renamed, retyped, nested) end in an error naming the column, or the clean predictions.
 
 Where a corruption may legitimately leave the data unchanged (a users row repeated verbatim, which the release
 itself does) the property is "an error naming the file, or exactly the frame of the clean data". Examples are bounded
@@ -20,16 +21,19 @@ import tempfile
 import typing
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import smp
 from smp.pipelines import config as config_module
 from smp.pipelines.cli import main
 from smp.pipelines.config import ConfigError, load_config
 from smp.pipelines.datasets import DataError, load_smpd_video, load_table
+from tests._data import make_news_table
 from tests._video import REAL, video_path, write_real_copy, write_tiny_video
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -390,3 +394,115 @@ def test_cli_exits_2_with_one_line_naming_the_file(bases, case):
             assert not (out / "run").exists()
     finally:
         shutil.rmtree(root.parent)
+
+
+# ------------------------------------------------------------------------------------------------ Python API
+# The Python API takes frames, not files: columns of the new posts (or of the table smp.posts maps) are dropped,
+# renamed, retyped or nested. The property: an error (a ValueError, which DataError is, or a TypeError) naming a
+# column the corruption touched, or exactly the clean input's predictions; never a traceback of another kind, and
+# never different numbers without an error.
+API_MAPPING = {"post_id": "id", "user_id": "author", "post_time": "created_at", "title": "title", "label": "label",
+               "tags": "tags", "user_columns": ["followers"]}
+API_CONFIG = {"models": ["ridge"], "cv": {"scheme": "kfold", "n_splits": 3},
+              "features": ["user_posts", "time", "text_stats", "user_profile", "hot_tags"]}
+NEW_NAMES = ("caption", "user_extra", "meta_x", "tags2", "post_time")
+API_SETTINGS = settings(SETTINGS, max_examples=30)
+
+
+@pytest.fixture(scope="module")
+def api_fitted(tmp_path_factory):
+    """A Predictor fitted on 160 posts of a news table, the new posts' table and its PostFrame, and their clean
+    predictions."""
+    t = make_news_table(200)
+    t["followers"] = np.random.default_rng(0).integers(0, 1000, len(t))
+    t["tags"] = ["rust launch" if i % 3 else "ask" for i in range(len(t))]
+    cache = tmp_path_factory.mktemp("api-cache")
+    p = smp.Predictor(API_CONFIG, output={"cache_dir": str(cache)}).fit(smp.posts(t.iloc[:160], API_MAPPING))
+    new_df = t.iloc[160:].drop(columns=["label", "points"]).reset_index(drop=True)
+    new = smp.posts(new_df, API_MAPPING)
+    return p, new_df, new, p.predict(new)
+
+
+def _retyped(values: pd.Series, kind: str) -> pd.Series:
+    items = values.tolist()
+    if kind == "text":
+        return pd.Series([str(v) for v in items], dtype=object)
+    if kind == "numbers":
+        return pd.Series(range(len(items)), dtype=float)
+    if kind == "lists":
+        return pd.Series([[v] for v in items], dtype=object)
+    if kind == "structs":
+        return pd.Series([{"x": v} for v in items], dtype=object)
+    if kind == "bools":
+        return pd.Series([i % 2 == 0 for i in range(len(items))], dtype=bool)
+    return values  # "same": the column as it was
+
+
+@st.composite
+def frame_corruption(draw, columns: tuple[str, ...]):
+    ops = []
+    for _ in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(["drop", "rename", "retype", "duplicate_row", "reorder"]))
+        ops.append((kind, draw(st.sampled_from(columns)), draw(st.sampled_from(NEW_NAMES)),
+                    draw(st.sampled_from(["text", "numbers", "lists", "structs", "bools", "same"]))))
+    return ops
+
+
+def _apply(frame: pd.DataFrame, ops) -> tuple[pd.DataFrame, set[str]]:
+    """The corrupted frame and the column names an error may name (the touched ones)."""
+    touched: set[str] = set()
+    for kind, column, new_name, retype in ops:
+        if column not in frame.columns:
+            continue
+        if kind == "drop":
+            frame = frame.drop(columns=column)
+        elif kind == "rename":
+            frame = frame.drop(columns=new_name, errors="ignore").rename(columns={column: new_name})
+            touched.add(new_name)
+        elif kind == "retype":
+            frame = frame.assign(**{column: _retyped(frame[column], retype).set_axis(frame.index)})
+        elif kind == "duplicate_row":
+            frame = pd.concat([frame, frame.iloc[:1]])
+            touched.update({"post_id", "id"})  # the PostFrame's id column, or the table's
+        else:
+            frame = frame.iloc[::-1][list(frame.columns)[::-1]]
+        touched.add(column)
+    return frame, touched
+
+
+def _same_or_named(predict, frame: pd.DataFrame, touched: set[str], clean: pd.Series) -> None:
+    try:
+        got = predict(frame)
+    except (ValueError, TypeError) as e:
+        assert any(c in str(e) for c in touched) or "not a PostFrame" in str(e), (touched, str(e))
+        return
+    if set(got.index) == set(clean.index):
+        got, want = got.reindex(clean.index).to_numpy(), clean.to_numpy()
+    else:  # ids respelled (numbers for text): no id feeds a feature, so the same numbers, in some order
+        got, want = np.sort(got.to_numpy()), np.sort(clean.to_numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=str(touched))
+
+
+@API_SETTINGS
+@given(data=st.data())
+def test_api_predict_on_corrupted_new_posts_names_the_column_or_is_unchanged(api_fitted, data):
+    p, _, new, clean = api_fitted
+    _same_or_named(p.predict, *_apply(new, data.draw(frame_corruption(tuple(new.columns)))), clean)
+
+
+@API_SETTINGS
+@given(data=st.data())
+def test_api_posts_of_a_corrupted_table_or_mapping_names_the_column_or_is_unchanged(api_fitted, data):
+    p, new_df, _, clean = api_fitted
+    table, touched = _apply(new_df, data.draw(frame_corruption(tuple(new_df.columns))))
+    mapping = dict(API_MAPPING)
+    dropped = data.draw(st.sampled_from([None, "title", "tags", "user_columns", "label"]))
+    if dropped:  # a mapping entry left out: the canonical column it fed is the one to name
+        mapping.pop(dropped)
+        touched.add("user_followers" if dropped == "user_columns" else dropped)
+    try:
+        posts = smp.posts(table, mapping)
+    except (ValueError, TypeError) as e:
+        assert any(c in str(e) for c in touched), (touched, str(e))
+        return
+    _same_or_named(p.predict, posts, touched | {"post_id"}, clean)

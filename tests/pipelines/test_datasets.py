@@ -223,6 +223,14 @@ SMPD_ERRORS = [
         "record 4: 'yesterday'",
     ),
     (
+        "time out of range",
+        lambda r: _edit_json(r / "train" / "train_temporalspatial_information.json",
+                             _set(2, "Postdate", "99999999999")),
+        "train_temporalspatial_information.json",
+        "Postdate",
+        "record 3: '99999999999'",
+    ),
+    (
         "missing time",
         lambda r: _edit_json(r / "test" / "test_temporalspatial_information.json", _set(0, "Postdate", "")),
         "test_temporalspatial_information.json",

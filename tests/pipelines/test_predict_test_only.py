@@ -267,5 +267,6 @@ def test_table_test_only_load_checks_ids_and_columns(tmp_path):
                                         r"run's training posts .*line 3: 'p2'"):
         load_table(None, tmp_path / "clash.csv", mapping, train_posts=train)
     rows.iloc[5:].drop(columns="label").assign(followers="many").to_csv(tmp_path / "text.csv", index=False)
-    with pytest.raises(DataError, match="same kind of values as in the run's training posts"):
+    with pytest.raises(DataError, match="column 'user_followers': values must be numbers, as in the run's training "
+                                        "posts .*row 1: 'many'"):
         load_table(None, tmp_path / "text.csv", mapping, train_posts=train)

@@ -3,6 +3,7 @@ intact run, concurrent runs on one `--out` end cleanly, stale temporary folders 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
 from smp.pipelines.run import run
 from smp._files import CLAIM, FolderBusy, _me, staged_dir
-from smp.pipelines.fitted import RunFolderError, check_finished_run
+from smp.pipelines.fitted import RunFolderError, check_finished_run, read_fitted
 from smp.pipelines.runfolder import _json
 
 
@@ -68,19 +69,27 @@ def test_submission_name_taken_fails_before_loading_data(tmp_path, capsys):
     assert not (tmp_path / "mine").exists() and not any(tmp_path.glob(".mine.tmp-*"))
 
 
-@pytest.fixture()
-def readonly(tmp_path) -> Path:
-    """A folder nobody can create files in, even root (immutable); skipped where chattr is not available."""
-    d = tmp_path / "ro"
-    d.mkdir()
+@contextlib.contextmanager
+def immutable(d: Path):
+    """`d` made a folder nobody can create files in, even root (immutable); skipped where chattr is not available."""
+    d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o555)
     if os.geteuid() == 0:
         if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode:
+            d.chmod(0o755)
             pytest.skip("cannot make a folder read-only for root here")
-    yield d
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(d)], capture_output=True)
-    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(d)], capture_output=True)
+        d.chmod(0o755)
+
+
+@pytest.fixture()
+def readonly(tmp_path) -> Path:
+    with immutable(tmp_path / "ro") as d:
+        yield d
 
 
 @pytest.mark.parametrize("where", ["out", "runs_dir", "submissions_dir", "cache_dir"])
@@ -95,6 +104,26 @@ def test_read_only_destinations_fail_before_loading_data(tmp_path, readonly, whe
     assert main(["-q", "run", "--config", str(cfg), *args]) == 2
     err = capsys.readouterr().err
     assert "cannot write in" in err and str(readonly) in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("sub, what", [("folds", "fold cache"), ("rows", "row cache")])
+def test_a_read_only_cache_subfolder_fails_before_loading_data(tmp_path, sub, what, capsys):
+    raw = tiny(tmp_path, tmp_path / "no-such-data")
+    with immutable(tmp_path / "cache" / sub) as d:
+        cfg = write_toml(tmp_path / "c.toml", raw)
+        assert main(["-q", "run", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"[output].cache_dir's {what} {d}: cannot write in {d}" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "tune"])
+def test_an_out_under_a_file_fails_before_loading_data(tmp_path, verb, capsys):
+    (tmp_path / "afile").write_text("x")
+    raw = tiny(tmp_path, tmp_path / "no-such-data", models=[{"key": "lgbm"}], tuning={"n_trials": 1})
+    cfg = write_toml(tmp_path / "c.toml", raw)
+    assert main(["-q", verb, "--config", str(cfg), "--out", str(tmp_path / "afile" / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------------------------------ predict refuses
@@ -134,10 +163,17 @@ def test_truncated_model_file_is_a_clear_error(finished, tmp_path, data_dir, cap
     assert main(["-q", "predict", "--run", str(broken), "--data", str(data_dir), "--out", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err
     assert f"{model}: changed or corrupted since the run finished" in err and "Traceback" not in err
-    (broken / "manifest.json").unlink()  # a folder from before manifests: the pickle itself fails, clearly
+    (broken / "manifest.json").unlink()  # without it nothing can be checked: refused, not predicted with
     assert main(["-q", "predict", "--run", str(broken), "--data", str(data_dir), "--out", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err
-    assert f"{model}: cannot be loaded (" in err and "truncated or corrupt" in err and "Traceback" not in err
+    assert f"{broken} has no manifest.json" in err and "Traceback" not in err
+
+
+def test_a_fitted_file_that_cannot_be_unpickled_is_a_clear_error(finished, tmp_path):
+    broken = shutil.copytree(finished, tmp_path / "broken")
+    (broken / "models" / "fitted.joblib").write_bytes(b"not a pickle")
+    with pytest.raises(RunFolderError, match="fitted.joblib: cannot be loaded .*truncated or corrupt"):
+        read_fitted(broken)
 
 
 def test_flipped_bytes_in_a_run_file_are_found(finished, tmp_path):
