@@ -121,3 +121,57 @@ def test_a_chain_without_an_exact_path_says_so(fitted, variant, model, match):
         q.explain(test, model=model)
     assert "models of this run that can: " in str(e.value) and "'lgbm'" in str(e.value)
     assert q.fitted_.why_not_explainable("lgbm") is None  # the rest of the run still explains
+
+
+# ------------------------------------------------------------------------------------- `smp explain`, `smp run`
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from smp.pipelines.config import config_from_dict
+    from smp.pipelines.datasets.synthetic import generate_smpd_image
+    from smp.pipelines.run import run
+
+    tmp = tmp_path_factory.mktemp("explain_run")
+    generate_smpd_image(tmp / "data", n_posts=500, n_users=60, seed=2, image_size=0, progress=False)
+    cfg = config_from_dict({
+        "name": "tiny-explain", "data": {"format": "smpd_image", "path": str(tmp / "data")},
+        "cv": {"scheme": "kfold", "n_splits": 3}, "features": ["user_profile", "time", "category", "user_target"],
+        "models": MODELS[:1] + MODELS[2:], "stack": {"learners": ["blend", "ridge"]},
+        "importance": {"permutation": False},
+        "output": {"runs_dir": str(tmp / "runs"), "submissions_dir": str(tmp / "subs"),
+                   "cache_dir": str(tmp / "cache"), "post_id_prefix": "post"}})
+    return tmp, run(cfg, progress=False)
+
+
+def test_smp_run_report_shows_the_group_summary(run_dir):
+    _, d = run_dir
+    report = (d / "report.md").read_text()
+    assert "## Explanation: how far each feature group moves the test predictions" in report
+    assert "![explanation by group](plots/explain_groups.png)" in report and (d / "plots/explain_groups.png").is_file()
+
+
+def test_smp_explain_writes_contributions_and_plots(run_dir, capsys):
+    from smp.pipelines.cli import main
+
+    tmp, d = run_dir
+    assert main(["-q", "predict", "--run", str(d), "--data", str(tmp / "data"), "--out", str(tmp / "pred.csv")]) == 0
+    pred = pd.read_csv(tmp / "pred.csv", dtype={"post_id": str}).set_index("post_id")["popularity_score"]
+    post = str(pred.index[3])
+    out = tmp / "why"
+    assert main(["-q", "explain", "--run", str(d), "--data", str(tmp / "data"), "--post", post, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "contributions.csv", dtype={"post_id": str}).set_index("post_id")
+    groups = pd.read_csv(out / "contributions_groups.csv", dtype={"post_id": str}).set_index("post_id")
+    assert table.columns[-1] == BASE and {"user", "temporal", "category", "target", BASE} == set(groups.columns)
+    np.testing.assert_allclose(table.sum(axis=1), pred.loc[table.index], atol=1e-6)
+    np.testing.assert_allclose(groups.sum(axis=1), pred.loc[groups.index], atol=1e-6)
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert [p for p in plots if p.startswith("waterfall_")] == [f"waterfall_1_{post}.png"]
+    assert {"summary_groups.png", "summary_user.png", "summary_target.png"} <= set(plots)
+    assert f"post `{post}`" in (out / "explain.md").read_text()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    before = (out / "contributions.csv").read_bytes()
+    for args, message in [(["--out", str(out)], "refusing to overwrite"),
+                          (["--out", str(tmp / "why2"), "--post", "nope"], "'nope' is not a test post"),
+                          (["--out", str(tmp / "why3"), "--model", "xgboost"], "unknown model 'xgboost'")]:
+        assert main(["-q", "explain", "--run", str(d), "--data", str(tmp / "data"), *args]) == 2
+        assert message in capsys.readouterr().err
+    assert (out / "contributions.csv").read_bytes() == before and not (tmp / "why2").exists()
