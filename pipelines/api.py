@@ -240,7 +240,7 @@ class Predictor:
     # ------------------------------------------------------------------------------------------- save / load
     def save(self, path: str | Path, *, data_path: str | None = None, labels_permuted: bool = False,
              submission: bool | None = None, timings: dict[str, float] | None = None) -> Path:
-        """Write the run folder (see the README: config, metrics, predictions, importances, plots, fitted models)
+        """Write the run folder (docs/run-folder.md: config, metrics, predictions, importances, plots, fitted models)
         to `path`, a new or empty folder: built under a temporary name and renamed at the end, never overwritten.
         `submission` (default `[output] submission` when there are test posts) adds the official JSON."""
         self._check_fitted()
