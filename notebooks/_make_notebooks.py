@@ -152,7 +152,7 @@ TEXT_MODEL = os.environ.get("SMP_NOTEBOOK_TEXT_MODEL") or None  # as in ablation
 PLOTS = OUT / "explain-notebook-plots"
 PLOTS.mkdir(parents=True, exist_ok=True)'''
 
-FAMILIES = '''# EIJL's question in smp's feature groups: the post's emotional signals, its content, its author, its time.
+FAMILIES = '''# EIJL's question in smp's feature groups: the post's emotion, its content, its author, its time.
 FAMILY = {"emotion": "emotion", "text": "content", "visual": "content", "crossmodal": "content", "clusters": "content",
           "category": "content", "tags": "content", "meta": "content", "user": "user", "temporal": "time"}
 

@@ -77,7 +77,8 @@ class RidgeModel(Model):
         # coef * standardised value: each column's deviation from its training mean; the intercept is the base.
         A = _numeric(X).fillna(self.median_)
         Z = ((A - self.mean_) / self.std_).to_numpy(dtype=float)
-        return np.column_stack([Z * np.asarray(self.model_.coef_, dtype=float), np.full(len(Z), float(np.ravel(self.model_.intercept_)[0]))])
+        intercept = float(np.ravel(self.model_.intercept_)[0])
+        return np.column_stack([Z * np.asarray(self.model_.coef_, dtype=float), np.full(len(Z), intercept)])
 
     def _slopes(self):
         return pd.Series(np.asarray(self.model_.coef_, dtype=float) / self.std_.to_numpy(dtype=float),
