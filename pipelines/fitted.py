@@ -132,9 +132,7 @@ class FittedRun:
         TreeSHAP per fold model, averaged as `predict` averages the folds, carried through blends, linear stackers
         and a linear calibration by their weights. `NotExplainable` names the step without an exact path."""
         self.check_explainable(model)
-        features = list(self.static_columns)
-        features += [c for e in extras for c in e.columns if c not in set(features)]
-        features = list(dict.fromkeys(features))
+        features = list(dict.fromkeys([*self.static_columns, *(c for e in extras for c in e.columns)]))
         out, per_fold, level_inputs = self._levels(X_new, extras)
 
         def fold1(name: str, k: int) -> pd.DataFrame:
