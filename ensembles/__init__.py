@@ -2,6 +2,7 @@
 
 from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames, predict_folds
 from ._folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
+from .explain import BASE, NotExplainable, affine, carry, mean_frames
 from .foldcache import FoldCache
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, better, score_all
@@ -9,7 +10,12 @@ from .models import MODELS, Model, get_model, make_model, register_model, search
 from .stacking import fold_blend, prediction_matrix, restrict_folds, stack, stack_levels
 
 __all__ = [
+    "BASE",
     "CVResult",
+    "NotExplainable",
+    "affine",
+    "carry",
+    "mean_frames",
     "ENGINES",
     "Engine",
     "LocalEngine",

@@ -8,9 +8,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from smp._memory import release_memory
+from smp.progress import progress_bar
 
 from ._folds import STOPPING, Folds
 from .engine import Engine, placement
@@ -235,7 +235,7 @@ def cross_fit(
         return (model, X, X_test, tr, va, extras, y, w, pseudo, stops[k], stopping.mode)
 
     if in_loop:
-        bar = tqdm(todo, desc=desc or model.key, unit="fold", disable=not (progress and todo), leave=False)
+        bar = progress_bar(todo, desc=desc or model.key, unit="fold", enabled=bool(progress and todo), leave=False)
         for k in bar:
             done[k], where[k] = _fit_fold(task(k)), {**placement(), "from_cache": False}  # the loop ran here
             bar.set_postfix(src=f"{score_all(y[folds[k][1]], done[k][1])['src']:.4f}")

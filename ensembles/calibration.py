@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .explain import NotExplainable
+
 METHODS = ("none", "isotonic", "linear")
 
 
@@ -95,6 +97,24 @@ class Calibrator:
             w, med = self.params_["guard"]
             z = w * z + (1 - w) * med
         return z
+
+    def affine(self, posts: pd.DataFrame) -> tuple[float, np.ndarray]:
+        """(a, b) with `self(pred, posts) == a * pred + b` (b one value per post: the trend depends on its time),
+        which carries explanations through exactly; an isotonic map is a step function and has no such form."""
+        if "isotonic" in self.params_:
+            raise NotExplainable("isotonic calibration is a step function of the prediction, not a linear map, so "
+                                 "contributions cannot be carried through it exactly")
+        a, b = 1.0, np.zeros(len(posts))
+        if "linear" in self.params_:
+            a, intercept = self.params_["linear"]
+            b = b + intercept
+        if "trend" in self.params_:
+            t0, slope, intercept, _ = self.params_["trend"]
+            b = b + intercept + slope * (_days(posts["post_time"]) - t0)
+        if "guard" in self.params_:
+            w, med = self.params_["guard"]
+            a, b = w * a, w * b + (1 - w) * med
+        return float(a), b
 
     def describe(self) -> dict:
         out = {"method": self.method, "trend": self.trend, "median_guard": self.median_guard}

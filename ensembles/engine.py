@@ -27,7 +27,8 @@ import sys
 from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
-from tqdm.auto import tqdm
+from smp.progress import progress_bar
+
 
 ENGINES = ("local", "ray")
 
@@ -89,7 +90,7 @@ class LocalEngine(Engine):
             items = list(items)
             total = len(items)
         if self.n_jobs == 1 or total <= 1:
-            return [fn(x) for x in tqdm(items, total=total, desc=desc, disable=not progress, leave=False)]
+            return [fn(x) for x in progress_bar(items, total=total, desc=desc, enabled=progress, leave=False)]
         from joblib import Parallel, delayed
 
         # return_as="generator" keeps the input order and lets the bar advance as results come in; pre_dispatch
@@ -97,7 +98,7 @@ class LocalEngine(Engine):
         # copy of the feature matrix each) holds about n_jobs of them at a time instead of 2 * n_jobs.
         par = Parallel(n_jobs=self.n_jobs, backend=self.backend, return_as="generator", pre_dispatch="n_jobs")
         results = par(delayed(fn)(x) for x in items)
-        return list(tqdm(results, total=total, desc=desc, disable=not progress, leave=False))
+        return list(progress_bar(results, total=total, desc=desc, enabled=progress, leave=False))
 
     def __repr__(self) -> str:
         return f"LocalEngine(n_jobs={self.n_jobs})"
@@ -168,7 +169,7 @@ class RayEngine(Engine):
         task = ray.remote(num_cpus=self.task_cpus, max_retries=self.max_retries)(fn)
         refs = [task.remote(*a) for a in args]
         pending = list(refs)
-        with tqdm(total=len(refs), desc=desc, disable=not progress, leave=False) as bar:
+        with progress_bar(total=len(refs), desc=desc, enabled=progress, leave=False) as bar:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=self.timeout or None)
                 if not done:

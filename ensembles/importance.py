@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from smp.progress import progress_bar
 
 from ._cv import CVResult, FoldFeatures, _join
 from ._folds import Folds
@@ -57,7 +58,7 @@ def permutation_importance(
     # Each validation row belongs to one fold: its out-of-fold prediction is that fold's model's prediction.
     disjoint = sum(len(va) for _, va in folds) == len(np.unique(np.concatenate([va for _, va in folds])))
     jobs = [(name, k) for name, r in results.items() for k in range(min(len(r.models), len(folds)))]
-    bar = tqdm(jobs, desc="permutation importance", unit="fold", disable=not progress, leave=False)
+    bar = progress_bar(jobs, desc="permutation importance", unit="fold", enabled=progress, leave=False)
     for name, k in bar:
         model = results[name].models[k]
         tr, va = folds[k]

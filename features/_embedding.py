@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from smp.progress import progress_bar
 
 from ._rowcache import row_hashes
 from ._base import FeatureGenerator
@@ -57,8 +58,8 @@ class EmbeddingGenerator(FeatureGenerator):
         have = [i for i, c in enumerate(contents) if c is not None]
         cache = self.rows.cache(self._model_key())
         keys = row_hashes(self._model_key(), [contents[i] for i in have])
-        bar = tqdm(total=len(set(keys)), desc=self.name, unit="row", leave=False,
-                   disable=not self.rows.progress or len(have) < 1000)
+        bar = progress_bar(total=len(set(keys)), desc=self.name, unit="row", leave=False,
+                           enabled=self.rows.progress and len(have) >= 1000)
 
         def compute(pos: list[int]) -> np.ndarray:
             out = self._encode(payload, [have[p] for p in pos])

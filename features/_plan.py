@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from smp._memory import release_memory
+from smp.progress import progress_bar
 
 from ._base import FeatureGenerator, get_generator
 from ._cache import FeatureCache, generator_key
@@ -73,7 +73,7 @@ def build_features(
             # Feature columns (`generator__stat`) exist only once the static generators ran; PostFrame ones now.
             raise KeyError(f"feature generator {gen.name!r} requires columns {missing} that the frame lacks; "
                            f"available columns: {sorted(map(str, frame.columns))}")
-    bar = tqdm(generators, desc="features", unit="gen", disable=not progress, leave=False)
+    bar = progress_bar(generators, desc="features", unit="gen", enabled=progress, leave=False)
     for gen in bar:
         bar.set_postfix_str(gen.name)
         if gen.uses_target:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from smp.progress import progress_bar
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, frame_of
@@ -194,7 +195,8 @@ def image_face_emotions(paths: list[str | None], settings: tuple, rows: RowStore
     def compute(pos: list[int]) -> np.ndarray:
         nonlocal model
         out = np.full((len(pos), 1 + len(FACE_EMOTIONS)), np.nan, dtype=np.float32)
-        for j, p in enumerate(tqdm(pos, desc=who, unit="img", leave=False, disable=not rows.progress or len(pos) < 64)):
+        for j, p in enumerate(progress_bar(pos, desc=who, unit="img", leave=False,
+                                           enabled=rows.progress and len(pos) >= 64)):
             path = paths[have[p]]
             img = read_image_bgr(path)
             if img is None:

@@ -32,6 +32,7 @@ from .datasets import TableMapping, posts_from_frame
 from .datasets.tabular import LABEL_SOURCE
 from .datasets._frameschema import SCHEMA_FILE, SET_ON_NEW_POSTS, frame_schema, require_postframe
 from .datasets._schema import check_frame_schema, finalize_postframe
+from .explanations import by_group
 from .fitted import FittedRun, load_fitted
 from .prepare import Prepared, prepare, row_store
 from .presets import auto_config
@@ -197,6 +198,35 @@ class Predictor:
         check_frame_schema(posts, self.schema_, "<new posts>", skip=SET_ON_NEW_POSTS)
         return finalize_postframe(posts.assign(split="test", label=np.nan), "<new posts>")
 
+    def explain(self, new_posts: pd.DataFrame, model: str | None = None, by: str = "feature") -> pd.DataFrame:
+        """Why each post gets its prediction: indexed by post_id, one column per feature (`by="group"`: per
+        ablation group) with its additive contribution, and `base`; per row they sum to `predict(new_posts,
+        model)`. Exact, never approximated: TreeSHAP of LightGBM / CatBoost averaged over the fold models, carried
+        through blends, linear stackers and a linear calibration by their weights (with a time trend, `base` holds
+        the trend at the post's time, so it differs between posts). A model with no exact path (a neural network,
+        a tree stacker, isotonic calibration) is a `NotExplainable` error naming it and the models that can."""
+        self._check_fitted()
+        if by not in ("feature", "group"):
+            raise ValueError(f"by must be 'feature' or 'group', got {by!r}")
+        name = model or "final"
+        if name not in self.fitted_.models():
+            raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
+        new = self.new_posts(new_posts).reset_index(drop=True)
+        self.fitted_.check_explainable(name)  # before any feature is computed
+        X_new, extras, new = self.fitted_.inputs(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
+        table = self.fitted_.contributions(X_new, extras, new, name)
+        table.index = pd.Index(new["post_id"], name="post_id")
+        return by_group(table, self.feature_groups()) if by == "group" else table
+
+    def feature_groups(self) -> dict[str, str]:
+        """Feature column -> its generator's ablation group (label features included)."""
+        self._check_fitted()
+        if hasattr(self, "prepared_"):
+            columns = self.prepared_.fs.columns
+        else:  # loaded from a folder: what its features.json recorded
+            columns = json.loads((self.run_dir_ / "features.json").read_text())["columns"]
+        return {c: meta.get("group") or "?" for c, meta in columns.items()}
+
     def feature_importance(self, kind: str = "gain") -> pd.DataFrame:
         """Per feature: `gain` (normalised per model, mean over folds and level-1 models) or `permutation` (the
         out-of-fold SRC drop and MAE rise when the feature is shuffled in each fold's validation part), with
@@ -238,7 +268,7 @@ class Predictor:
     # ------------------------------------------------------------------------------------------- save / load
     def save(self, path: str | Path, *, data_path: str | None = None, labels_permuted: bool = False,
              submission: bool | None = None, timings: dict[str, float] | None = None) -> Path:
-        """Write the run folder (see the README: config, metrics, predictions, importances, plots, fitted models)
+        """Write the run folder (docs/run-folder.md: config, metrics, predictions, importances, plots, fitted models)
         to `path`, a new or empty folder: built under a temporary name and renamed at the end, never overwritten.
         `submission` (default `[output] submission` when there are test posts) adds the official JSON."""
         self._check_fitted()

@@ -424,6 +424,22 @@ def _args_tune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="folder to create (default: a new runs/<timestamp>-<name>-tune)")
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain_run
+
+    explain_run(args.run, args.data, args.out, posts=args.post, model=args.model, progress=not args.quiet)
+    return 0
+
+
+def _args_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="a finished run folder")
+    p.add_argument("--data", required=True, help="a data folder in the run's layout; its test posts are explained")
+    p.add_argument("--post", action="append", default=None, metavar="ID",
+                   help="post id to draw a waterfall plot for (repeatable; default: the highest and lowest predicted)")
+    p.add_argument("--model", default=None, help="model of the run to explain (default: the final one)")
+    p.add_argument("--out", required=True, help="folder to create (contributions, plots); never overwritten")
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -433,6 +449,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "ablate": ("run the config and each variant without a feature group / training component; ablation table",
                _args_ablate, _cmd_ablate),
     "predict": ("predict the test split of a data folder with a finished run", _args_predict, _cmd_predict),
+    "explain": ("per-post feature contributions of a finished run's predictions (+ waterfall / summary plots)",
+                _args_explain, _cmd_explain),
     "evaluate": ("forward scores over K windows of later posts, each trained on the posts before it, with "
                  "intervals", _args_evaluate, _cmd_evaluate),
     "compare": ("two configs (or a config and an ablation variant) on the same forward windows: paired "

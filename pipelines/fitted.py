@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from smp._files import MANIFEST, STAGING, alive, claim_of, file_sha256
-from smp.ensembles import fold_feature_frames, predict_folds
+from smp.ensembles import BASE, NotExplainable, affine, carry, fold_feature_frames, mean_frames, predict_folds
 from smp.features import RowStore, transform_features
 
 from .prepare import with_columns
@@ -43,9 +43,11 @@ class FittedRun:
             names.append(self.final_name)
         return names + ["final"]
 
-    def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame, *, rows: RowStore | None = None) -> pd.DataFrame:
-        """Predictions of every model for `new_posts` (one column each, plus `final`); unsupervised aggregates see
-        training plus new posts, as at fit. `rows` is the per-row embedding store (only unseen rows are embedded)."""
+    def inputs(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame, *,
+               rows: RowStore | None = None) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
+        """(static features, label features of each fold, posts) of `new_posts`, as every fold model sees them;
+        unsupervised aggregates see training plus new posts, as at fit. `rows` is the per-row embedding store (only
+        unseen rows are embedded)."""
         clash = set(train_posts["post_id"]) & set(new_posts["post_id"])
         if clash:
             raise ValueError(f"new posts reuse training post ids, e.g. {sorted(clash)[0]!r}; predict only unseen posts")
@@ -53,15 +55,34 @@ class FittedRun:
         X = transform_features(combined, self.static_generators, rows=rows)[self.static_columns]
         X_new = X.iloc[len(train_posts):].reset_index(drop=True)
         new_posts = new_posts.reset_index(drop=True)
+        return X_new, self.fold_inputs(X_new, new_posts), new_posts
+
+    def fold_inputs(self, X_new: pd.DataFrame, new_posts: pd.DataFrame) -> list[pd.DataFrame]:
+        """Label features of each fold for these rows, from that fold's fitted generators: shared by every model."""
         n_folds = len(next(iter(self.level1.values())))
-        # Label features of each fold, from that fold's fitted generators: shared by every model.
-        extras = fold_feature_frames(self.target_generators, with_columns(new_posts, X_new, self.target_inputs), n_folds)
-        per_fold = {name: [m.predict(pd.concat([X_new, extras[k]], axis=1) if extras[k].shape[1] else X_new)
-                           for k, m in enumerate(models)] for name, models in self.level1.items()}
+        return fold_feature_frames(self.target_generators, with_columns(new_posts, X_new, self.target_inputs), n_folds)
+
+    def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame, *, rows: RowStore | None = None) -> pd.DataFrame:
+        """Predictions of every model for `new_posts` (one column each, plus `final`); see `inputs`."""
+        X_new, extras, new_posts = self.inputs(train_posts, new_posts, rows=rows)
+        out, _, _ = self._levels(X_new, extras)
+        final = np.asarray(out[self.final], dtype=float)
+        for step in self.postprocess.values():
+            final = step(final, new_posts)
+        if self.final_name and self.final_name != self.final:
+            out[self.final_name] = final
+        out["final"] = final
+        return pd.DataFrame(out)
+
+    def _levels(self, X_new: pd.DataFrame, extras: list[pd.DataFrame]):
+        """(model -> prediction, level-1 model -> per-fold predictions, each stack level's input matrix)."""
+        per_fold = {name: [m.predict(_fold_matrix(X_new, extras[k])) for k, m in enumerate(models)]
+                    for name, models in self.level1.items()}
         out = {name: np.mean(p, axis=0) for name, p in per_fold.items()}
-        prev = dict(out)
+        prev, level_inputs = dict(out), []
         for level in self.stack_levels:
             A = pd.concat([pd.DataFrame(prev), X_new], axis=1)
+            level_inputs.append(A)
             cur = {}
             for name, spec in level.items():
                 if spec["kind"] == "fold_blend":  # eq. 8-9: fold k's weights on fold k's level-1 predictions
@@ -71,13 +92,83 @@ class FittedRun:
                     cur[name] = predict_folds(spec["models"], A[spec["inputs"]])
             out.update(cur)
             prev = cur
-        final = np.asarray(out[self.final], dtype=float)
-        for step in self.postprocess.values():
-            final = step(final, new_posts)
-        if self.final_name and self.final_name != self.final:
-            out[self.final_name] = final
-        out["final"] = final
-        return pd.DataFrame(out)
+        return out, per_fold, level_inputs
+
+    # ------------------------------------------------------------------------------------------ explanations
+    def why_not_explainable(self, model: str = "final") -> str | None:
+        """Why `contributions` cannot explain `model` exactly (the first step of its chain without an exact path),
+        or None when it can. Checked before any feature is computed."""
+        if model in ("final", self.final_name) and model != self.final:
+            for step in self.postprocess.values():
+                if getattr(step, "method", "") == "isotonic" or not hasattr(step, "affine"):
+                    return f"its calibration ({getattr(step, 'method', type(step).__name__)}) is not a linear map"
+            return self.why_not_explainable(self.final)
+        if model in self.level1:
+            bad = [m for m in self.level1[model] if not m.explains]
+            return f"level-1 model {model!r} ({bad[0].summary}) has no exact additive explanation" if bad else None
+        for level in self.stack_levels:
+            if model in level:
+                spec = level[model]
+                bad = [m for m in spec["models"] if m.explains != "linear"]
+                if bad:
+                    return (f"stack model {model!r} ({bad[0].key}) combines predictions non-linearly, so their "
+                            "contributions cannot be carried through it exactly")
+                reasons = [self.why_not_explainable(i) for i in spec["inputs"] if i in self.models()]
+                return next((f"{model!r} combines a model that cannot be explained: {r}" for r in reasons if r), None)
+        raise KeyError(f"unknown model {model!r}; models of this run: {self.models()}")
+
+    def check_explainable(self, model: str = "final") -> None:
+        """A `NotExplainable` naming the step of `model`'s chain without an exact path and the models that have one."""
+        reason = self.why_not_explainable(model)
+        if reason:
+            ok = [m for m in self.models() if not self.why_not_explainable(m)]
+            raise NotExplainable(f"model {model!r} cannot be explained exactly: {reason}; models of this run that "
+                                 f"can: {ok}")
+
+    def contributions(self, X_new: pd.DataFrame, extras: list[pd.DataFrame], new_posts: pd.DataFrame,
+                      model: str = "final") -> pd.DataFrame:
+        """Per new post (rows of `inputs(...)`), the exact additive contribution of every feature column (static,
+        then label features; a column a model does not use gets 0) and `base`, summing to `model`'s prediction:
+        TreeSHAP per fold model, averaged as `predict` averages the folds, carried through blends, linear stackers
+        and a linear calibration by their weights. `NotExplainable` names the step without an exact path."""
+        self.check_explainable(model)
+        features = list(dict.fromkeys([*self.static_columns, *(c for e in extras for c in e.columns)]))
+        out, per_fold, level_inputs = self._levels(X_new, extras)
+
+        def fold1(name: str, k: int) -> pd.DataFrame:
+            c = self.level1[name][k].contributions(_fold_matrix(X_new, extras[k]))
+            return c.reindex(columns=[*features, BASE], fill_value=0.0)
+
+        memo: dict[str, pd.DataFrame] = {}
+
+        def explain(name: str) -> pd.DataFrame:
+            if name not in memo:
+                memo[name] = compose(name)
+            return memo[name]
+
+        def compose(name: str) -> pd.DataFrame:
+            if name in ("final", self.final_name) and name != self.final:
+                c = explain(self.final)
+                for step in self.postprocess.values():
+                    c = affine(c, *step.affine(new_posts))
+                return c
+            if name in self.level1:
+                return mean_frames([fold1(name, k) for k in range(len(self.level1[name]))])
+            i, spec = next((i, lv[name]) for i, lv in enumerate(self.stack_levels) if name in lv)
+            if spec["kind"] == "fold_blend":
+                return mean_frames([carry(m.contributions(pd.DataFrame({c: per_fold[c][k] for c in spec["inputs"]})),
+                                          m.slopes(), {c: fold1(c, k) for c in spec["inputs"]}, features)
+                                    for k, m in enumerate(spec["models"])])
+            A = level_inputs[i][spec["inputs"]]
+            lower = {c: explain(c) for c in spec["inputs"] if c in out}
+            return mean_frames([carry(m.contributions(A), m.slopes(), lower, features) for m in spec["models"]])
+
+        return explain(model)
+
+
+def _fold_matrix(X_new: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """What a level-1 fold model reads: the static features plus that fold's label features."""
+    return pd.concat([X_new, extra], axis=1) if extra.shape[1] else X_new
 
 
 # What `smp predict` (and analyze / retrain) needs from a finished run folder.

@@ -32,6 +32,19 @@ def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, 
         raise FileExistsError(f"{out_csv} already exists; refusing to overwrite it")
     check_writable(out_csv.parent, "--out's folder")
     p = Predictor.load(run_dir, progress=progress)
+    new = load_new_posts(p, run_dir, data_dir, progress=progress)
+    preds = p.predict(new)
+    table = pd.DataFrame({"post_id": new["post_id"], "popularity_score": preds.to_numpy()})
+    if not np.isfinite(table["popularity_score"]).all():
+        raise ValueError("predictions contain non-finite values")
+    write_exclusive(out_csv, table.to_csv(index=False))
+    log.info("wrote %d predictions to %s", len(table), out_csv)
+    return out_csv
+
+
+def load_new_posts(p: Predictor, run_dir: Path, data_dir: str | Path, *, progress: bool = True) -> pd.DataFrame:
+    """The test posts of `data_dir`, read in the layout of the run `p` was loaded from and checked against its
+    training posts (see `predict_run`)."""
     cfg = p.cfg_
     check_destinations(cfg, None)  # the caches it writes (embeddings of the new posts' rows)
     if cfg.data.format == "frame":
@@ -41,10 +54,4 @@ def predict_run(run_dir: str | Path, data_dir: str | Path, out_csv: str | Path, 
     new = frame[frame["split"].eq("test")].reset_index(drop=True)
     if new.empty:
         raise ValueError(f"{data_dir}: no test posts to predict (format {cfg.data.format})")
-    preds = p.predict(new)
-    table = pd.DataFrame({"post_id": new["post_id"], "popularity_score": preds.to_numpy()})
-    if not np.isfinite(table["popularity_score"]).all():
-        raise ValueError("predictions contain non-finite values")
-    write_exclusive(out_csv, table.to_csv(index=False))
-    log.info("wrote %d predictions to %s", len(table), out_csv)
-    return out_csv
+    return new

@@ -97,6 +97,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     train.to_parquet(d / "models" / "train_posts.parquet", index=False)
     _json(d / SCHEMA_FILE, frame_schema(train))  # what new posts are checked against before predicting
 
+    from .explanations import write_run_explanation
     from .report import plot_predictions, write_report
 
     if importance is None:
@@ -106,6 +107,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     write_report(d / "report.md", cfg=cfg, table=table, final=final, imp=importance.features, timings=timings,
                  peak_rss_mb=peak_rss_mb, n_train=len(train), n_test=len(test), n_features=fs.static.shape[1])
     write_importance(d, importance, cfg)
+    write_run_explanation(d, prep=prep, fitted=fitted)
     write_training_files(d, trained)
     write_engine_file(d, engine_info or {}, level1)
     # last, so that its timings include the writing of every other file

@@ -8,7 +8,10 @@ shared work once, so adding a model touches one file:
   finite 1-d target of matching length, finite non-negative weights, validation columns equal to the training
   ones), calls `_fit` and records the training columns;
 - `predict(X) -> ndarray` checks the columns the model was fitted with are present and passes them in that order;
-- `feature_importance() -> Series` (gain per input column; empty when the model has none).
+- `feature_importance() -> Series` (gain per input column; empty when the model has none);
+- `contributions(X) -> DataFrame`: per row, the exact additive contribution of each used column plus `base`,
+  summing to `predict(X)` (TreeSHAP for trees, the weights for linear models: `explains` says which, and a model
+  without one raises `NotExplainable`); `slopes()` of a linear model carry explanations through stacking.
 
 Three parameters every model takes, handled here and never passed to a library (`BASE_PARAMS`):
 
@@ -34,6 +37,8 @@ import pandas as pd
 
 from smp._registry import Registry
 
+from ..explain import BASE, NotExplainable
+
 
 class Model:
     key: ClassVar[str] = ""
@@ -45,6 +50,7 @@ class Model:
     early_stops: ClassVar[bool] = False  # uses X_val / y_val to stop early (cross_fit gives it an inner split)
     rounds_param: ClassVar[str | None] = None  # the parameter holding the number of boosting rounds / epochs
     objectives: ClassVar[dict[str, dict[str, Any]]] = {}  # run metric -> objective / early-stopping params
+    explains: ClassVar[str] = ""  # how `contributions` is exact: "trees" (TreeSHAP), "linear" (weights); "": none
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults) - set(BASE_PARAMS)
@@ -155,6 +161,36 @@ class Model:
             return pd.concat([m._importance() for m in members], axis=1).mean(axis=1)
         return self._importance()
 
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per row of `X`, the additive contribution of each column the model uses, and `base`; they sum to
+        `predict(X)` (bagged: the members' mean, as their predictions are averaged). Checked against `predict`, so a
+        library whose output is not its additive score (a log link, say) is a `NotExplainable`, never a silent
+        approximation."""
+        if not self.explains:
+            raise NotExplainable(f"model {self.key!r} ({self.summary}) has no exact additive explanation")
+        X, _ = check_xy(self, X)
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise KeyError(f"model {self.key!r} was fitted with columns missing here: {missing[:5]}")
+        Xc = X[self.columns_]
+        members = getattr(self, "members_", None) or [self]
+        values = np.mean([np.asarray(m._contributions(Xc), dtype=float) for m in members], axis=0)
+        pred = self.predict(X)
+        gap = float(np.max(np.abs(values.sum(axis=1) - pred), initial=0.0))
+        if not gap <= 1e-6 * max(1.0, float(np.max(np.abs(pred), initial=0.0))):
+            raise NotExplainable(f"model {self.key!r}: its contributions miss its predictions by up to {gap:.3g} "
+                                 f"(the library's additive score is not the prediction with these parameters)")
+        return pd.DataFrame(values, index=X.index, columns=[*self.columns_, BASE])
+
+    def slopes(self) -> pd.Series:
+        """A linear model's change of prediction per unit of each input column (bagged: the members' mean); what
+        carries the contributions of input predictions through a stacker or blend."""
+        if self.explains != "linear":
+            raise NotExplainable(f"model {self.key!r} ({self.summary}) is not linear in its inputs, so the "
+                                 "contributions of the predictions it combines cannot be carried through it exactly")
+        members = getattr(self, "members_", None) or [self]
+        return pd.concat([m._slopes() for m in members], axis=1).mean(axis=1)
+
     # ------------------------------------------------------------------------------------------ subclasses
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None, y_val: np.ndarray | None,
              sample_weight: np.ndarray | None) -> None:
@@ -168,6 +204,13 @@ class Model:
 
     def _fitted_rounds(self) -> int | None:
         return None
+
+    def _contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """(rows, columns + 1) contributions of `X[self.columns_]`, the last column the base."""
+        raise NotImplementedError
+
+    def _slopes(self) -> pd.Series:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"

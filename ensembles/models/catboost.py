@@ -30,6 +30,7 @@ class CatBoostModel(Model):
     passes_params_through = True
     early_stops = True
     rounds_param = "iterations"
+    explains = "trees"
     # The run metric's loss and early-stopping (eval) metric, in CatBoost's names.
     objectives = {
         "src": {"loss_function": "RMSE", "eval_metric": "RMSE"},
@@ -72,6 +73,10 @@ class CatBoostModel(Model):
 
     def _predict(self, X):
         return self.model_.predict(_pool(X))
+
+    def _contributions(self, X):
+        # TreeSHAP of the kept trees (use_best_model already cut them); the last column is the expected value.
+        return self.model_.get_feature_importance(_pool(X), type="ShapValues")
 
     def _fitted_rounds(self):
         best = self.model_.get_best_iteration()

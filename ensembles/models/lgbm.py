@@ -17,6 +17,7 @@ class LGBMModel(Model):
     passes_params_through = True
     early_stops = True
     rounds_param = "n_estimators"
+    explains = "trees"
     # The run metric's objective and early-stopping metric (LightGBM names; `alpha` is Huber's delta).
     objectives = {
         "src": {"objective": "regression", "metric": "l2"},
@@ -71,6 +72,10 @@ class LGBMModel(Model):
 
     def _predict(self, X):
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+
+    def _contributions(self, X):
+        # TreeSHAP over the same trees `_predict` uses; the last column is the expected value.
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, pred_contrib=True)
 
     def _fitted_rounds(self):
         return int(self.booster_.best_iteration or self.booster_.current_iteration())

@@ -44,6 +44,7 @@ class RidgeModel(Model):
     summary = "Ridge on standardised inputs, median-imputed (the default stacker); LAD when the metric is absolute"
     defaults = {"alpha": 1.0, "loss": "squared", "lad_alpha": 1e-4}
     objectives = LINEAR_OBJECTIVES
+    explains = "linear"
 
     @staticmethod
     def search_space(trial):
@@ -72,6 +73,17 @@ class RidgeModel(Model):
     def _importance(self):
         return pd.Series(np.abs(self.model_.coef_), index=self.columns_, dtype=float)
 
+    def _contributions(self, X):
+        # coef * standardised value: each column's deviation from its training mean; the intercept is the base.
+        A = _numeric(X).fillna(self.median_)
+        Z = ((A - self.mean_) / self.std_).to_numpy(dtype=float)
+        intercept = float(np.ravel(self.model_.intercept_)[0])
+        return np.column_stack([Z * np.asarray(self.model_.coef_, dtype=float), np.full(len(Z), intercept)])
+
+    def _slopes(self):
+        return pd.Series(np.asarray(self.model_.coef_, dtype=float) / self.std_.to_numpy(dtype=float),
+                         index=self.columns_)
+
 
 @register_model
 class BlendModel(Model):
@@ -81,6 +93,7 @@ class BlendModel(Model):
     summary = "non-negative weighted blend of predictions (weights sum to 1, fitted on OOF for the run's metric)"
     defaults = {"loss": "squared"}
     objectives = LINEAR_OBJECTIVES
+    explains = "linear"
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
         A = _numeric(X).to_numpy()
@@ -107,4 +120,11 @@ class BlendModel(Model):
         return _numeric(X[list(self.weights_.index)]).to_numpy() @ self.weights_.to_numpy()
 
     def _importance(self):
+        return self.weights_.astype(float)
+
+    def _contributions(self, X):
+        A = _numeric(X[list(self.weights_.index)]).to_numpy()
+        return np.column_stack([A * self.weights_.to_numpy(), np.zeros(len(A))])
+
+    def _slopes(self):
         return self.weights_.astype(float)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from smp.progress import progress_bar
 
 # Category -> subcategory -> concepts, modelled on the SMPD-Image taxonomy (11 categories).
 CATEGORY_TREE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -580,7 +581,7 @@ def _write_images(
         (out / folder).mkdir(parents=True, exist_ok=True)
     ramp = np.linspace(0.0, 1.0, size)[None, :, None, None]
     batch = 512
-    with tqdm(total=len(paths), desc=f"images {split}", unit="img", disable=not progress) as bar:
+    with progress_bar(total=len(paths), desc=f"images {split}", unit="img", enabled=progress) as bar:
         for lo in range(0, len(paths), batch):
             hi = min(lo + batch, len(paths))
             k = hi - lo

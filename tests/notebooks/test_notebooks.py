@@ -12,10 +12,11 @@ import pytest
 from tests._tiny_sentence import tiny_static_dir
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+ABLATIONS = [p for p in NOTEBOOKS if p.stem != "explain"]
 
 
 def test_every_dataset_config_has_a_notebook():
-    assert {p.stem for p in NOTEBOOKS} >= {"ablation", "smpd_video", "smpd_image"}
+    assert {p.stem for p in NOTEBOOKS} >= {"ablation", "smpd_video", "smpd_image", "explain"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -39,8 +40,8 @@ def _kernel_manager(tmp_path):
     return KernelManager(kernel_name="smp-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
+def _execute(path: Path, tmp_path: Path, monkeypatch):
+    """The notebook executed headless in small mode; its outputs as one text."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("SMP_NOTEBOOK_SMALL", "1")
@@ -54,12 +55,25 @@ def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
     client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=300,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
+    return "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+
+
+@pytest.mark.parametrize("path", ABLATIONS, ids=lambda p: p.name)
+def test_notebook_executes_on_small_data(path, tmp_path, monkeypatch):
+    text = _execute(path, tmp_path, monkeypatch)
     folders = [p for p in (tmp_path / "out").iterdir() if p.name.endswith("-ablation")]
     assert len(folders) == 1 and (folders[0] / "ablation.csv").is_file()
     resolved = tomllib.loads((folders[0] / "config.resolved.toml").read_text())
     # Small mode ran the tiny model, not a distillation of MiniLM (the SMPD-Image recipe has no text embedding).
     models = [f["params"].get("model") for f in resolved["features"] if f["name"] in ("static_embedding", "sentence")]
     assert set(models) == ({tiny_static_dir()} if path.stem != "smpd_image" else set())
-    text = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
     assert "image/png" in text and "delta_src" in text
+
+
+def test_explain_notebook_answers_on_small_data(tmp_path, monkeypatch):
+    text = _execute(next(p for p in NOTEBOOKS if p.stem == "explain"), tmp_path, monkeypatch)
+    assert "emotion moves a prediction by" in text and "as far as user and time" in text
+    assert "mean |contribution|" in text and "image/png" in text
+    plots = {p.name for p in (tmp_path / "out" / "explain-notebook-plots").iterdir()}
+    assert plots == {"default_groups.png", "default_families.png", "default_waterfall.png"}
