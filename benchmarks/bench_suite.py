@@ -61,13 +61,22 @@ AG_SCRIPT = textwrap.dedent('''
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
     meta = FeatureMetadata.from_df(tr.drop(columns=["label"])).add_special_types({c: ["text"] for c in text})
     t = time.perf_counter()
-    p = TabularPredictor(label="label", path=folder, verbosity=1, eval_metric="mean_absolute_error").fit(
-        tr, presets="best_quality", time_limit=float(limit), feature_metadata=meta)
+    kw, retried = {}, False
+    while True:
+        try:
+            p = TabularPredictor(label="label", path=folder + ("-retry" if retried else ""), verbosity=1,
+                                 eval_metric="mean_absolute_error").fit(
+                tr, presets="best_quality", time_limit=float(limit), feature_metadata=meta, **kw)
+            break
+        except AssertionError as e:  # its dynamic-stacking check can leave no time for the full fit on a busy machine
+            if retried or "dynamic_stacking" not in str(e):
+                raise
+            kw, retried = {"dynamic_stacking": False}, True
     fit_s = time.perf_counter() - t
     pred = p.predict(te.drop(columns=["label"], errors="ignore"))
     pd.DataFrame({"id": te["id"], "pred": pred.to_numpy()}).to_parquet(out)
     board = p.leaderboard(silent=True)
-    json.dump({"fit_seconds": fit_s, "model_best": p.model_best, "n_models": len(board),
+    json.dump({"fit_seconds": fit_s, "model_best": p.model_best, "n_models": len(board), "retried": retried,
                "version": autogluon.tabular.__version__}, open(out + ".json", "w"))
 ''')
 
@@ -264,6 +273,30 @@ def score_suite(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: int)
     return pd.DataFrame(rows)
 
 
+def paired_verdicts(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: int) -> list[dict]:
+    """smp against each other system on each dataset: the paired difference smp - other (B - A, A the other
+    system) of each metric with its interval and verdict."""
+    from smp.ensembles.intervals import Resamples, verdict
+
+    rows = []
+    for name, p in preds.items():
+        if "smp" not in p.columns:
+            continue
+        windows, seeds = sorted(p["window"].unique()), sorted(p["seed"].unique())
+        parts = {w: {sd: p[(p["window"] == w) & (p["seed"] == sd)].sort_values("post_id") for sd in seeds}
+                 for w in windows}
+        ys = [parts[w][seeds[0]]["label"].to_numpy(float) for w in windows]
+        draws = Resamples.draw([len(y) for y in ys], n_boot=n_boot, seed=0)
+        ours = [np.stack([parts[w][sd]["smp"].to_numpy(float) for sd in seeds]) for w in windows]
+        for other in (s for s in systems if s != "smp" and s in p.columns):
+            theirs = [np.stack([parts[w][sd][other].to_numpy(float) for sd in seeds]) for w in windows]
+            for m in SUITE_METRICS:
+                d = draws.difference(ys, theirs, ours, m)
+                rows.append({"dataset": name, "against": other, "metric": m, "smp_minus_other": d.value,
+                             "low": d.low, "high": d.high, "verdict": verdict(m, d, other, "smp")})
+    return rows
+
+
 def suite_table(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """(the printed table, each system's mean rank over datasets and the official metrics SRC and MAE)."""
     cell = scores.assign(text=[f"{v:.4f} [{lo:.4f}, {hi:.4f}]" for v, lo, hi in
@@ -272,6 +305,7 @@ def suite_table(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     table = table[[m for m in SUITE_METRICS if m in table.columns]]
     official = scores[scores["metric"].isin(["src", "mae"])].copy()
     official["key"] = np.where(official["metric"] == "src", -official["value"], official["value"])
+    official["key"] = official["key"].fillna(np.inf)  # undefined (the median's SRC): ranked last
     official["rank"] = official.groupby(["dataset", "metric"])["key"].rank(method="average")
     return table, official.groupby("system")["rank"].mean().sort_values()
 
@@ -310,17 +344,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}:", flush=True)
         preds[name] = run_dataset(DATASETS[name], args, systems)
         preds[name].to_parquet(out / f"pred_{name}.parquet", index=False)
+    from smp.pipelines.report import markdown_table
+
     scores = score_suite(preds, systems, args.n_boot)
     table, ranks = suite_table(scores)
+    paired = pd.DataFrame(paired_verdicts(preds, systems, args.n_boot))
+    verdicts = "\n".join(f"- {r.dataset}, smp vs {r.against}: {r.verdict}" for r in paired.itertuples()
+                         if r.metric in ("src", "mae", "mape"))
     load = os.getloadavg()
     text = (f"# Suite: {', '.join(names)}; {args.windows} windows over the latest {args.span:.0%}; smp seeds "
             f"{args.seeds}; AutoGluon {args.ag_time_limit:.0f}s per window\n\nPooled over windows, 95% bootstrap "
-            f"interval over posts.\n\n{table.to_markdown()}\n\nMean rank (SRC and MAE, every dataset; 1 = best):\n\n"
-            f"{ranks.round(2).to_markdown()}\n\nwall {time.perf_counter() - t0:.0f}s, load average {load}\n")
+            f"interval over posts.\n\n{markdown_table(table.reset_index())}\n\n"
+            f"Mean rank (SRC and MAE, every dataset; 1 = best):\n\n{markdown_table(ranks.round(2).reset_index())}"
+            f"\n\nPaired (same posts, same resamples):\n\n{verdicts}\n\n"
+            f"wall {time.perf_counter() - t0:.0f}s, load average {load}\n")
     (out / "suite.md").write_text(text)
     scores.to_csv(out / "suite.csv", index=False)
     (out / "suite.json").write_text(json.dumps({"args": {k: v for k, v in vars(args).items()},
                                                 "mean_rank": ranks.to_dict(), "scores": scores.to_dict("records"),
+                                                "paired": paired.to_dict("records"),
                                                 "load_average": load}, indent=1, default=str) + "\n")
     print()
     print(text)

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from smp.ensembles import score_all
     from smp.pipelines.config import BUNDLED
     from smp.pipelines.evaluate import forward_split
-    from smp.pipelines.report import _md
+    from smp.pipelines.report import markdown_table
 
     data = Path(args.data)
     frame = smp.load("smpd_video", data)
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=False)
     table.to_csv(out / "table.csv", index=False)
     summary.columns = [f"{a}_{b}" for a, b in summary.columns]
-    (out / "table.md").write_text(_md(table.round(4)) + "\n\n" + _md(summary.round(4).reset_index()) + "\n")
+    (out / "table.md").write_text(markdown_table(table.round(4)) + "\n\n" + markdown_table(summary.round(4).reset_index()) + "\n")
     (out / "split.json").write_text(json.dumps({"train": len(tr_raw), "held_back": len(te_raw),
                                                 "held_from": str(held["post_time"].min()),
                                                 "load_average": os.getloadavg()}, indent=1) + "\n")

@@ -414,7 +414,7 @@ def _num(v) -> float:
 
 
 def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: int, jobs: int, plan=None) -> str:
-    from .report import _md
+    from .report import markdown_table
 
     show = table.copy()
     show["MAPE %"] = 100 * show["mape"]
@@ -429,12 +429,14 @@ def ablation_markdown(table: pd.DataFrame, cfg: RunConfig, wall: float, *, ran: 
         verdicts = ""
         if "verdict" in table.columns:
             v = table[table["variant"] != "full"][["variant", "delta_src_interval", "delta_mae_interval", "verdict"]]
+            v = v.rename(columns={"delta_src_interval": "delta SRC [interval]",
+                                  "delta_mae_interval": "delta MAE [interval]"})
             verdicts = f"""## Each variant against full (paired, same windows and seeds)
 
 Differences are variant - full with {plan.level:.0%} paired bootstrap intervals over the held-back posts; a
 difference whose interval contains 0 is noise, and the part it removes is not shown to matter.
 
-{_md(v.rename(columns={"delta_src_interval": "delta SRC [interval]", "delta_mae_interval": "delta MAE [interval]"}))}
+{markdown_table(v)}
 """
         return f"""# Forward ablation: {cfg.name}
 
@@ -444,7 +446,7 @@ path; scores pooled over windows). Deltas are variant minus full: a negative del
 MAPE) means the removed part helps on later posts. The CV columns are each variant's own cross-validated score on
 the training posts (mean over windows), for the CV-vs-forward gap.
 
-{_md(show)}
+{markdown_table(show)}
 
 {verdicts}
 
@@ -462,7 +464,7 @@ standard deviation over folds of the per-fold SRC difference to the full run (sa
 `SRC fold std` the spread of the variant's own fold scores. The single-split row is scored on its one validation
 part (`rows`) and has no stack (nothing out of fold to stack on).
 
-{_md(show)}
+{markdown_table(show)}
 
 ![ablation](plots/ablation.png)
 

@@ -211,8 +211,8 @@ class Predictor:
         name = model or "final"
         if name not in self.fitted_.models():
             raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
-        new = self.new_posts(new_posts).reset_index(drop=True)
         self.fitted_.check_explainable(name)  # before any feature is computed
+        new = self.new_posts(new_posts).reset_index(drop=True)
         X_new, extras, new = self.fitted_.inputs(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
         table = self.fitted_.contributions(X_new, extras, new, name)
         table.index = pd.Index(new["post_id"], name="post_id")

@@ -113,7 +113,7 @@ def difference_table(report: dict) -> pd.DataFrame:
 
 
 def compare_markdown(report: dict) -> str:
-    from .report import _md
+    from .report import markdown_table
 
     scores = pd.DataFrame([{"system": name, **{k: f"{s[k]['value']:.4f} [{s[k]['low']:.4f}, {s[k]['high']:.4f}]"
                                                for k in BOOT_METRICS}}
@@ -132,11 +132,11 @@ means B errs less), with {report['plan']['level']:.0%} paired bootstrap interval
 
 ## Differences B - A
 
-{_md(difference_table(report))}
+{markdown_table(difference_table(report))}
 
 ## Each system, pooled over windows
 
-{_md(scores)}
+{markdown_table(scores)}
 
 ![compare](plots/compare.png)
 """

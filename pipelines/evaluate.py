@@ -240,7 +240,7 @@ def window_table(result: dict) -> pd.DataFrame:
 
 
 def forward_markdown(result: dict) -> str:
-    from .report import _md
+    from .report import markdown_table
 
     p = result["plan"]
     return f"""# Forward evaluation: {result['config']}
@@ -252,17 +252,17 @@ pooled = the mean over windows. `bias` = mean(prediction - label): negative mean
 
 ## Pooled over windows
 
-{_md(pooled_table(result), floatfmt=".4f")}
+{markdown_table(pooled_table(result), floatfmt=".4f")}
 
 ## Final model per window
 
-{_md(window_table(result))}
+{markdown_table(window_table(result))}
 
 ## Every window, seed and model
 
 `gap_src` = CV SRC - forward SRC (positive: CV overstates later posts).
 
-{_md(forward_table(result).round(4))}
+{markdown_table(forward_table(result).round(4))}
 
 ![forward](plots/forward.png)
 """

@@ -12,7 +12,7 @@ import pandas as pd
 
 from smp.ensembles import BASE
 
-from .report import _md, new_figure
+from .report import markdown_table, new_figure
 
 REPORT_ROWS = 500  # test posts a run report explains (a seeded sample): enough for the distribution of each group
 
@@ -51,7 +51,7 @@ def write_explanations(d: Path, table: pd.DataFrame, groups: dict[str, str], *, 
 
 ## Groups: how far each moves the predictions
 
-{_md(summary)}
+{markdown_table(summary)}
 
 ![groups](plots/summary_groups.png)
 

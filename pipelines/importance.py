@@ -122,7 +122,7 @@ def importance_tables(cfg: RunConfig, level1, fs, *, X: pd.DataFrame, y, folds, 
 
 def write_importance(d: Path, tables: ImportanceTables, cfg: RunConfig) -> dict:
     """`importance.csv` (+ permutation columns), the group / permutation tables, the top-N markdown and plots."""
-    from .report import _md
+    from .report import markdown_table
 
     ic = cfg.importance
     imp, groups_t, perm = tables.features, tables.groups, tables.permutation
@@ -149,11 +149,11 @@ def write_importance(d: Path, tables: ImportanceTables, cfg: RunConfig) -> dict:
 
 Gain: normalised per model, mean over folds and level-1 models. {how}
 
-{_md(top)}
+{markdown_table(top)}
 
 ## Feature groups
 
-{_md(groups_t)}
+{markdown_table(groups_t)}
 
 ![groups](plots/importance_groups.png)
 """ + ("\n![permutation](plots/importance_permutation.png)\n" if perm is not None and ic.per_feature else "")

@@ -72,7 +72,8 @@ def plot_importance(imp: pd.DataFrame, path: Path, top: int = 30) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _md(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    """A DataFrame as a Markdown table (floats with `floatfmt`), for the reports every verb writes."""
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in df.iterrows():
@@ -92,7 +93,7 @@ Cross-validation: {cfg.cv.scheme}, {cfg.cv.n_splits} folds, seed {cfg.seed}. Fin
 
 ## Cross-validated scores (out-of-fold)
 
-{_md(table)}
+{markdown_table(table)}
 
 MAPE is a fraction (0.10 = 10%). `src_fold_std` is the standard deviation of SRC over folds.
 
@@ -102,17 +103,17 @@ MAPE is a fraction (0.10 = 10%). `src_fold_std` is the standard deviation of SRC
 
 By group:
 
-{_md(groups)}
+{markdown_table(groups)}
 
 Top 20 features:
 
-{_md(imp.head(20)[["feature", "group", "importance"]])}
+{markdown_table(imp.head(20)[["feature", "group", "importance"]])}
 
 ![importance](plots/importance.png)
 
 ## Cost
 
-{_md(pd.DataFrame([{"step": k, "seconds": v} for k, v in timings.items()]), ".1f")}
+{markdown_table(pd.DataFrame([{"step": k, "seconds": v} for k, v in timings.items()]), ".1f")}
 
 Peak memory: {peak_rss_mb:.0f} MiB.
 """
