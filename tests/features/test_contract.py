@@ -50,6 +50,7 @@ ALT_PARAMS = {
     "neighbour_labels": {"k": [3]},
     "cluster_target": {"smoothing": 3.0},
     "oof_model": {"model": "ridge"},
+    "user_history": {"windows": [2]},
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
@@ -69,6 +70,9 @@ CONTRACT_PARAMS = {
     "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},
     # The frame has no `user_profile__` block (static generators read every `user_*` column): raw counts stand in.
+    # The contract frame's sentence settings (rows shared with them).
+    "user_history": lambda: {"embedding_params": {"model": tiny_sentence_dir(), "backend": "onnx-int8",
+                                                  "n_components": 8}},
     "oof_model": lambda: {"modalities": {"text": ["sentence__"], "user": ["user_fo"]}, "params": {"n_estimators": 20}},
 }
 
@@ -196,7 +200,8 @@ def test_missing_required_column_raises_keyerror(name, frame):
         return
     for col in gen.requires:
         smaller = tr.drop(columns=col)
-        with pytest.raises(KeyError, match=rf"'{col}'.*available columns.*'post_id'"):
+        other = "post_id" if col != "post_id" else "split"  # a column the message must list as available
+        with pytest.raises(KeyError, match=rf"'{col}'.*available columns.*'{other}'"):
             gen.clone().fit(smaller, y if gen.uses_target else None)
     fitted = gen.clone().fit(tr, y if gen.uses_target else None)
     with pytest.raises(KeyError, match=rf"'{gen.requires[0]}'"):
