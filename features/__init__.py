@@ -6,6 +6,7 @@ from ._plan import FeatureSet, FeatureSpec, build_features, target_input_columns
 from ._rowcache import RowStore
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
+from . import captions  # noqa: F401  captions
 from . import category  # noqa: F401  category
 from . import clusters  # noqa: F401  clusters
 from . import crossmodal  # noqa: F401  crossmodal

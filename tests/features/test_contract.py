@@ -10,6 +10,7 @@ import pytest
 
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
 from tests._data import add_feature_columns, add_video_columns, make_postframe, shared_rows, write_images
+from tests._tiny_blip import tiny_blip_dir
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_sentence import tiny_sentence_dir, tiny_static_dir
 
@@ -51,6 +52,7 @@ ALT_PARAMS = {
     "cluster_target": {"smoothing": 3.0},
     "oof_model": {"model": "ridge"},
     "user_history": {"windows": [2]},
+    "captions": {"max_new_tokens": 3},
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
@@ -70,9 +72,11 @@ CONTRACT_PARAMS = {
     "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},
     # The frame has no `user_profile__` block (static generators read every `user_*` column): raw counts stand in.
-    # The contract frame's sentence settings (rows shared with them).
+    # The contract frame's sentence settings (rows shared with them), and a tiny random BLIP on the CPU.
     "user_history": lambda: {"embedding_params": {"model": tiny_sentence_dir(), "backend": "onnx-int8",
                                                   "n_components": 8}},
+    "captions": lambda: {"model": tiny_blip_dir(), "text": {"tfidf_svd": {"n_components": 4}}, "max_new_tokens": 4,
+                         "device": "cpu"},
     "oof_model": lambda: {"modalities": {"text": ["sentence__"], "user": ["user_fo"]}, "params": {"n_estimators": 20}},
 }
 
