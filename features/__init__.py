@@ -26,6 +26,7 @@ from . import text  # noqa: F401  text_stats, tfidf_svd
 from . import time_geo  # noqa: F401  time, geo
 from . import user  # noqa: F401  user_profile, user_posts, user_post_interval
 from . import user_history  # noqa: F401  user_history
+from . import video  # noqa: F401  video_frames, speech
 from . import video_meta  # noqa: F401  video_meta
 
 __all__ = [

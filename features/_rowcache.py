@@ -158,9 +158,11 @@ class RowCache:
         *,
         batch_size: int = 256,
         text: bool = False,
+        on_misses: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray | None, int, int]:
         """Vectors for `keys` (rows x dim), computing misses with `compute(positions)` in batches of `batch_size`;
         with `text`, one string per key instead (an object array; `compute` returns str, or None for a failed row).
+        `on_misses(n)` is told how many distinct rows are about to be computed, once, before the first batch.
 
         Duplicate keys (identical rows) are encoded once. Returns the matrix (None when there are no rows), the
         number of rows whose vector was computed in this call and the number taken from the cache (they add up to
@@ -182,6 +184,8 @@ class RowCache:
 
         self._load(index, put, done)
         missing = np.flatnonzero(~done)
+        if on_misses is not None and len(missing):
+            on_misses(len(missing))
         unique = list(index)
         step = max(int(batch_size), 1)
         for lo in range(0, len(missing), step):

@@ -77,15 +77,12 @@ class TextSource(FeatureGenerator):
         key = self._text_key()
         keys = row_hashes(key, [contents[i] for i in have])
         cache = self.rows.cache(key)
-        warned = []
 
         def compute(pos: list[int]) -> list[str | None]:
-            if not warned:
-                warned.append(True)
-                self._costly(len(set(keys)))
             return self._write(payload, [have[p] for p in pos])
 
-        T, computed, cached = cache.get_or_compute(keys, compute, batch_size=self._batch() * 8, text=True)
+        T, computed, cached = cache.get_or_compute(keys, compute, batch_size=self._batch() * 8, text=True,
+                                                   on_misses=self._costly)
         out[have] = T
         self.rows_computed_, self.rows_cached_ = int(computed), int(cached)
         return out, contents, payload

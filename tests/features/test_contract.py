@@ -13,6 +13,7 @@ from tests._data import add_feature_columns, add_video_columns, make_postframe, 
 from tests._tiny_blip import tiny_blip_dir
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_sentence import tiny_sentence_dir, tiny_static_dir
+from tests._tiny_whisper import tiny_whisper_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
@@ -53,6 +54,8 @@ ALT_PARAMS = {
     "oof_model": {"model": "ridge"},
     "user_history": {"windows": [2]},
     "captions": {"max_new_tokens": 3},
+    "video_frames": {"frames": 3},
+    "speech": {"max_new_tokens": 3},
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
@@ -77,6 +80,11 @@ CONTRACT_PARAMS = {
                                                   "n_components": 8}},
     "captions": lambda: {"model": tiny_blip_dir(), "text": {"tfidf_svd": {"n_components": 4}}, "max_new_tokens": 4,
                          "device": "cpu"},
+    # The frame's images are one-frame videos without sound to OpenCV and PyAV (the video tests write real ones);
+    # the tiny CLIP's 8-d frames keep the PCA cheap (EfficientNet-Lite0 frames are tested in test_video.py).
+    "video_frames": lambda: {"frames": 2, "encoder": tiny_clip_dir(), "n_components": 6},
+    "speech": lambda: {"model": tiny_whisper_dir(), "text": {"tfidf_svd": {"n_components": 4}}, "max_new_tokens": 4,
+                       "device": "cpu"},
     "oof_model": lambda: {"modalities": {"text": ["sentence__"], "user": ["user_fo"]}, "params": {"n_estimators": 20}},
 }
 
