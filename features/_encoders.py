@@ -190,11 +190,11 @@ def _hub_file(model: str, name: str = "config_sentence_transformers.json") -> Pa
 
 
 def resolve_prompt(prompt: str | None, model: str) -> str:
-    """The text put before every input of `model`: none for None; for "auto", the model's default prompt, else its
+    """The text put before every input of `model`: none for None or ""; for "auto", the model's default prompt, else its
     "Classification" prompt where it declares prompts (features for a learner, as EmbeddingGemma's card asks for
     classification inputs), else none; a name of one of the model's prompts gives that prompt; any other text is the
     prompt itself (e.g. "task: clustering | query: ")."""
-    if prompt is None:
+    if prompt is None or prompt == "":
         return ""
     if not isinstance(prompt, str):
         raise ValueError(f"sentence prompt must be None, 'auto', a prompt name or a prompt text, got {prompt!r}")
@@ -356,20 +356,25 @@ def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]
 def read_image_bytes(paths: Sequence[str | None], who: str, *, warn: bool = True) -> list[bytes | None]:
     """The files' bytes (None where missing or unreadable), with one warning naming the first bad file (unless
     `warn` is off: the caller reports them with its own)."""
-    out: list[bytes | None] = []
+    return read_files(paths, who, Path.read_bytes, warn=warn)
+
+
+def read_files(paths: Sequence[str | None], who: str, read, *, kind: str = "image", warn: bool = True) -> list:
+    """`read(Path)` of each file (None where a path is missing or the file cannot be read), with one warning naming
+    the first bad `kind` file (unless `warn` is off)."""
+    out: list = []
     bad: list[str] = []
     for p in paths:
         if p is None:
             out.append(None)
             continue
         try:
-            with open(p, "rb") as f:
-                out.append(f.read())
+            out.append(read(Path(p)))
         except OSError:
             out.append(None)
             bad.append(p)
     if bad and warn:
-        warn_images(who, bad, "missing or unreadable")
+        warn_images(who, bad, "missing or unreadable", kind=kind)
     return out
 
 
@@ -397,7 +402,7 @@ def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str, *, dra
     return images
 
 
-def warn_images(who: str, bad: list[str], what: str) -> None:
+def warn_images(who: str, bad: list[str], what: str, *, kind: str = "image") -> None:
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    warnings.warn(f"feature generator {who!r}: image file {bad[0]!r}{more} {what}; their features are NaN",
+    warnings.warn(f"feature generator {who!r}: {kind} file {bad[0]!r}{more} {what}; their features are NaN",
                   RuntimeWarning, stacklevel=3)

@@ -255,7 +255,9 @@ class SentenceEmbedding(_PromptEmbedding):
     `backend`: "torch" (sentence-transformers), "onnx" / "onnx-int8" (ONNX Runtime, exported locally from the folder
     once and cached under `<cache_dir>/models`), or "auto": onnx-int8 for the shipped MiniLM on a CPU, torch on a GPU
     and for other models. `max_seq_length` truncates each prompt to that many tokens (None: the model's own, 256
-    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU.
+    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU. `prompt`: put before every text
+    ("auto": the model's own prompt for classification inputs where it declares prompts, as EmbeddingGemma's card
+    asks; a prompt name of the model, a literal prompt, or None / "" for none; see `resolve_prompt`).
     """
 
     name = "sentence"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,10 @@ from ._base import register
 from ._common import check_int
 from ._embedding import EmbeddingGenerator
 from ._backends import encode_efficientnet, resolve_image_backend
-from ._encoders import EFFICIENTNET, _require, l2_normalise, load_clip, model_identity, resolve_device, resolve_paths
+from ._encoders import (
+    EFFICIENTNET, _require, l2_normalise, load_clip, model_identity, read_files, resolve_device, resolve_paths,
+    warn_images,
+)
 from ._textsource import TextSource, warn_cpu_cost
 
 POOLS = ("mean", "max", "diff")
@@ -38,30 +40,15 @@ WHISPER_BASE = "openai/whisper-base"
 
 def file_digests(paths: list[str | None], who: str) -> list[bytes | None]:
     """The sha256 of each file's bytes, read in 1 MB blocks (None, with one warning, where a file is unreadable)."""
-    out: list[bytes | None] = []
-    bad: list[str] = []
-    for p in paths:
-        if p is None:
-            out.append(None)
-            continue
-        try:
-            h = hashlib.sha256()
-            with open(p, "rb") as f:
-                for block in iter(functools.partial(f.read, 1 << 20), b""):
-                    h.update(block)
-            out.append(h.digest())
-        except OSError:
-            out.append(None)
-            bad.append(p)
-    if bad:
-        warn_videos(who, bad, "missing or unreadable")
-    return out
+    return read_files(paths, who, _digest, kind="video")
 
 
-def warn_videos(who: str, bad: list[str], what: str) -> None:
-    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    warnings.warn(f"feature generator {who!r}: video file {bad[0]!r}{more} {what}; their features are missing",
-                  RuntimeWarning, stacklevel=3)
+def _digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(functools.partial(f.read, 1 << 20), b""):
+            h.update(block)
+    return h.digest()
 
 
 def sample_frames(path: str, k: int) -> list:
@@ -173,7 +160,7 @@ class VideoFrames(_VideoInputs, EmbeddingGenerator):
         clips = [sample_frames(paths[i], int(self.frames)) for i in positions]
         bad = [paths[i] for i, c in zip(positions, clips) if not c]
         if bad:
-            warn_videos(self.name, bad, "not decodable as videos")
+            warn_images(self.name, bad, "not decodable as videos", kind="video")
         flat = [im for c in clips for im in c]
         F = self._embed_images(flat) if flat else None
         d = F.shape[1] if F is not None else self._frame_dim()
@@ -320,7 +307,7 @@ class Speech(_VideoInputs, TextSource):
         clips = [decode_audio(paths[i], float(self.max_seconds)) for i in positions]
         bad = [paths[i] for i, c in zip(positions, clips) if c is None]
         if bad:
-            warn_videos(self.name, bad, "not decodable")
+            warn_images(self.name, bad, "not decodable", kind="video")
         out: list[str | None] = [None if c is None else "" for c in clips]
         heard = [j for j, c in enumerate(clips) if c is not None and _loud(c, float(self.silence_db))]
         if heard:

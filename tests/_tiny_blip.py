@@ -6,11 +6,10 @@ No captioning weights ship in a package here; `captions` takes a folder like thi
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from pathlib import Path
+
+from tests._tiny_clip import TINY_VISION, session_folder
 
 
 def save_tiny_blip(folder: str | Path, seed: int = 0) -> Path:
@@ -32,8 +31,7 @@ def save_tiny_blip(folder: str | Path, seed: int = 0) -> Path:
                          num_attention_heads=2, max_position_embeddings=64, encoder_hidden_size=16,
                          pad_token_id=ids("[PAD]"), bos_token_id=ids("[CLS]"), eos_token_id=ids("[SEP]"),
                          sep_token_id=ids("[SEP]")),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8),
+        vision_config=TINY_VISION,
         projection_dim=8,
     )
     torch.manual_seed(seed)
@@ -44,6 +42,4 @@ def save_tiny_blip(folder: str | Path, seed: int = 0) -> Path:
 @functools.lru_cache(maxsize=1)
 def tiny_blip_dir() -> str:
     """One tiny BLIP folder per test session (removed at exit)."""
-    root = Path(tempfile.mkdtemp(prefix="smp-tiny-blip-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return str(save_tiny_blip(root / "blip"))
+    return str(save_tiny_blip(session_folder("smp-tiny-blip-") / "blip"))

@@ -6,13 +6,10 @@ No Whisper weights ship in a package here; `speech` takes a folder like this one
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from pathlib import Path
 
-from tests._tiny_clip import _bytes_to_unicode
+from tests._tiny_clip import _bytes_to_unicode, session_folder
 
 SPECIAL = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>",
            "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
@@ -57,6 +54,4 @@ def save_tiny_whisper(folder: str | Path, seed: int = 0) -> Path:
 @functools.lru_cache(maxsize=1)
 def tiny_whisper_dir() -> str:
     """One tiny Whisper folder per test session (removed at exit)."""
-    root = Path(tempfile.mkdtemp(prefix="smp-tiny-whisper-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return str(save_tiny_whisper(root / "whisper"))
+    return str(save_tiny_whisper(session_folder("smp-tiny-whisper-") / "whisper"))

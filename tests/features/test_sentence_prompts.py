@@ -46,6 +46,7 @@ def test_prompt_by_name_by_text_and_none():
     np.testing.assert_allclose(embed(prompt="task: fact checking | query: ")[:3],
                                direct("task: fact checking | query: "), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(embed(prompt=None)[:3], direct(None), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(embed(prompt="")[:3], direct(None), rtol=1e-5, atol=1e-6)  # TOML's "none"
 
 
 def test_prompt_is_part_of_the_row_cache_key_and_minilm_keys_stay():

@@ -13,15 +13,15 @@ import pytest
 from smp.features import RowStore, get_generator
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_whisper import tiny_whisper_dir
-from tests._video import write_clip
+from smp.pipelines.datasets.synthetic import write_video
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
-    write_clip(root / "v0.mp4", hue=0, seconds=2.0)  # no audio track
-    write_clip(root / "v1.mp4", hue=1, tone_hz=440.0)
-    write_clip(root / "v2.mp4", hue=2, tone_hz=880.0)
+    write_video(root / "v0.mp4", hue=0, seconds=2.0)  # no audio track
+    write_video(root / "v1.mp4", hue=1, tone_hz=440.0)
+    write_video(root / "v2.mp4", hue=2, tone_hz=880.0)
     (root / "bad.mp4").write_bytes(b"not a video")
     paths = ["v0.mp4", "v1.mp4", "v2.mp4", "bad.mp4", "missing.mp4", None, "v1.mp4"]
     return root, pd.DataFrame({"image_path": paths}, index=list("abcdefg"))
