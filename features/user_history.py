@@ -24,6 +24,7 @@ from ._embedding import EmbeddingGenerator
 from .crossmodal import cosine
 
 KEYS = ("post_id", "user_id", "post_time")
+DEFAULT_FEATURES = {"text_stats": {}}
 
 
 def _embedder(g) -> EmbeddingGenerator | None:
@@ -37,9 +38,10 @@ def _embedder(g) -> EmbeddingGenerator | None:
 
 
 def _feature_generators(g) -> dict[str, FeatureGenerator]:
-    if not isinstance(g.features, dict):
-        raise ValueError(f"user_history: `features` must map generator names to parameters, got {g.features!r}")
-    out = {name: get_generator(name, dict(params or {})) for name, params in g.features.items()}
+    features = DEFAULT_FEATURES if g.features is None else g.features  # None: the class's defaults, read unbuilt
+    if not isinstance(features, dict):
+        raise ValueError(f"user_history: `features` must map generator names to parameters, got {features!r}")
+    out = {name: get_generator(name, dict(params or {})) for name, params in features.items()}
     labelled = [name for name, gen in out.items() if gen.uses_target]
     if labelled:
         raise ValueError(f"user_history: `features` must name static generators (no label), got {labelled}")
@@ -111,7 +113,7 @@ class UserHistory(FeatureGenerator):
         self.windows = windows
         self.embedding = embedding
         self.embedding_params = embedding_params if embedding_params is not None else {"n_components": 16}
-        self.features = features if features is not None else {"text_stats": {}}
+        self.features = features if features is not None else {k: dict(v) for k, v in DEFAULT_FEATURES.items()}
         self.columns = columns
         self.min_posts = min_posts
 

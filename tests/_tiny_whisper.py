@@ -25,8 +25,9 @@ def save_tiny_whisper(folder: str | Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = {c: i for i, c in enumerate(_bytes_to_unicode())}
     ids = {t: len(vocab) + i for i, t in enumerate(SPECIAL)}
-    tokenizer = WhisperTokenizer(vocab=dict(vocab), merges=[], unk_token="<|endoftext|>", bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                 pad_token="<|endoftext|>", additional_special_tokens=SPECIAL[1:])
+    tokenizer = WhisperTokenizer(vocab=dict(vocab), merges=[], unk_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                 eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                 additional_special_tokens=SPECIAL[1:])
     WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer
                      ).save_pretrained(folder)
     size = len(vocab) + len(SPECIAL)

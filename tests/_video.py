@@ -78,4 +78,3 @@ def write_real_copy(root: Path, n_train: int = 300, n_test: int = 100) -> Path:
                 (root / "media").mkdir(exist_ok=True)
                 table[table["pid"].isin(pids)].to_csv(root / "media" / f"{split}_{kind}.csv", index=False)
     return root
-

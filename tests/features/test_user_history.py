@@ -103,3 +103,10 @@ def test_text_columns_are_rejected():
     X = posts([("a0", "a", 0, 1.0)]).assign(x="text")
     with pytest.raises(ValueError, match="must be numeric"):
         numeric_only().fit(X)
+
+
+def test_the_registry_reads_its_default_columns():
+    from smp.features import GENERATORS
+
+    cls = GENERATORS.get("user_history")
+    assert {"post_id", "user_id", "post_time", "title", "tags"} <= set(cls.requires)
