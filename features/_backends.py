@@ -46,15 +46,17 @@ def resolve_image_backend(backend: str, device: str) -> str:
 
 
 def encode_sentences(model: str, texts: Sequence[str], *, device: str, batch_size: int, backend: str = "torch",
-                     max_seq_length: int | None = None, models: Path | None = None) -> np.ndarray:
+                     max_seq_length: int | None = None, models: Path | None = None, prompt: str = "") -> np.ndarray:
     """L2-normalised sentence embeddings (float32, rows x dim) on the resolved backend, truncated at
-    `max_seq_length` tokens (None: the model's own limit); ONNX exports are cached in `models`."""
+    `max_seq_length` tokens (None: the model's own limit), each text led by `prompt`; ONNX exports are cached in
+    `models`."""
     dev = resolve_device(device)
     kind = resolve_backend(backend, model, dev)
     if kind == "torch":
-        return encode_sentences_torch(model, texts, device=dev, batch_size=batch_size, max_seq_length=max_seq_length)
+        return encode_sentences_torch(model, texts, device=dev, batch_size=batch_size, max_seq_length=max_seq_length,
+                                      prompt=prompt)
     enc = load_onnx_encoder(model, int8=kind == "onnx-int8", device=dev, models=models)
-    return enc.encode(list(texts), batch_size=int(batch_size), max_seq_length=max_seq_length)
+    return enc.encode([prompt + t for t in texts], batch_size=int(batch_size), max_seq_length=max_seq_length)
 
 
 def encode_efficientnet(images: list, *, resolution: int, device: str, batch_size: int, backend: str = "torch",

@@ -145,6 +145,10 @@ def _read_sentence_folder(model: str) -> SentenceFolder:
     if "Transformer" not in kinds:
         raise ValueError(f"model folder {str(root)!r}: modules.json has no Transformer module "
                          f"(modules: {sorted(kinds)}); only transformer + pooling pipelines are supported here")
+    other = sorted(set(kinds) - {"Transformer", "Pooling", "Normalize"})
+    if other:  # e.g. EmbeddingGemma's Dense projections: leaving them out would give other vectors, silently
+        raise ValueError(f"model folder {str(root)!r}: modules {other} after the transformer are not supported "
+                         f"here (only Transformer, Pooling and Normalize); use the sentence-transformers backend")
     transformer = kinds["Transformer"]
     pooling = "mean"
     if "Pooling" in kinds and (kinds["Pooling"] / "config.json").is_file():
@@ -158,20 +162,66 @@ def _read_sentence_folder(model: str) -> SentenceFolder:
     return SentenceFolder(transformer, pooling, int(max_len) if max_len else None, "Normalize" in kinds)
 
 
+def model_prompts(model: str) -> tuple[dict[str, str], str | None]:
+    """The prompts a sentence-transformers model declares (`config_sentence_transformers.json`: name -> text, as
+    EmbeddingGemma's "task: classification | query: ") and its default prompt name; ({}, None) where it has none.
+
+    Read from a local folder, else from the hub cache or the hub (a missing file or no hub: no prompts)."""
+    if model == MINILM:
+        return {}, None
+    path = Path(model) / "config_sentence_transformers.json" if Path(model).is_dir() else _hub_file(model)
+    if path is None or not path.is_file():
+        return {}, None
+    cfg = json.loads(path.read_text())
+    prompts = {str(k): str(v) for k, v in (cfg.get("prompts") or {}).items()}
+    return prompts, cfg.get("default_prompt_name")
+
+
+@functools.lru_cache(maxsize=8)
+def _hub_file(model: str, name: str = "config_sentence_transformers.json") -> Path | None:
+    """A file of a hub model (from the local hub cache, else downloaded); None offline or where it has none.
+    Asked once per process: cache keys read it for every batch."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(model, name))
+    except Exception:  # offline, an unknown id or a model without the file
+        return None
+
+
+def resolve_prompt(prompt: str | None, model: str) -> str:
+    """The text put before every input of `model`: none for None or ""; for "auto", the model's default prompt, else its
+    "Classification" prompt where it declares prompts (features for a learner, as EmbeddingGemma's card asks for
+    classification inputs), else none; a name of one of the model's prompts gives that prompt; any other text is the
+    prompt itself (e.g. "task: clustering | query: ")."""
+    if prompt is None or prompt == "":
+        return ""
+    if not isinstance(prompt, str):
+        raise ValueError(f"sentence prompt must be None, 'auto', a prompt name or a prompt text, got {prompt!r}")
+    prompts, default = model_prompts(model)
+    if prompt == "auto":
+        name = default if default in prompts else "Classification"
+        return prompts.get(name, "")
+    return prompts.get(prompt, prompt)
+
+
 def encode_sentences_torch(model: str, texts: Sequence[str], *, device: str, batch_size: int,
-                           max_seq_length: int | None = None) -> np.ndarray:
+                           max_seq_length: int | None = None, prompt: str = "") -> np.ndarray:
     """L2-normalised sentence-transformers embeddings (float32, rows x dim), truncated at `max_seq_length` tokens
-    (None: the model's own limit). sentence-transformers sorts each call's texts by length and runs under
-    `torch.inference_mode`."""
+    (None: the model's own limit), each text led by `prompt` (none: not even the model's default prompt, which
+    `resolve_prompt` has already chosen or declined). sentence-transformers sorts each call's texts by length and
+    runs under `torch.inference_mode`."""
     m = load_sentence_model(model, resolve_device(device))
-    before = m.max_seq_length
+    before, default = m.max_seq_length, getattr(m, "default_prompt_name", None)
     if max_seq_length is not None:
         m.max_seq_length = int(max_seq_length)  # a shared, cached model: restored below
+    m.default_prompt_name = None
     try:
+        # sentence-transformers adds the prompt itself, so models that pool without it (include_prompt) do so.
         out = m.encode(list(texts), batch_size=int(batch_size), show_progress_bar=False, convert_to_numpy=True,
-                       normalize_embeddings=True)
+                       normalize_embeddings=True, prompt=prompt or None)
     finally:
-        m.max_seq_length = before
+        m.max_seq_length, m.default_prompt_name = before, default
     return np.asarray(out, dtype=np.float32)
 
 
@@ -306,20 +356,25 @@ def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]
 def read_image_bytes(paths: Sequence[str | None], who: str, *, warn: bool = True) -> list[bytes | None]:
     """The files' bytes (None where missing or unreadable), with one warning naming the first bad file (unless
     `warn` is off: the caller reports them with its own)."""
-    out: list[bytes | None] = []
+    return read_files(paths, who, Path.read_bytes, warn=warn)
+
+
+def read_files(paths: Sequence[str | None], who: str, read, *, kind: str = "image", warn: bool = True) -> list:
+    """`read(Path)` of each file (None where a path is missing or the file cannot be read), with one warning naming
+    the first bad `kind` file (unless `warn` is off)."""
+    out: list = []
     bad: list[str] = []
     for p in paths:
         if p is None:
             out.append(None)
             continue
         try:
-            with open(p, "rb") as f:
-                out.append(f.read())
+            out.append(read(Path(p)))
         except OSError:
             out.append(None)
             bad.append(p)
     if bad and warn:
-        warn_images(who, bad, "missing or unreadable")
+        warn_images(who, bad, "missing or unreadable", kind=kind)
     return out
 
 
@@ -347,7 +402,7 @@ def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str, *, dra
     return images
 
 
-def warn_images(who: str, bad: list[str], what: str) -> None:
+def warn_images(who: str, bad: list[str], what: str, *, kind: str = "image") -> None:
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    warnings.warn(f"feature generator {who!r}: image file {bad[0]!r}{more} {what}; their features are NaN",
+    warnings.warn(f"feature generator {who!r}: {kind} file {bad[0]!r}{more} {what}; their features are NaN",
                   RuntimeWarning, stacklevel=3)

@@ -1,4 +1,5 @@
-"""Per-row embedding cache: one vector per (model key, hash of the row's content).
+"""Per-row embedding cache: one vector per (model key, hash of the row's content), or one text (captions, speech
+transcripts: `get_or_compute(..., text=True)`, stored as numpy unicode arrays in the same shards).
 
 The feature cache (`_cache.py`) stores a generator's whole output, so any changed row, a grown data set or a new
 PCA size recomputes it. Embeddings are by far the most expensive part of those outputs, and each row's vector depends
@@ -119,9 +120,14 @@ class RowCache:
     def _store(self, keys: list[bytes], values: np.ndarray) -> None:
         if not keys:
             return
-        values = np.ascontiguousarray(values, dtype=np.float32)
+        if values.dtype == object:  # texts (captions, transcripts): None marks a row that failed
+            ok = np.array([isinstance(v, str) for v in values], dtype=bool)
+            values = np.array([v if isinstance(v, str) else "" for v in values], dtype=str)
+        else:
+            values = np.ascontiguousarray(values, dtype=np.float32)
         # Rows that failed (NaN, e.g. an undecodable image) are not stored: they are retried, and warned about, again.
-        ok = np.isfinite(values).all(axis=1) if values.ndim == 2 else np.ones(len(keys), dtype=bool)
+        if values.dtype.kind != "U":
+            ok = np.isfinite(values).all(axis=1) if values.ndim == 2 else np.ones(len(keys), dtype=bool)
         if not ok.all():
             keys = [k for k, good in zip(keys, ok) if good]
             values = values[ok]
@@ -151,8 +157,12 @@ class RowCache:
         compute: Callable[[list[int]], np.ndarray],
         *,
         batch_size: int = 256,
+        text: bool = False,
+        on_misses: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray | None, int, int]:
-        """Vectors for `keys` (rows x dim), computing misses with `compute(positions)` in batches of `batch_size`.
+        """Vectors for `keys` (rows x dim), computing misses with `compute(positions)` in batches of `batch_size`;
+        with `text`, one string per key instead (an object array; `compute` returns str, or None for a failed row).
+        `on_misses(n)` is told how many distinct rows are about to be computed, once, before the first batch.
 
         Duplicate keys (identical rows) are encoded once. Returns the matrix (None when there are no rows), the
         number of rows whose vector was computed in this call and the number taken from the cache (they add up to
@@ -169,16 +179,19 @@ class RowCache:
 
         def put(nums: np.ndarray, vals: np.ndarray) -> None:
             if not out:
-                out.append(np.empty((len(keys), *vals.shape[1:]), dtype=np.float32))
+                out.append(np.empty((len(keys), *vals.shape[1:]), dtype=object if text else np.float32))
             out[0][first[nums]] = vals
 
         self._load(index, put, done)
         missing = np.flatnonzero(~done)
+        if on_misses is not None and len(missing):
+            on_misses(len(missing))
         unique = list(index)
         step = max(int(batch_size), 1)
         for lo in range(0, len(missing), step):
             chunk = missing[lo : lo + step]
-            vals = np.asarray(compute(first[chunk].tolist()), dtype=np.float32)
+            got = compute(first[chunk].tolist())
+            vals = np.array(list(got), dtype=object) if text else np.asarray(got, dtype=np.float32)
             if vals.shape[0] != len(chunk):
                 raise RuntimeError(f"encoder {self.model_key!r} returned {vals.shape[0]} rows for {len(chunk)} inputs")
             self._store([unique[u] for u in chunk], vals)

@@ -27,7 +27,7 @@ from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
 from ._embedding import EmbeddingGenerator, fit_pca, pca_transform, prompt_texts
 from ._backends import encode_sentences, resolve_backend
-from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device
+from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device, resolve_prompt
 from ._static import encode_static, load_static_model, static_identity
 
 GLOVE_DEFAULT = "glove-6b-50d"
@@ -255,7 +255,9 @@ class SentenceEmbedding(_PromptEmbedding):
     `backend`: "torch" (sentence-transformers), "onnx" / "onnx-int8" (ONNX Runtime, exported locally from the folder
     once and cached under `<cache_dir>/models`), or "auto": onnx-int8 for the shipped MiniLM on a CPU, torch on a GPU
     and for other models. `max_seq_length` truncates each prompt to that many tokens (None: the model's own, 256
-    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU.
+    for MiniLM); attention cost grows with length, so shorter is cheaper on CPU. `prompt`: put before every text
+    ("auto": the model's own prompt for classification inputs where it declares prompts, as EmbeddingGemma's card
+    asks; a prompt name of the model, a literal prompt, or None / "" for none; see `resolve_prompt`).
     """
 
     name = "sentence"
@@ -264,12 +266,14 @@ class SentenceEmbedding(_PromptEmbedding):
 
     def __init__(self, *, model: str = MINILM, fields: tuple[str, ...] = ("title", "category", "subcategory",
                  "concept", "tags"), n_components: int | None = 32, backend: str = "auto",
-                 max_seq_length: int | None = None, device: str = "auto", batch_size: int = 64, random_state: int = 0):
+                 max_seq_length: int | None = None, prompt: str | None = "auto", device: str = "auto",
+                 batch_size: int = 64, random_state: int = 0):
         self.model = model
         self.fields = fields
         self.n_components = n_components
         self.backend = backend
         self.max_seq_length = max_seq_length
+        self.prompt = prompt
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -285,14 +289,20 @@ class SentenceEmbedding(_PromptEmbedding):
         kind = self._backend()
         if self.max_seq_length is not None:
             check_int("max_seq_length", self.max_seq_length, 1)
+        # Vectors without a prompt keep the keys they had before prompts existed.
+        prompt = f":prompt={self._prompt()!r}" if self._prompt() else ""
         if kind == "torch" and self.max_seq_length is None:
-            return f"sentence:{model_identity(self.model)}"  # the key of vectors cached before backends existed
+            return f"sentence:{model_identity(self.model)}{prompt}"  # the key of vectors cached before backends existed
         # int8 vectors are computed one text per call (`_onnx.py`): "rowwise" keeps them apart from batched ones.
         kind = "onnx-int8-rowwise" if kind == "onnx-int8" else kind
-        return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}"
+        return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}{prompt}"
+
+    def _prompt(self) -> str:
+        """The prompt put before every text (the model card's, by `prompt`); the same on every backend."""
+        return resolve_prompt(self.prompt, self.model)
 
     def _encode(self, texts, positions):
-        return encode_sentences(self.model, [texts[i] for i in positions], device=self.device,
+        return encode_sentences(self.model, [texts[i] for i in positions], device=self.device, prompt=self._prompt(),
                                 batch_size=int(self.batch_size), backend=self._backend(),
                                 max_seq_length=self.max_seq_length, models=self.rows.models)
 

@@ -47,8 +47,7 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
         text_config=dict(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, max_position_embeddings=32, eos_token_id=len(vocab) - 1,
                          bos_token_id=len(vocab) - 2, pad_token_id=len(vocab) - 1),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8),
+        vision_config=TINY_VISION,
         projection_dim=8,
     )
     torch.manual_seed(seed)
@@ -56,9 +55,19 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
     return folder
 
 
+# The vision tower of the tiny CLIP and the tiny BLIP: 32 px images in 8 px patches, one 16-wide layer.
+TINY_VISION = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                   patch_size=8)
+
+
+def session_folder(prefix: str) -> Path:
+    """A new temporary folder removed when the test session's process exits."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
 @functools.lru_cache(maxsize=1)
 def tiny_clip_dir() -> str:
     """One tiny CLIP folder per test session (removed at exit)."""
-    root = Path(tempfile.mkdtemp(prefix="smp-tiny-clip-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return str(save_tiny_clip(root / "clip"))
+    return str(save_tiny_clip(session_folder("smp-tiny-clip-") / "clip"))

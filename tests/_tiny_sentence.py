@@ -56,6 +56,40 @@ def save_tiny_sentence_model(folder: str | Path, seed: int = 0) -> Path:
     return folder
 
 
+# EmbeddingGemma's prompts (its config_sentence_transformers.json), a subset.
+GEMMA_PROMPTS = {"query": "task: search result | query: ", "document": "title: none | text: ",
+                 "Classification": "task: classification | query: ", "Clustering": "task: clustering | query: "}
+
+
+def save_tiny_gemma_model(folder: str | Path, seed: int = 0) -> Path:
+    """Write a tiny random Gemma3TextModel as EmbeddingGemma's sentence-transformers pipeline lays it out:
+    transformer, mean pooling, two Dense projections, Normalize, and the model card's prompts."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as st_models
+    from transformers import Gemma3TextConfig, Gemma3TextModel
+
+    folder = Path(folder)
+    hf = folder.parent / f"{folder.name}-hf"
+    bert = save_tiny_sentence_model(folder.parent / f"{folder.name}-tokenizer", seed)
+    hf.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (hf / name).write_bytes((bert / name).read_bytes())
+    vocab = len((bert / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    torch.manual_seed(seed)
+    config = Gemma3TextConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=128,
+                              sliding_window=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                              use_bidirectional_attention=True)
+    Gemma3TextModel(config).eval().save_pretrained(hf)
+    transformer = st_models.Transformer(str(hf), max_seq_length=64)
+    modules = [transformer, st_models.Pooling(16, "mean"),
+               st_models.Dense(16, 32, bias=False, activation_function=torch.nn.Identity()),
+               st_models.Dense(32, 16, bias=False, activation_function=torch.nn.Identity()), st_models.Normalize()]
+    SentenceTransformer(modules=modules, prompts=GEMMA_PROMPTS, device="cpu").save(str(folder))
+    return folder
+
+
 @functools.lru_cache(maxsize=1)
 def _root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="smp-tiny-sentence-"))
@@ -78,3 +112,9 @@ def tiny_static_dir() -> str:
     out.mkdir()
     distill_folder(tiny_sentence_dir(), out, dims=8, device="cpu")
     return str(out)
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_gemma_dir() -> str:
+    """One tiny EmbeddingGemma-shaped sentence-transformers folder per test session."""
+    return str(save_tiny_gemma_model(_root() / "gemma"))

@@ -52,9 +52,24 @@ LONGEST_FILES = (
 
 
 def pytest_collection_modifyitems(config, items):
-    """The longest files first (see LONGEST_FILES); every other file, and the tests inside each, keep their order."""
+    """The longest files first (see LONGEST_FILES); every other file, and the tests inside each, keep their order.
+    Tests marked `gpu` are skipped where PyTorch sees no CUDA GPU."""
     rank = {path: i for i, path in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu and not _cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU: PyTorch sees none here")
+        for item in gpu:
+            item.add_marker(skip)
+
+
+def _cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA GPU (asked only when tests marked `gpu` are collected)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,6 +6,7 @@ exploit: users with a latent influence and activity, heavy-tailed post counts, b
 category-dependent tags and titles, per-user favourite tags, clustered geotags, user profiles and crawled user
 stats that reflect the latent influence, and images whose colour and brightness follow category and label.
 Every value is drawn with numpy in bulk from one seeded generator, so the same seed gives byte-identical files.
+`write_video` writes small synthetic video files (frames, optionally a tone) for the video feature generators.
 """
 
 from __future__ import annotations
@@ -594,3 +595,49 @@ def _write_images(
             for i in range(k):
                 Image.fromarray(pixels[i]).save(out / paths[lo + i], format="JPEG", quality=85)
             bar.update(k)
+
+
+def write_video(path: Path, *, seconds: float = 1.0, fps: int = 8, size: int = 32, hue: int = 0,
+               tone_hz: float | None = None) -> Path:
+    """A small synthetic video whose frames brighten over time (`hue` picks the colour), for the video generators'
+    tests and benchmarks: OpenCV's mp4v writer, or, with `tone_hz`, PyAV with an AAC audio track holding a sine
+    tone of that pitch (OpenCV writes no audio)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = max(int(seconds * fps), 1)
+    base = np.array([40 + 50 * (hue % 4), 200 - 40 * (hue % 3), 90 + 30 * (hue % 5)], dtype=float)
+    frames = [np.broadcast_to(np.clip(base * (0.4 + 0.6 * i / n), 0, 255), (size, size, 3)).astype(np.uint8)
+              for i in range(n)]
+    if tone_hz is None:
+        import cv2
+
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+        for f in frames:
+            writer.write(f[..., ::-1])  # OpenCV writes BGR
+        writer.release()
+        return path
+    import av
+
+    rate = 16000
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=fps)
+        video.width = video.height = size
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for f in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        t = np.arange(int(seconds * rate)) / rate
+        tone = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
+        for lo in range(0, len(tone), 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, lo:lo + 1024], format="fltp", layout="mono")
+            chunk.sample_rate = rate
+            chunk.pts = lo
+            for packet in audio.encode(chunk):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    return path

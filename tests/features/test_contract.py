@@ -10,8 +10,10 @@ import pytest
 
 from smp.features import GENERATORS, FeatureCache, FeatureSpec, build_features, generator_key, get_generator
 from tests._data import add_feature_columns, add_video_columns, make_postframe, shared_rows, write_images
+from tests._tiny_blip import tiny_blip_dir
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_sentence import tiny_sentence_dir, tiny_static_dir
+from tests._tiny_whisper import tiny_whisper_dir
 
 NAMES = list(GENERATORS)
 STATIC = [n for n in NAMES if not GENERATORS.get(n).uses_target]
@@ -50,6 +52,10 @@ ALT_PARAMS = {
     "neighbour_labels": {"k": [3]},
     "cluster_target": {"smoothing": 3.0},
     "oof_model": {"model": "ridge"},
+    "user_history": {"windows": [2]},
+    "captions": {"max_new_tokens": 3},
+    "video_frames": {"frames": 3},
+    "speech": {"max_new_tokens": 3},
 }
 
 # Parameters the contract suite runs heavy generators with: CLIP needs weights (a tiny random CLIP folder stands
@@ -69,6 +75,16 @@ CONTRACT_PARAMS = {
     "static_embedding": lambda: {"model": tiny_static_dir(), "n_components": 8},
     "word2vec": lambda: {"vector_size": 8, "epochs": 3},
     # The frame has no `user_profile__` block (static generators read every `user_*` column): raw counts stand in.
+    # The contract frame's sentence settings (rows shared with them), and a tiny random BLIP on the CPU.
+    "user_history": lambda: {"embedding_params": {"model": tiny_sentence_dir(), "backend": "onnx-int8",
+                                                  "n_components": 8}},
+    "captions": lambda: {"model": tiny_blip_dir(), "text": {"tfidf_svd": {"n_components": 4}}, "max_new_tokens": 4,
+                         "device": "cpu"},
+    # The frame's images are one-frame videos without sound to OpenCV and PyAV (the video tests write real ones);
+    # the tiny CLIP's 8-d frames keep the PCA cheap (EfficientNet-Lite0 frames are tested in test_video.py).
+    "video_frames": lambda: {"frames": 2, "encoder": tiny_clip_dir(), "n_components": 6},
+    "speech": lambda: {"model": tiny_whisper_dir(), "text": {"tfidf_svd": {"n_components": 4}}, "max_new_tokens": 4,
+                       "device": "cpu"},
     "oof_model": lambda: {"modalities": {"text": ["sentence__"], "user": ["user_fo"]}, "params": {"n_estimators": 20}},
 }
 
@@ -196,7 +212,8 @@ def test_missing_required_column_raises_keyerror(name, frame):
         return
     for col in gen.requires:
         smaller = tr.drop(columns=col)
-        with pytest.raises(KeyError, match=rf"'{col}'.*available columns.*'post_id'"):
+        other = "post_id" if col != "post_id" else "split"  # a column the message must list as available
+        with pytest.raises(KeyError, match=rf"'{col}'.*available columns.*'{other}'"):
             gen.clone().fit(smaller, y if gen.uses_target else None)
     fitted = gen.clone().fit(tr, y if gen.uses_target else None)
     with pytest.raises(KeyError, match=rf"'{gen.requires[0]}'"):
