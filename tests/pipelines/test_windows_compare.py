@@ -115,15 +115,19 @@ def test_a_planted_informative_feature_is_declared_better(tmp_path):
     assert report["verdicts"][1].startswith("with is better on MAE")
 
 
+def _table_config(tmp_path) -> dict:
+    """A config (as TOML parses) over a 300-post news table written to `tmp_path`."""
+    make_news_table(n_posts=300).to_csv(tmp_path / "posts.csv", index=False)
+    return {"name": "news", "data": {"format": "table", "table": {"train": str(tmp_path / "posts.csv"),
+                                                                   "mapping": NEWS_MAPPING}},
+            "cv": {"scheme": "kfold", "n_splits": 3}, "features": ["user_posts", "time"], "models": FAST,
+            "output": {"runs_dir": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "cache")}}
+
+
 def test_cli_evaluate_windows_and_compare_write_reports(tmp_path):
     import tomli_w
 
-    t = make_news_table(n_posts=300)
-    t.to_csv(tmp_path / "posts.csv", index=False)
-    raw = {"name": "news", "data": {"format": "table", "table": {"train": str(tmp_path / "posts.csv"),
-                                                                  "mapping": NEWS_MAPPING}},
-           "cv": {"scheme": "kfold", "n_splits": 3}, "features": ["user_posts", "time"], "models": FAST,
-           "output": {"runs_dir": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "cache")}}
+    raw = _table_config(tmp_path)
     (tmp_path / "a.toml").write_text(tomli_w.dumps(raw))
     (tmp_path / "b.toml").write_text(tomli_w.dumps({**raw, "features": ["user_posts", "time", "text_stats"]}))
     assert main(["-q", "evaluate", "--config", str(tmp_path / "a.toml"), "--windows", "2", "--span", "0.3",
@@ -197,13 +201,7 @@ def test_a_posts_table_without_users_works_and_leaves_per_user_features_out(tmp_
 def test_forward_ablation_gives_each_variant_a_paired_verdict(tmp_path):
     from smp.pipelines.ablate import ablate
 
-    frame_t = make_news_table(n_posts=300)
-    frame_t.to_csv(tmp_path / "posts.csv", index=False)
-    raw = {"name": "news", "data": {"format": "table", "table": {"train": str(tmp_path / "posts.csv"),
-                                                                  "mapping": NEWS_MAPPING}},
-           "cv": {"scheme": "kfold", "n_splits": 3}, "features": ["user_posts", "time"], "models": FAST,
-           "output": {"runs_dir": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "cache")}}
-    folder = ablate(smp.pipelines.config.config_from_dict(raw), out=tmp_path / "abl", jobs=1, progress=False,
+    folder = ablate(smp.pipelines.config.config_from_dict(_table_config(tmp_path)), out=tmp_path / "abl", jobs=1, progress=False,
                     only=["no_user"], plan=ForwardPlan.of(2, 0.3, n_boot=200), seeds=[0])
     verdicts = json.loads((folder / "verdicts.json").read_text())
     assert [v["variant"] for v in verdicts] == ["no_user"] and len(verdicts[0]["verdicts"]) == 4
