@@ -253,19 +253,15 @@ def run_dataset(ds: Dataset, args, systems: list[str]) -> pd.DataFrame:
 def score_suite(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: int) -> pd.DataFrame:
     """dataset x system: pooled SRC / MAE / MSE / MAPE with intervals (same resamples for every system)."""
     from smp.ensembles.intervals import Resamples
+    from smp.pipelines.evaluate import window_arrays
 
     rows = []
     for name, p in preds.items():
-        windows = sorted(p["window"].unique())
-        seeds = sorted(p["seed"].unique())
-        ys = [p[(p["window"] == w) & (p["seed"] == seeds[0])].sort_values("post_id")["label"].to_numpy(float)
-              for w in windows]
+        present = [s for s in systems if s in p.columns]
+        ys, by_system = window_arrays(p, present)
         draws = Resamples.draw([len(y) for y in ys], n_boot=n_boot, seed=0)
-        for s in systems:
-            if s not in p.columns:
-                continue
-            per = [np.stack([p[(p["window"] == w) & (p["seed"] == sd)].sort_values("post_id")[s].to_numpy(float)
-                             for sd in seeds]) for w in windows]
+        for s in present:
+            per = by_system[s]
             for m in SUITE_METRICS:
                 iv = draws.score(ys, per, m)
                 rows.append({"dataset": name, "system": s, "metric": m, "value": iv.value, "low": iv.low,
@@ -277,19 +273,18 @@ def paired_verdicts(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: 
     """smp against each other system on each dataset: the paired difference smp - other (B - A, A the other
     system) of each metric with its interval and verdict."""
     from smp.ensembles.intervals import Resamples, verdict
+    from smp.pipelines.evaluate import window_arrays
 
     rows = []
     for name, p in preds.items():
         if "smp" not in p.columns:
             continue
-        windows, seeds = sorted(p["window"].unique()), sorted(p["seed"].unique())
-        parts = {w: {sd: p[(p["window"] == w) & (p["seed"] == sd)].sort_values("post_id") for sd in seeds}
-                 for w in windows}
-        ys = [parts[w][seeds[0]]["label"].to_numpy(float) for w in windows]
+        present = [s for s in systems if s in p.columns]
+        ys, by_system = window_arrays(p, present)
         draws = Resamples.draw([len(y) for y in ys], n_boot=n_boot, seed=0)
-        ours = [np.stack([parts[w][sd]["smp"].to_numpy(float) for sd in seeds]) for w in windows]
-        for other in (s for s in systems if s != "smp" and s in p.columns):
-            theirs = [np.stack([parts[w][sd][other].to_numpy(float) for sd in seeds]) for w in windows]
+        ours = by_system["smp"]
+        for other in (s for s in present if s != "smp"):
+            theirs = by_system[other]
             for m in SUITE_METRICS:
                 d = draws.difference(ys, theirs, ours, m)
                 rows.append({"dataset": name, "against": other, "metric": m, "smp_minus_other": d.value,

@@ -30,7 +30,6 @@ from .evaluate import ForwardPlan, evaluate_frame, write_forward
 from .paired import paired_report
 from .run import load_posts, new_run_dir
 from .runfolder import check_destinations
-from .windows import forward_windows
 
 log = logging.getLogger("smp")
 
@@ -56,8 +55,7 @@ def compare_frames(cfg_a: RunConfig | None, cfg_b: RunConfig | None, frame: pd.D
                    plan: ForwardPlan | None = None, seeds: list[int] | None = None,
                    names: tuple[str, str] = ("A", "B"), progress: bool = False) -> tuple[dict, dict, dict]:
     """(report, A's forward result, B's forward result) on `frame` (None: the automatic preset)."""
-    plan = plan or ForwardPlan.of(4)
-    forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)  # too-small windows fail before any fit
+    plan = plan or ForwardPlan.of(4)  # evaluate_frame builds (and checks) the windows before its first fit
     seeds = list(seeds) if seeds is not None else [cfg_a.seed if cfg_a is not None else 0]
     res_a = evaluate_frame(cfg_a, frame, plan=plan, seeds=seeds, progress=progress)
     res_b = evaluate_frame(cfg_b, frame, plan=plan, seeds=seeds, progress=progress)

@@ -168,8 +168,7 @@ def evaluate(cfg: RunConfig, *, plan: ForwardPlan | None = None, holdout_frac: f
     check_destinations(cfg, final_dir)
     frame, _ = load_posts(cfg, progress=progress)
     plan = plan or ForwardPlan.of(1, holdout_frac)
-    forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)  # too-small windows fail before any fit
-    result = evaluate_frame(cfg, frame, plan=plan, seeds=seeds, progress=progress)
+    result = evaluate_frame(cfg, frame, plan=plan, seeds=seeds, progress=progress)  # windows checked before any fit
     preds = result.pop("_predictions")
     result["seconds"] = time.perf_counter() - t0
     with staged_dir(final_dir) as tmp:
