@@ -1,7 +1,7 @@
 """Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
 
 from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames, predict_folds
-from ._folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
+from .folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
 from .explain import BASE, NotExplainable, affine, carry, mean_frames
 from .foldcache import FoldCache
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine

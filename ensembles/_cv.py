@@ -9,10 +9,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from smp._memory import release_memory
+from smp.memory import release_memory
 from smp.progress import progress_bar
 
-from ._folds import STOPPING, Folds
+from .folds import STOPPING, Folds
 from .engine import Engine, placement
 from .foldcache import FoldCache
 from .metrics import score_all

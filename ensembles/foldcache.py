@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp._files import atomic_write, sha256_hex
-from smp._fingerprint import fingerprint_array, fingerprint_frame
+from smp.files import atomic_write, sha256_hex
+from smp.fingerprint import fingerprint_array, fingerprint_frame
 
 # Libraries whose version can change a fit; absent ones count as "-".
 FIT_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm", "catboost", "xgboost", "torch",

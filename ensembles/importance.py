@@ -19,7 +19,7 @@ import pandas as pd
 from smp.progress import progress_bar
 
 from ._cv import CVResult, FoldFeatures, _join
-from ._folds import Folds
+from .folds import Folds
 from .metrics import mae, src
 
 # Rows per predict call when scoring permuted copies (bounded memory, few calls).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._folds import Folds
+from .folds import Folds
 
 
 def iqr_keep(values, k: float = 1.5) -> np.ndarray:

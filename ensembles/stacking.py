@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._cv import CVResult, cross_fit
-from ._folds import Folds
+from .folds import Folds
 from .models import Model
 
 

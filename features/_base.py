@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from smp._registry import Registry
+from smp.registry import Registry
 
 from ._rowcache import RowStore
 

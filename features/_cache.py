@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from smp._files import atomic_write, sha256_hex
-from smp._fingerprint import fingerprint_frame
+from smp.files import atomic_write, sha256_hex
+from smp.fingerprint import fingerprint_frame
 
 from ._base import FeatureGenerator
 

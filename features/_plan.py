@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from smp._memory import release_memory
+from smp.memory import release_memory
 from smp.progress import progress_bar
 
 from ._base import FeatureGenerator, get_generator

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from smp._files import atomic_write, sha256_hex
+from smp.files import atomic_write, sha256_hex
 
 KEY_BYTES = 16
 MEMORY_LIMIT_BYTES = 512 * 2**20

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import atomic_write, json_text
+from smp.files import atomic_write, json_text
 from smp.ensembles import HOLDOUT_OF, MODELS
 from smp.features import GENERATORS, get_generator
 

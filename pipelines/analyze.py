@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import write_exclusive
+from smp.files import write_exclusive
 
 from .fitted import load_fitted
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from smp._files import staged_dir
+from smp.files import staged_dir
 from smp.ensembles import get_engine
 
 from .config import BUNDLED, RunConfig, config_from_dict, load_config

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import json_text, staged_dir
+from smp.files import json_text, staged_dir
 from smp.ensembles.intervals import BOOT_METRICS
 
 from .config import BUNDLED, RunConfig, load_config

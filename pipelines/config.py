@@ -363,8 +363,8 @@ def _feature_specs(items: list, source: str) -> list[FeatureSpec]:
 
 
 def _check_model_params(models: list[ModelConfig], where: str) -> None:
-    """Each learner's params against what its library accepts (ensembles/models/_params.py)."""
-    from smp.ensembles.models._params import check_params
+    """Each learner's params against what its library accepts (ensembles/models/params.py)."""
+    from smp.ensembles.models.params import check_params
 
     for i, m in enumerate(models):
         try:
@@ -498,7 +498,7 @@ WEIGHTS = ("none", "inverse_label", "recency", "inverse_label+recency")
 
 def _fitting_sections(top: dict, names: list[str], source: str) -> dict[str, Any]:
     """`[training]`, `[calibration]` and `[selection]`."""
-    from smp.ensembles._folds import STOPPING
+    from smp.ensembles.folds import STOPPING
     from smp.ensembles.calibration import METHODS as CAL_METHODS
     from smp.ensembles.selection import METHODS as SEL_METHODS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from smp._files import staged_dir
+from smp.files import staged_dir
 
 from .config import DataConfig, OutputConfig
 from .datasets import FORMATS, DataError, TableMapping, load_dataset, load_table

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import json_text, staged_dir
+from smp.files import json_text, staged_dir
 from smp.ensembles import score_all
 from smp.ensembles.intervals import BOOT_METRICS, Resamples
 

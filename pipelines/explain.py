@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from smp._files import staged_dir
+from smp.files import staged_dir
 
 from .api import Predictor
 from .explanations import write_explanations

@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from smp._files import MANIFEST, STAGING, alive, claim_of, file_sha256
+from smp.files import MANIFEST, STAGING, alive, claim_of, file_sha256
 from smp.ensembles import BASE, NotExplainable, affine, carry, fold_feature_frames, mean_frames, predict_folds
 from smp.features import RowStore, transform_features
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import atomic_write
+from smp.files import atomic_write
 from smp.ensembles import CVResult
 from smp.ensembles.importance import permutation_importance, summarise_permutation
 from smp.features import FeatureSet

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smp._files import json_text, staged_dir
+from smp.files import json_text, staged_dir
 
 from .config import RunConfig
 from .runfolder import check_writable

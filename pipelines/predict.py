@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smp._files import write_exclusive
+from smp.files import write_exclusive
 
 from .api import Predictor
 from .data import load_frame

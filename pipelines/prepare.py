@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp._memory import release_memory
+from smp.memory import release_memory
 from smp.ensembles import FoldFeatures, Stopping, inner_scheme, make_folds, stop_rows
 from smp.features import FeatureCache, FeatureSet, RowStore, build_features, target_input_columns
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from smp._files import atomic_write
+from smp.files import atomic_write
 
 STATE = "registry.json"
 LOCK = ".retrain.lock"

@@ -41,7 +41,7 @@ import pandas as pd
 from smp.ensembles import GREATER_IS_BETTER, score_all
 
 from .config import RunConfig
-from smp._files import code_version
+from smp.files import code_version
 
 from .registry import Registry, fault_point, now_utc
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from smp._files import live_claims, staged_dir, write_exclusive
-from smp._memory import release_memory
+from smp.files import live_claims, staged_dir, write_exclusive
+from smp.memory import release_memory
 
 from .api import fit_config
 from .config import RunConfig

@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from smp._files import code_version, json_text
+from smp.files import code_version, json_text
 from smp.ensembles import CVResult, fold_ids
 from smp.features import fingerprint_frame
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Iterable
 
-from smp._files import write_exclusive
+from smp.files import write_exclusive
 
 VERSION = "VERSION 1.2"
 

@@ -10,7 +10,7 @@ import logging
 import time
 from pathlib import Path
 
-from smp._files import staged_dir
+from smp.files import staged_dir
 
 from .config import RunConfig
 from .prepare import prepare

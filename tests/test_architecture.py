@@ -92,6 +92,52 @@ def test_layers_point_one_way():
         if name.startswith("smp.ensembles"):
             bad = [d for d in deps if d.startswith(("smp.features", "smp.pipelines"))]
             assert not bad, f"{name} imports {bad}: ensembles imports nothing else of ours"
-        if name == "smp" or name.startswith("smp._"):
+        if name == "smp" or name.count(".") == 1 and name.split(".")[1] not in ("features", "ensembles", "pipelines"):
             bad = [d for d in deps if d.startswith(("smp.features", "smp.ensembles", "smp.pipelines"))]
             assert not bad, f"{name} imports {bad}: the top-level helpers sit below every package"
+
+
+def top_package(module: str) -> str:
+    """`smp.features.x` -> `smp.features`; the helpers in `smp/` itself belong to `smp`."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 and parts[1] in ("features", "ensembles", "pipelines") else "smp"
+
+
+def underscore_imports() -> list[str]:
+    """Imports that reach into another top-level package through a private module or a private name."""
+    found = []
+    for name, path in modules().items():
+        here = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = here.split(".")
+                    anchor = anchor[: len(anchor) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                pairs = [(base, a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                pairs = [(a.name, "") for a in node.names]
+            else:
+                continue
+            for module, attr in pairs:
+                if not module.startswith("smp") or top_package(module) == top_package(name):
+                    continue
+                private = [p for p in [*module.split("."), attr] if p.startswith("_") and not p.startswith("__")]
+                if private:
+                    found.append(f"{name} imports {module}{'.' + attr if attr else ''} ({', '.join(private)})")
+    return found
+
+
+def test_no_private_names_across_packages():
+    bad = underscore_imports()
+    assert not bad, "private names used from another package (make them public where they are shared):\n" + "\n".join(bad)
+
+
+def test_the_private_name_scan_sees_a_violation(tmp_path, monkeypatch):
+    pkg = tmp_path / "pipelines"
+    pkg.mkdir()
+    (pkg / "x.py").write_text("from smp.features._cache import thing\nfrom ..features import _private\n")
+    monkeypatch.setitem(PACKAGES, "smp.pipelines", pkg)
+    bad = underscore_imports()
+    assert any("smp.features._cache" in b for b in bad) and any("_private" in b for b in bad), bad

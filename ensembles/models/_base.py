@@ -35,7 +35,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import pandas as pd
 
-from smp._registry import Registry
+from smp.registry import Registry
 
 from ..explain import BASE, NotExplainable
 

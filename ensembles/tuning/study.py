@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .._cv import FoldFeatures, Stopping, cross_fit
-from .._folds import Folds
+from ..folds import Folds
 from ..metrics import GREATER_IS_BETTER, score_all
 from ..models import get_model
 from .spaces import get_space, params_from_trial

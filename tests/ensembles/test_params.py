@@ -1,4 +1,4 @@
-"""Model params are checked against what each library accepts, when the config is read (ensembles/models/_params)."""
+"""Model params are checked against what each library accepts, when the config is read (ensembles/models/params.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from smp.ensembles.models._params import ParamError, catboost_params, check_params, lightgbm_aliases
+from smp.ensembles.models.params import ParamError, catboost_params, check_params, lightgbm_aliases
 
 W = "cfg.toml [[models]][0] (m)"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp._files import staged_dir
+from smp.files import staged_dir
 from smp.features import get_generator
 from smp.pipelines.analyze import TERMS, analyze_emotion, emotion_regression
 from smp.pipelines.cli import main

@@ -17,7 +17,7 @@ from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
 from smp.pipelines.run import run
-from smp._files import CLAIM, FolderBusy, _me, staged_dir
+from smp.files import CLAIM, FolderBusy, _me, staged_dir
 from smp.pipelines.fitted import RunFolderError, check_finished_run, read_fitted
 from smp.pipelines.runfolder import _json
 

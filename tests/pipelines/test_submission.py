@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from smp._files import write_exclusive
+from smp.files import write_exclusive
 from smp.pipelines.submission import VERSION, make_submission, validate_submission, write_submission
 
 
