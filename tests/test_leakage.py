@@ -18,13 +18,14 @@ from tests._data import add_feature_columns, make_postframe
 STATIC = ["user_profile", "user_posts", "user_post_interval", "time", "category", "hot_tags", "text_stats"]
 
 
-def _cv_src(frame: pd.DataFrame, y: np.ndarray, scheme: str, extra: pd.DataFrame | None = None) -> float:
+def _cv_src(frame: pd.DataFrame, y: np.ndarray, scheme: str, extra: pd.DataFrame | None = None,
+            trend: dict | None = None) -> float:
     fs = build_features(frame, [FeatureSpec(n) for n in STATIC], progress=False)
     X = fs.static if extra is None else pd.concat([fs.static, extra], axis=1)
     targets = [get_generator("user_target"), get_generator("category_target")]
     folds = make_folds(frame, scheme=scheme, n_splits=5, seed=0)
     ff = FoldFeatures(targets, frame, y, inner_folds=lambda part: make_folds(part, scheme=scheme, n_splits=5))
-    model = get_model("lgbm", {"n_estimators": 150, "early_stopping_rounds": 0, "num_leaves": 15})
+    model = get_model("lgbm", {"n_estimators": 150, "early_stopping_rounds": 0, "num_leaves": 15, "trend": trend or {}})
     return cross_fit(model, X, y, folds=folds, fold_features=ff, progress=False).scores["src"]
 
 
@@ -35,9 +36,10 @@ def train_frame():
 
 
 @pytest.mark.parametrize("scheme", ["kfold", "group"])
-def test_permuted_labels_give_src_near_zero(train_frame, scheme):
+@pytest.mark.parametrize("trend", [None, {"column": "time__days_since_start"}])
+def test_permuted_labels_give_src_near_zero(train_frame, scheme, trend):
     y = np.random.default_rng(0).permutation(train_frame["label"].to_numpy())
-    assert abs(_cv_src(train_frame, y, scheme)) < 0.06
+    assert abs(_cv_src(train_frame, y, scheme, trend=trend)) < 0.06
 
 
 def test_true_labels_are_learned(train_frame):

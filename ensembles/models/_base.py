@@ -13,12 +13,15 @@ shared work once, so adding a model touches one file:
   summing to `predict(X)` (TreeSHAP for trees, the weights for linear models: `explains` says which, and a model
   without one raises `NotExplainable`); `slopes()` of a linear model carry explanations through stacking.
 
-Three parameters every model takes, handled here and never passed to a library (`BASE_PARAMS`):
+Four parameters every model takes, handled here and never passed to a library (`BASE_PARAMS`):
 
 - `seeds` (default 1): multi-seed bagging, n copies fitted with seeds seed, seed + 1, ... and averaged;
 - `exclude`: column-name prefixes this model does not see (e.g. raw high-cardinality categories kept for CatBoost);
 - `select`: feature selection fitted on the training rows only (`{method = "cumulative", share = 0.95}` or
-  `{method = "null", ...}`; see `ensembles/selection.py`).
+  `{method = "null", ...}`; see `ensembles/selection.py`);
+- `trend`: a linear label trend in a time column, fitted on the training rows, taken off the label the library
+  sees and added back to its predictions, so that later posts get the level the line extrapolates
+  (`{column = "time__days_since_start", share = 1.0}`; see `ensembles/trend.py`).
 
 The metric a run is judged by picks each learner's objective and early-stopping metric: a wrapper lists them in
 `objectives` (metric -> params) and `make_model(..., metric=...)` applies them under the config's own params.
@@ -108,6 +111,14 @@ class Model:
             X_val, y_val = check_xy(self, X_val, y_val)
             if list(X_val.columns) != list(X.columns):
                 raise ValueError(f"model {self.key!r}: X_val must have the training columns in the same order")
+        trend = self.params.get("trend") or {}
+        if trend:
+            from ..trend import TimeTrend
+
+            self.trend_ = TimeTrend(**trend).fit(X, y, w)
+            y = y - self.trend_.predict(X)
+            if X_val is not None:
+                y_val = y_val - self.trend_.predict(X_val)
         cols = self._used_columns(X, y, w)
         X = X[cols]
         X_val = None if X_val is None else X_val[cols]
@@ -117,7 +128,7 @@ class Model:
             base = self.params.get(self.seed_param, 0) if self.seed_param else 0
             self.members_ = []
             for i in range(seeds):
-                params = {**self.params, "seeds": 1, "exclude": [], "select": {}}
+                params = {**self.params, "seeds": 1, "exclude": [], "select": {}, "trend": {}}
                 if self.seed_param:
                     params[self.seed_param] = int(base) + i
                 member = type(self)(**params)
@@ -148,11 +159,14 @@ class Model:
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise KeyError(f"model {self.key!r} was fitted with columns missing here: {missing[:5]}")
-        X = X[self.columns_]
+        Xc = X[self.columns_]
         members = getattr(self, "members_", None)
         if members:
-            return np.mean([np.asarray(m._predict(X), dtype=float).reshape(-1) for m in members], axis=0)
-        return np.asarray(self._predict(X), dtype=float).reshape(-1)
+            pred = np.mean([np.asarray(m._predict(Xc), dtype=float).reshape(-1) for m in members], axis=0)
+        else:
+            pred = np.asarray(self._predict(Xc), dtype=float).reshape(-1)
+        trend = getattr(self, "trend_", None)
+        return pred if trend is None else pred + trend.predict(X)
 
     def feature_importance(self) -> pd.Series:
         """Gain importance per input column (bagged: the members' mean; empty when the model has none)."""
@@ -175,6 +189,15 @@ class Model:
         Xc = X[self.columns_]
         members = getattr(self, "members_", None) or [self]
         values = np.mean([np.asarray(m._contributions(Xc), dtype=float) for m in members], axis=0)
+        trend = getattr(self, "trend_", None)
+        if trend is not None:  # the line: its slope part goes to its column, its level to the base
+            if trend.column not in self.columns_:
+                raise NotExplainable(f"model {self.key!r}: its trend column {trend.column!r} is not one of its "
+                                     "inputs, so the trend's part cannot be given to a column")
+            line = trend.predict(X)
+            level = trend.intercept_ - trend.slope_ * trend.center_ / trend.scale_
+            values[:, self.columns_.index(trend.column)] += line - level
+            values[:, -1] += level
         pred = self.predict(X)
         gap = float(np.max(np.abs(values.sum(axis=1) - pred), initial=0.0))
         if not gap <= 1e-6 * max(1.0, float(np.max(np.abs(pred), initial=0.0))):
@@ -189,7 +212,11 @@ class Model:
             raise NotExplainable(f"model {self.key!r} ({self.summary}) is not linear in its inputs, so the "
                                  "contributions of the predictions it combines cannot be carried through it exactly")
         members = getattr(self, "members_", None) or [self]
-        return pd.concat([m._slopes() for m in members], axis=1).mean(axis=1)
+        slopes = pd.concat([m._slopes() for m in members], axis=1).mean(axis=1)
+        trend = getattr(self, "trend_", None)
+        if trend is not None:
+            slopes[trend.column] = slopes.get(trend.column, 0.0) + trend.per_unit()
+        return slopes
 
     # ------------------------------------------------------------------------------------------ subclasses
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None, y_val: np.ndarray | None,
@@ -217,7 +244,7 @@ class Model:
 
 
 # Parameters the base class handles for every model (never passed to a library): see the module docstring.
-BASE_PARAMS = ("seeds", "exclude", "select")
+BASE_PARAMS = ("seeds", "exclude", "select", "trend")
 
 MODELS: Registry[Model] = Registry("model", key_attr="key")
 

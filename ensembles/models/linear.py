@@ -10,7 +10,7 @@ from sklearn.linear_model import Ridge
 from ._base import Model, register_model
 
 
-def _numeric(X: pd.DataFrame) -> pd.DataFrame:
+def as_numeric(X: pd.DataFrame) -> pd.DataFrame:
     """Categories become their integer codes (missing -1), so linear learners take any feature matrix."""
     out = X.copy()
     for c in out.columns:
@@ -51,7 +51,7 @@ class RidgeModel(Model):
         return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        A = _numeric(X)
+        A = as_numeric(X)
         self.median_ = A.median().fillna(0.0)
         A = A.fillna(self.median_)
         self.mean_, self.std_ = A.mean(), A.std(ddof=0).replace(0, 1.0)
@@ -67,7 +67,7 @@ class RidgeModel(Model):
                                             solver="highs").fit(Z, y, sample_weight=w)
 
     def _predict(self, X):
-        A = _numeric(X).fillna(self.median_)
+        A = as_numeric(X).fillna(self.median_)
         return self.model_.predict((A - self.mean_) / self.std_)
 
     def _importance(self):
@@ -75,7 +75,7 @@ class RidgeModel(Model):
 
     def _contributions(self, X):
         # coef * standardised value: each column's deviation from its training mean; the intercept is the base.
-        A = _numeric(X).fillna(self.median_)
+        A = as_numeric(X).fillna(self.median_)
         Z = ((A - self.mean_) / self.std_).to_numpy(dtype=float)
         intercept = float(np.ravel(self.model_.intercept_)[0])
         return np.column_stack([Z * np.asarray(self.model_.coef_, dtype=float), np.full(len(Z), intercept)])
@@ -96,7 +96,7 @@ class BlendModel(Model):
     explains = "linear"
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        A = _numeric(X).to_numpy()
+        A = as_numeric(X).to_numpy()
         if not np.isfinite(A).all():
             raise ValueError("blend inputs must be finite (predictions of every model on every row)")
         k = A.shape[1]
@@ -117,13 +117,13 @@ class BlendModel(Model):
         self.weights_ = pd.Series(w / w.sum(), index=list(X.columns))
 
     def _predict(self, X):
-        return _numeric(X[list(self.weights_.index)]).to_numpy() @ self.weights_.to_numpy()
+        return as_numeric(X[list(self.weights_.index)]).to_numpy() @ self.weights_.to_numpy()
 
     def _importance(self):
         return self.weights_.astype(float)
 
     def _contributions(self, X):
-        A = _numeric(X[list(self.weights_.index)]).to_numpy()
+        A = as_numeric(X[list(self.weights_.index)]).to_numpy()
         return np.column_stack([A * self.weights_.to_numpy(), np.zeros(len(A))])
 
     def _slopes(self):

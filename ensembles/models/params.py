@@ -44,7 +44,7 @@ def check_params(key: str, params: Mapping[str, Any], where: str) -> None:
 
 
 def _check_base(params: Mapping[str, Any], where: str) -> None:
-    """The parameters every model takes (`BASE_PARAMS`: bagging seeds, excluded prefixes, selection)."""
+    """The parameters every model takes (`BASE_PARAMS`: bagging seeds, excluded prefixes, selection, trend)."""
     from ..selection import METHODS
 
     if "seeds" in params:
@@ -59,6 +59,23 @@ def _check_base(params: Mapping[str, Any], where: str) -> None:
     if bad:
         raise ParamError(f"{where}: select: unknown key {bad[0]!r}; valid: method, share, quantile, null_runs, "
                          "rounds, min_features")
+    _check_trend(params.get("trend", {}), where)
+
+
+def _check_trend(trend: Any, where: str) -> None:
+    from ..trend import TREND_KEYS
+
+    if not isinstance(trend, Mapping):
+        raise ParamError(f"{where}: trend must be a table such as {{column = \"time__days_since_start\"}}, got "
+                         f"{trend!r} ({_kind(trend)})")
+    bad = sorted(set(trend) - set(TREND_KEYS))
+    if bad:
+        raise ParamError(f"{where}: trend: unknown key {bad[0]!r}; valid: {', '.join(TREND_KEYS)}")
+    if "column" in trend and not isinstance(trend["column"], str):
+        raise ParamError(f"{where}: trend.column must be a column name, got {trend['column']!r}")
+    share = trend.get("share", 1.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ParamError(f"{where}: trend.share must be a number in (0, 1], got {share!r}")
 
 
 def _close(name: str, valid: list[str]) -> str:

@@ -1,0 +1,108 @@
+"""One lever at a time on the suite's tables: smp's system there (the bundled `smpd_video` on SMP-Video, the
+automatic preset on popbench) against the same config with the lever, by `smp compare`'s paired report on the
+suite's forward windows (the latest 40% of labelled posts in 4 blocks, each scored by a fit on every post before).
+
+    .venv/bin/python benchmarks/bench_levers.py OUT_DIR LEVER DATASETS [SEEDS]
+    .venv/bin/python benchmarks/bench_levers.py /tmp/lev trend udemy,ted 0,1,2
+
+Prints each table's verdicts (B = with the lever, minus A = without) and writes OUT_DIR/<lever>-<table>.json (the
+paired report). The levers are `LEVERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import smp  # noqa: E402
+from bench_suite import DATASETS  # noqa: E402
+from smp.pipelines.compare import compare_frames  # noqa: E402
+from smp.pipelines.config import RunConfig  # noqa: E402
+from smp.pipelines.evaluate import ForwardPlan  # noqa: E402
+
+TREES = ("lgbm", "catboost")
+
+
+Lever = Callable[[RunConfig, pd.DataFrame], RunConfig]
+
+
+def with_feature(name: str, **params) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        features = [{"name": f.name, "params": dict(f.params)} for f in cfg.features]
+        return cfg.evolve(features=features + [{"name": name, "params": params}])
+    return lever
+
+
+def with_model_params(keys: tuple[str, ...], **params) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        models = [{"key": m.key, "params": {**dict(m.params), **params} if m.key in keys else dict(m.params)}
+                  for m in cfg.models]
+        return cfg.evolve(models=models)
+    return lever
+
+
+def with_models(*models: dict) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        return cfg.evolve(models=[{"key": m.key, "params": dict(m.params)} for m in cfg.models] + list(models))
+    return lever
+
+
+def typed_meta(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+    """post_meta reads dates, URLs and free text by type; string category columns also get in-fold label means."""
+    from smp.features.meta import column_type
+
+    cats = [c for c in frame.columns if str(c).startswith("meta_") and column_type(frame[c], typed=True) == "category"]
+    features = []
+    for f in cfg.features:
+        params = dict(f.params)
+        if f.name == "post_meta":
+            params["typed"] = True
+        features.append({"name": f.name, "params": params})
+    if cats:
+        features.append({"name": "category_target", "params": {"columns": cats}})
+    return cfg.evolve(features=features)
+
+
+LEVERS: dict[str, Lever] = {
+    "user_history": with_feature("user_history"),
+    "trend": with_model_params(TREES, trend={"column": "time__days_since_start"}),
+    "trend_recent": with_model_params(TREES, trend={"column": "time__days_since_start", "share": 0.5}),
+    "diverse": with_models({"key": "extratrees", "params": {}}, {"key": "knn", "params": {}}),
+    "mae": lambda cfg, frame: cfg.evolve(metric="mae"),
+    "typed": typed_meta,
+}
+
+
+def base_config(name: str, frame) -> RunConfig:
+    ds = DATASETS[name]
+    return smp.load_config(ds.config) if ds.config else smp.Predictor(None).resolve_config(frame)
+
+
+def main(out: str, lever: str, names: str, seeds: str = "0") -> int:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    seed_list = [int(s) for s in seeds.split(",")]
+    for name in names.split(","):
+        target = folder / f"{lever}-{name}.json"
+        if target.exists():
+            raise SystemExit(f"{target} exists: choose another OUT_DIR")
+        t = time.perf_counter()
+        frame = DATASETS[name].frame()
+        base = base_config(name, frame)
+        variant = LEVERS[lever](base, frame).evolve(name=f"{base.name}+{lever}")
+        report, _, _ = compare_frames(base, variant, frame, plan=ForwardPlan.of(4), seeds=seed_list,
+                                      names=(base.name, variant.name))
+        target.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        print(name, f"{time.perf_counter() - t:.0f}s", *report["verdicts"], sep="\n  ", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
