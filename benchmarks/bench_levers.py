@@ -76,6 +76,7 @@ LEVERS: dict[str, Lever] = {
     "trend_recent": with_model_params(TREES, trend={"column": "time__days_since_start", "share": 0.5}),
     "diverse": with_models({"key": "extratrees", "params": {}}, {"key": "knn", "params": {}}),
     "mae": lambda cfg, frame: cfg.evolve(metric="mae"),
+    "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
 }
 

@@ -128,3 +128,33 @@ class BlendModel(Model):
 
     def _slopes(self):
         return self.weights_.astype(float)
+
+
+@register_model
+class GreedyBlendModel(BlendModel):
+    """Caruana's ensemble selection: starting empty, add (with replacement) the input column that most lowers the
+    run's loss of the running average, `rounds` times; the weights are how often each column was added. The
+    repeated, integer steps make it a coarser, more regularised blend than the optimised `blend` (AutoGluon's final
+    weighted ensemble is this)."""
+
+    key = "greedy_blend"
+    summary = "Caruana greedy ensemble selection with replacement on OOF predictions (weights = counts / rounds)"
+    defaults = {"loss": "squared", "rounds": 50}
+    objectives = LINEAR_OBJECTIVES
+    explains = "linear"
+
+    def _fit(self, X, y, X_val, y_val, sample_weight):
+        A = as_numeric(X).to_numpy()
+        if not np.isfinite(A).all():
+            raise ValueError("greedy_blend inputs must be finite (predictions of every model on every row)")
+        w_rows = _loss_weights(self.params["loss"], y, sample_weight)
+        squared = self.params["loss"] == "squared"
+        counts = np.zeros(A.shape[1])
+        total = np.zeros(len(y))
+        for step in range(1, int(self.params["rounds"]) + 1):
+            r = (total[:, None] + A) / step - y[:, None]  # the running average with each candidate added
+            per = r * r if squared else np.abs(r)
+            best = int(np.argmin(w_rows @ per))  # ties: the first column
+            counts[best] += 1
+            total += A[:, best]
+        self.weights_ = pd.Series(counts / counts.sum(), index=list(X.columns))

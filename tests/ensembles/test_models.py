@@ -12,6 +12,8 @@ import pytest
 
 from smp.ensembles import MODELS, get_model
 
+BLENDS = ("blend", "greedy_blend")  # learners that weigh their inputs (model predictions): finite inputs only
+
 FAST = {"lgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}, "tabnet": {"max_epochs": 40, "patience": 10},
         "mlp": {"max_epochs": 40, "patience": 10}}
 
@@ -40,21 +42,21 @@ def _fit(key, X, y):
 @functools.cache
 def _fitted(key):
     """One fitted model per key on the contract data, shared by the read-only checks (neural fits cost seconds)."""
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     return _fit(key, X, y)
 
 
 def test_fit_predict_shapes_and_skill(key):
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     m = _fitted(key)
     p = m.predict(X.iloc[200:])
     assert p.shape == (100,) and np.isfinite(p).all()
-    if key != "blend":  # a blend of raw features is not a predictor
+    if key not in BLENDS:  # a blend of raw features is not a predictor
         assert np.corrcoef(p, y[200:])[0, 1] > 0.8
 
 
 def test_deterministic(key):
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     np.testing.assert_array_equal(_fitted(key).predict(X), _fit(key, X, y).predict(X))
 
 
@@ -66,7 +68,7 @@ def test_clone_is_unfitted_with_same_params(key):
 
 
 def test_pickle_round_trip(key, tmp_path):
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     m = _fitted(key)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(m)).predict(X), m.predict(X))
     joblib.dump(m, tmp_path / "m.joblib")  # how run folders store fold models
@@ -74,7 +76,7 @@ def test_pickle_round_trip(key, tmp_path):
 
 
 def test_column_order_does_not_matter(key):
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     m = _fitted(key)
     np.testing.assert_allclose(m.predict(X[X.columns[::-1]]), m.predict(X))
 
@@ -89,7 +91,7 @@ def test_column_order_does_not_matter(key):
     ],
 )
 def test_bad_input(key, bad, exc, match):
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     Xb, yb = bad(X, y)
     with pytest.raises(exc, match=match):
         get_model(key, FAST.get(key)).fit(Xb, yb)
@@ -97,11 +99,11 @@ def test_bad_input(key, bad, exc, match):
 
 def test_sample_weight_changes_the_fit(key):
     """Pseudo rows come in with a sample weight: every learner must take it (and it must matter)."""
-    X, y = _data(missing=key != "blend")
+    X, y = _data(missing=key not in BLENDS)
     w = np.where(np.arange(200) < 100, 1.0, 0.05)
     m = get_model(key, FAST.get(key)).fit(X.iloc[:200], y[:200], X_val=X.iloc[200:], y_val=y[200:], sample_weight=w)
     assert np.isfinite(m.predict(X)).all()
-    if key not in ("blend",):
+    if key not in BLENDS:
         assert not np.allclose(m.predict(X), _fitted(key).predict(X))
 
 
