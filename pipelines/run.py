@@ -26,7 +26,7 @@ from .api import fit_config
 from .config import RunConfig
 from .data import data_root, load_frame
 from .prepare import permuted
-from .runfolder import check_destinations
+from .runfolder import check_destinations, write_run
 
 log = logging.getLogger("smp")
 
@@ -81,8 +81,8 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
             frame = permuted(frame, seed)
             log.info("leak check: training labels permuted (seed %d); no submission is written", seed)
         p = fit_config(cfg, frame, progress=progress)
-        p.write(tmp, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
-                timings={"load": load_s, "total": time.perf_counter() - t0})
+        write_run(tmp, p, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
+                  timings={"load": load_s, "total": time.perf_counter() - t0})
     if submit and (final_dir / "submission.json").is_file():
         copy = write_exclusive(Path(cfg.output.submissions_dir) / f"{final_dir.name}.json",
                                (final_dir / "submission.json").read_text())

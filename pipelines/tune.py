@@ -16,7 +16,7 @@ from .config import RunConfig
 from .prepare import prepare
 from .run import load_posts, new_run_dir
 from .runfolder import check_destinations
-from .training import Ensemble, Trained, tune_level1, write_training_files
+from .training import tune_level1, write_tuning_files
 
 log = logging.getLogger("smp")
 
@@ -41,7 +41,7 @@ def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = 
     tuned = tune_level1(prep, progress=progress)
     with staged_dir(final_dir) as tmp:
         (tmp / "config.resolved.toml").write_text(cfg.to_toml())
-        write_training_files(tmp, Trained(Ensemble({}, [], ""), tuned))
+        write_tuning_files(tmp, tuned)
         (tmp / "tuning" / "summary.json").write_text(json.dumps(
             {name: {"best_value": r.best_value, "metric": r.metric, "n_finished_trials": r.n_finished,
                     "reused": r.reused} for name, r in tuned.items()} | {"seconds": time.perf_counter() - t},

@@ -26,7 +26,7 @@ import pandas as pd
 
 from smp.files import atomic_write
 from smp.ensembles import CVResult
-from smp.ensembles.importance import permutation_importance, summarise_permutation
+from smp.ensembles.permutation import permutation_importance, summarise_permutation
 from smp.features import FeatureSet
 
 from .config import RunConfig
