@@ -1,4 +1,5 @@
-"""Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
+"""Cross-fitting, fold runners (`engine`: where fold fits run), model wrappers, stacking and metrics. Imports
+nothing else of ours."""
 
 from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames
 from .folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, fold_matrix, inner_scheme, make_folds, stop_rows

@@ -1,4 +1,4 @@
-"""The cross-fitting engine: out-of-fold predictions, fold-averaged test predictions, label-using features
+"""Cross-fitting: out-of-fold predictions, fold-averaged test predictions, label-using features
 refitted inside each fold."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .models import Model
 
 
 class LabelFeature(Protocol):
-    """What the engine needs of a label-using feature generator (see `features.TargetGenerator`)."""
+    """What `cross_fit` needs of a label-using feature generator (see `features.TargetGenerator`)."""
 
     name: str
 
@@ -337,7 +337,8 @@ def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
         else:
             X_tr, y_tr, w_tr = part(None)
             if mode == "validation":
-                m = model.clone().fit(X_tr, y_tr, X_val=fold_matrix(X.iloc[va], extra_va), y_val=y[va], sample_weight=w_tr)
+                m = model.clone().fit(X_tr, y_tr, X_val=fold_matrix(X.iloc[va], extra_va), y_val=y[va],
+                                      sample_weight=w_tr)
             else:
                 m = model.clone().fit(X_tr, y_tr, sample_weight=w_tr)
             del X_tr

@@ -16,7 +16,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from smp.files import code_version, json_text, staged_dir
+from smp.files import code_version, json_text, new_folder, staged_dir
 from smp.ensembles import GREATER_IS_BETTER, CVResult, fold_ids
 from smp.features import fingerprint_frame
 
@@ -67,6 +67,12 @@ def leaderboard(table: pd.DataFrame, final: str, metric: str) -> pd.DataFrame:
     """`metrics_table` best first by `metric`, `final` marking the model `predict` uses by default."""
     board = table.assign(final=table["model"].eq(final))
     return board.sort_values(metric, ascending=not GREATER_IS_BETTER[metric], kind="stable").reset_index(drop=True)
+
+
+def new_run_dir(cfg: RunConfig, out: str | Path | None, suffix: str = "") -> Path:
+    """The folder a job of `cfg` writes: `out` when given (a new or empty folder), else a new
+    `<runs_dir>/<timestamp>-<name><suffix>` (see `smp.files.new_folder`)."""
+    return new_folder(out, cfg.output.runs_dir, f"{cfg.name}{suffix}")
 
 
 def peak_rss_mb() -> float:

@@ -128,7 +128,7 @@ def test_a_chain_without_an_exact_path_says_so(fitted, variant, model, match):
 def run_dir(tmp_path_factory):
     from smp.pipelines.config import config_from_dict
     from smp.pipelines.datasets.synthetic import generate_smpd_image
-    from smp.pipelines.run import run
+    from smp.pipelines.runner import run
 
     tmp = tmp_path_factory.mktemp("explain_run")
     generate_smpd_image(tmp / "data", n_posts=500, n_users=60, seed=2, image_size=0, progress=False)
