@@ -155,7 +155,7 @@ def with_videos(frame, n: int):
 
 
 def score(cfg, args, device: str) -> None:
-    from smp.pipelines.run import run
+    from smp.pipelines.runner import run
 
     if sentence_spec(cfg) is None:
         raise SystemExit(f"--score: config {cfg.name!r} has no `sentence` block to swap")

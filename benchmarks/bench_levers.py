@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import smp  # noqa: E402
 from bench_suite import DATASETS  # noqa: E402
-from smp.pipelines.compare import compare_frames  # noqa: E402
+from smp.pipelines.comparison import compare_frames  # noqa: E402
 from smp.pipelines.config import RunConfig  # noqa: E402
-from smp.pipelines.evaluate import ForwardPlan  # noqa: E402
+from smp.pipelines.forward import ForwardPlan  # noqa: E402
 
 TREES = ("lgbm", "catboost")
 

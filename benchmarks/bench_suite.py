@@ -206,7 +206,7 @@ def lgbm_raw(ds: Dataset, raw: pd.DataFrame, train_ids, held_ids, seed: int = 0)
 def run_dataset(ds: Dataset, args, systems: list[str]) -> pd.DataFrame:
     """Every system's predictions of every window of `ds`: post_id, window, seed, label, one column per system."""
     import smp
-    from smp.pipelines.evaluate import ForwardPlan
+    from smp.pipelines.forward import ForwardPlan
     from smp.pipelines.windows import forward_windows
 
     frame = ds.frame()
@@ -245,15 +245,15 @@ def run_dataset(ds: Dataset, args, systems: list[str]) -> pd.DataFrame:
         cfg = smp.load_config(name if not name.endswith(".toml") else Path(name))
     t = time.perf_counter()
     res = smp.evaluate_frame(cfg, frame, plan=plan, seeds=args.seeds)
-    print(f"  {ds.name}: smp {res['config']} ({time.perf_counter() - t:.0f}s)", flush=True)
-    pred = res["_predictions"][["post_id", "window", "seed", "final"]].rename(columns={"final": "smp"})
+    print(f"  {ds.name}: smp {res.report['config']} ({time.perf_counter() - t:.0f}s)", flush=True)
+    pred = res.predictions[["post_id", "window", "seed", "final"]].rename(columns={"final": "smp"})
     return pred.merge(out, on=["post_id", "window"], how="left")
 
 
 def score_suite(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: int) -> pd.DataFrame:
     """dataset x system: pooled SRC / MAE / MSE / MAPE with intervals (same resamples for every system)."""
     from smp.ensembles.intervals import Resamples
-    from smp.pipelines.evaluate import window_arrays
+    from smp.pipelines.forward import window_arrays
 
     rows = []
     for name, p in preds.items():
@@ -273,7 +273,7 @@ def paired_verdicts(preds: dict[str, pd.DataFrame], systems: list[str], n_boot: 
     """smp against each other system on each dataset: the paired difference smp - other (B - A, A the other
     system) of each metric with its interval and verdict."""
     from smp.ensembles.intervals import Resamples, verdict
-    from smp.pipelines.evaluate import window_arrays
+    from smp.pipelines.forward import window_arrays
 
     rows = []
     for name, p in preds.items():

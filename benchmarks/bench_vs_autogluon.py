@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     import smp
     from smp.ensembles import score_all
     from smp.pipelines.config import BUNDLED
-    from smp.pipelines.evaluate import forward_split
+    from smp.pipelines.forward import forward_split
     from smp.pipelines.report import markdown_table
 
     data = Path(args.data)
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             res = smp.evaluate_frame(cfg, frame, holdout_frac=args.holdout_frac, seeds=[seed])
             wall = time.perf_counter() - t
-            pred = res["_predictions"].set_index("post_id")["final"]
-            run = res["windows"][0]["runs"][0]
+            pred = res.predictions.set_index("post_id")["final"]
+            run = res.report["windows"][0]["runs"][0]
             add(f"smp {cfg.name}", seed, pred, wall, f"final {run['final']}, "
                 f"CV SRC {run['models']['final']['cv']['src']:.4f}")
 

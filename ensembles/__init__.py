@@ -1,13 +1,15 @@
-"""Cross-fitting engine, model wrappers, stacking and metrics. Imports nothing else of ours."""
+"""Cross-fitting, fold runners (`engine`: where fold fits run), model wrappers, stacking and metrics. Imports
+nothing else of ours."""
 
-from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames, predict_folds
-from .folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, inner_scheme, make_folds, stop_rows
+from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames
+from .folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, fold_matrix, inner_scheme, make_folds, stop_rows
 from .explain import BASE, NotExplainable, affine, carry, mean_frames
 from .foldcache import FoldCache
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, better, score_all
 from .models import MODELS, Model, get_model, make_model, register_model, search_spaces
-from .stacking import fold_blend, prediction_matrix, restrict_folds, stack, stack_levels
+from .stacking import (StackModel, StackPredictions, fold_blend, level_matrix, predict_stack, restrict_folds, stack,
+                       stack_levels)
 
 __all__ = [
     "BASE",
@@ -44,8 +46,11 @@ __all__ = [
     "get_model",
     "inner_scheme",
     "make_folds",
-    "predict_folds",
-    "prediction_matrix",
+    "fold_matrix",
+    "level_matrix",
+    "predict_stack",
+    "StackModel",
+    "StackPredictions",
     "register_model",
     "restrict_folds",
     "score_all",

@@ -1,4 +1,4 @@
-"""The cross-fitting engine: out-of-fold predictions, fold-averaged test predictions, label-using features
+"""Cross-fitting: out-of-fold predictions, fold-averaged test predictions, label-using features
 refitted inside each fold."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 from smp.memory import release_memory
 from smp.progress import progress_bar
 
-from .folds import STOPPING, Folds
+from .folds import STOPPING, Folds, fold_matrix
 from .engine import Engine, placement
 from .foldcache import FoldCache
 from .metrics import score_all
@@ -20,7 +20,7 @@ from .models import Model
 
 
 class LabelFeature(Protocol):
-    """What the engine needs of a label-using feature generator (see `features.TargetGenerator`)."""
+    """What `cross_fit` needs of a label-using feature generator (see `features.TargetGenerator`)."""
 
     name: str
 
@@ -79,7 +79,7 @@ class FoldFeatures:
 
 def fold_feature_frames(fitted: dict[int, list[LabelFeature]], frame: pd.DataFrame, n_folds: int) -> list[pd.DataFrame]:
     """Label features of new rows for each fold, from that fold's fitted generators (`FoldFeatures.fitted`),
-    i.e. as each fold model saw them; feed the list to `predict_folds`."""
+    i.e. as each fold model saw them."""
     frame = frame.reset_index(drop=True)
     return [_hcat([g.transform(frame) for g in fitted.get(k, [])], len(frame)) for k in range(n_folds)]
 
@@ -90,9 +90,10 @@ def _hcat(parts: list[pd.DataFrame], n: int) -> pd.DataFrame:
     return pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CVResult:
-    """What `cross_fit` returns; `oof` is NaN on rows no validation fold covered."""
+    """One fitted result: what `cross_fit` returns (level 1 and stack learners), a fold blend, or a calibration of
+    another result. `oof` is NaN on rows no validation fold covered."""
 
     oof: np.ndarray
     test_pred: np.ndarray | None
@@ -101,7 +102,19 @@ class CVResult:
     models: list[Model]
     importances: pd.DataFrame  # feature x fold gain importance
     fold_test_preds: list[np.ndarray] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    kind: str = "cross_fit"  # "cross_fit" | "fold_blend" (per-fold weights, `fold_blend`) | "calibration"
+    # Columns of the level matrix a stack result reads (lower-level predictions, passthrough features); the result
+    # a calibration maps.
+    inputs: tuple[str, ...] = ()
+    seconds: float = float("nan")  # wall time of the level-1 fit (NaN for stack and calibration results)
+    placements: tuple[dict[str, Any], ...] = ()  # per fold: where it was fitted (`engine.placement()`) or cached
+    weights: pd.DataFrame | None = None  # fold blend: one row of input weights per fold
+    calibrator: Callable | None = None  # calibration: the map fitted on all out-of-fold predictions
+
+    @property
+    def base(self) -> str | None:
+        """The result a calibration maps (None for any other kind)."""
+        return self.inputs[0] if self.kind == "calibration" else None
 
 
 @dataclass(frozen=True)
@@ -156,11 +169,6 @@ class PseudoRows:
 
     def weights(self) -> np.ndarray:
         return np.broadcast_to(np.asarray(self.weight, dtype=float), self.y.shape).copy()
-
-
-def _join(X: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    X = X.reset_index(drop=True)
-    return pd.concat([X, extra], axis=1) if extra.shape[1] else X
 
 
 def cross_fit(
@@ -263,7 +271,7 @@ def cross_fit(
         models=models,
         importances=pd.DataFrame(imps),
         fold_test_preds=test_preds,
-        info={"placements": where},  # where each fold was fitted (engine.placement()) or that it came from the cache
+        placements=tuple(where),  # where each fold was fitted (engine.placement()) or that it came from the cache
     )
 
 
@@ -300,11 +308,11 @@ def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
         extra = extra_tr
         if rows is not None and extra_tr.shape[1]:
             extra = extra_tr.iloc[np.flatnonzero(rows)].reset_index(drop=True)
-        X_p = _join(X.iloc[idx], extra)
+        X_p = fold_matrix(X.iloc[idx], extra)
         y_p, w_p = y[idx], None if w is None else w[idx]
         if with_pseudo and n_pseudo:
             extra = extra_te.iloc[pseudo.index].reset_index(drop=True) if extra_te.shape[1] else extra_te
-            X_ps = _join(X_test.iloc[pseudo.index], extra)
+            X_ps = fold_matrix(X_test.iloc[pseudo.index], extra)
             X_p = pd.concat([X_p, X_ps], ignore_index=True)
             y_p = np.concatenate([y_p, pseudo.y])
             w_p = np.concatenate([np.ones(len(idx)) if w_p is None else w_p, pseudo.weights()])
@@ -329,18 +337,12 @@ def _fit_fold(task: tuple) -> tuple[Model, np.ndarray, np.ndarray | None]:
         else:
             X_tr, y_tr, w_tr = part(None)
             if mode == "validation":
-                m = model.clone().fit(X_tr, y_tr, X_val=_join(X.iloc[va], extra_va), y_val=y[va], sample_weight=w_tr)
+                m = model.clone().fit(X_tr, y_tr, X_val=fold_matrix(X.iloc[va], extra_va), y_val=y[va],
+                                      sample_weight=w_tr)
             else:
                 m = model.clone().fit(X_tr, y_tr, sample_weight=w_tr)
             del X_tr
         # The validation and test rows are cut only now, so they never sit beside the fit's own copies.
-        pred_va = np.asarray(m.predict(_join(X.iloc[va], extra_va)), dtype=float)
-        pred_te = None if X_test is None else np.asarray(m.predict(_join(X_test, extra_te)), dtype=float)
+        pred_va = np.asarray(m.predict(fold_matrix(X.iloc[va], extra_va)), dtype=float)
+        pred_te = None if X_test is None else np.asarray(m.predict(fold_matrix(X_test, extra_te)), dtype=float)
     return m, pred_va, pred_te
-
-
-def predict_folds(models: list[Model], X: pd.DataFrame, extras: list[pd.DataFrame] | None = None) -> np.ndarray:
-    """Mean prediction of fold models on new rows (each fold with its own label-feature columns)."""
-    X = X.reset_index(drop=True)
-    preds = [m.predict(_join(X, extras[k] if extras else pd.DataFrame(index=X.index))) for k, m in enumerate(models)]
-    return np.mean(preds, axis=0)

@@ -14,6 +14,12 @@ SCHEMES = ("kfold", "group", "time", "holdout", "group_holdout", "time_holdout")
 HOLDOUT_OF = {"holdout": "kfold", "group_holdout": "group", "time_holdout": "time"}
 
 
+def fold_matrix(X: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """What a fold model reads: the rows of `X` (index reset) with that fold's label-using feature columns beside."""
+    X = X.reset_index(drop=True)
+    return pd.concat([X, extra], axis=1) if extra.shape[1] else X
+
+
 def make_folds(
     frame: pd.DataFrame,
     *,

@@ -14,8 +14,9 @@ import pandas as pd
 from IPython.display import Image, display
 
 import smp
-from smp.pipelines.ablate import plan_variants, smoke_config
-from smp.pipelines.run import load_posts
+from smp.pipelines.ablation import plan_variants
+from smp.pipelines.smoke import smoke_config
+from smp.pipelines.data import load_posts
 
 # SMP_NOTEBOOK_SMALL=1 (what the test suite sets) runs the same cells on a small synthetic set with one fast model.
 SMALL = os.environ.get("SMP_NOTEBOOK_SMALL", "") not in ("", "0")
@@ -139,9 +140,9 @@ import pandas as pd
 from IPython.display import Image, display
 
 import smp
-from smp.pipelines.ablate import smoke_config
+from smp.pipelines.smoke import smoke_config
 from smp.pipelines.explanations import by_group, plot_group_summary, plot_waterfall
-from smp.pipelines.run import load_posts
+from smp.pipelines.data import load_posts
 
 # SMP_NOTEBOOK_SMALL=1 (what the test suite sets) runs the same cells on a small synthetic set with one fast model.
 SMALL = os.environ.get("SMP_NOTEBOOK_SMALL", "") not in ("", "0")

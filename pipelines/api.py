@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from smp.files import staged_dir
 from smp.ensembles import get_engine
 
 from .config import BUNDLED, RunConfig, config_from_dict, load_config
@@ -36,6 +36,7 @@ from .explanations import by_group
 from .fitted import FittedRun, load_fitted
 from .prepare import Prepared, prepare, row_store
 from .presets import auto_config
+from .runfolder import leaderboard, metrics_table, model_entries
 from .training import Trained, fitted_run, train
 
 log = logging.getLogger("smp")
@@ -80,14 +81,94 @@ def require_labels(train: pd.DataFrame) -> None:
                      "popularity column (smp.posts(df, {..., 'label': '<column>'}))")
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process and its finished children, in MiB (Linux reports KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+@dataclass(frozen=True)
+class FitState:
+    """What `Predictor.fit` leaves: the config it trained with, the prepared data, the trained ensemble, the part
+    that predicts new posts, the training posts' schema, timings and where the fold fits ran."""
+
+    cfg: RunConfig
+    prepared: Prepared
+    trained: Trained
+    fitted: FittedRun
+    schema: dict
+    timings: dict[str, float]
+    engine_info: dict
 
 
-class Predictor:
+class RunPredictions(ABC):
+    """Predicting and explaining new posts with a fitted run: what a fitted `Predictor` and a `LoadedRun` share.
+    A subclass provides `cfg_`, `fitted_`, `train_posts_`, `schema_`, `progress`, `board()` (the metrics table and
+    final model) and `feature_columns()`."""
+
+    cfg_: RunConfig
+    fitted_: FittedRun
+    train_posts_: pd.DataFrame
+    schema_: dict
+    progress: bool
+
+    @abstractmethod
+    def board(self) -> tuple[pd.DataFrame, str]:
+        """(the metrics table of every model, the final model's leaderboard name)."""
+
+    @abstractmethod
+    def feature_columns(self) -> dict[str, dict]:
+        """Feature column -> its generator's description (name, group, ...), as features.json records it."""
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per model: level, CV (out-of-fold) SRC / MAE / MSE / MAPE, their fold spread and fit seconds,
+        best first by the config's metric; `final` marks the model `predict` uses by default."""
+        table, final = self.board()
+        return leaderboard(table, final, self.cfg_.metric)
+
+    def predict(self, new_posts: pd.DataFrame, model: str | None = None) -> pd.Series:
+        """Predictions for `new_posts` (a PostFrame, e.g. from `smp.posts`) by the final model or any model of
+        the leaderboard, indexed by post_id."""
+        name = self._known_model(model)
+        new = self.new_posts(new_posts)
+        preds = self.fitted_.predict(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
+        out = preds[name].to_numpy(dtype=float)
+        if not np.isfinite(out).all():
+            raise ValueError(f"model {name!r} gave non-finite predictions for {int((~np.isfinite(out)).sum())} posts")
+        return pd.Series(out, index=pd.Index(new["post_id"], name="post_id"), name=name)
+
+    def _known_model(self, model: str | None) -> str:
+        name = model or "final"
+        if name not in self.fitted_.models():
+            raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
+        return name
+
+    def new_posts(self, posts: pd.DataFrame) -> pd.DataFrame:
+        """`posts` as the test rows of a PostFrame, checked against the run's frame schema first: the columns and kinds
+        of values it was trained with (a column missing here would be NaN for every new post, silently)."""
+        check_frame_schema(posts, self.schema_, "<new posts>", skip=SET_ON_NEW_POSTS)
+        return finalize_postframe(posts.assign(split="test", label=np.nan), "<new posts>")
+
+    def explain(self, new_posts: pd.DataFrame, model: str | None = None, by: str = "feature") -> pd.DataFrame:
+        """Why each post gets its prediction: indexed by post_id, one column per feature (`by="group"`: per
+        ablation group) with its additive contribution, and `base`; per row they sum to `predict(new_posts,
+        model)`. Exact, never approximated: TreeSHAP of LightGBM / CatBoost averaged over the fold models, carried
+        through blends, linear stackers and a linear calibration by their weights (with a time trend, `base` holds
+        the trend at the post's time, so it differs between posts). A model with no exact path (a neural network,
+        a tree stacker, isotonic calibration) is a `NotExplainable` error naming it and the models that can."""
+        if by not in ("feature", "group"):
+            raise ValueError(f"by must be 'feature' or 'group', got {by!r}")
+        name = self._known_model(model)
+        self.fitted_.check_explainable(name)  # before any feature is computed
+        new = self.new_posts(new_posts).reset_index(drop=True)
+        X_new, extras, new = self.fitted_.inputs(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
+        table = self.fitted_.contributions(X_new, extras, new, name)
+        table.index = pd.Index(new["post_id"], name="post_id")
+        return by_group(table, self.feature_groups()) if by == "group" else table
+
+    def feature_groups(self) -> dict[str, str]:
+        """Feature column -> its generator's ablation group (label features included)."""
+        return {c: meta.get("group") or "?" for c, meta in self.feature_columns().items()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.cfg_.name!r}, final: {self.fitted_.final_name or self.fitted_.final})"
+
+
+class Predictor(RunPredictions):
     """Train the smp recipe on posts and predict new ones (see the module docstring).
 
     `config`: None (a preset built from the columns the training posts have), a bundled config name, a TOML path,
@@ -95,6 +176,9 @@ class Predictor:
     `metric`, `features` (generator names or `{name, params}`), `models` (model keys or `{key, name, params}`),
     `cv` (a scheme name or `{scheme, n_splits, seed}`), `seed`, `name`, and any config section as a dict
     (`output={"cache_dir": ...}`, `stack={...}`, `tuning={...}`).
+
+    Two states: not fitted (`state` is None) and fitted (`state`, a `FitState`); `Predictor.load` gives a
+    `LoadedRun`, which predicts and explains like a fitted predictor but trains nothing.
     """
 
     def __init__(self, config: str | Path | dict | RunConfig | None = None, *, metric: str | None = None,
@@ -110,6 +194,8 @@ class Predictor:
             overrides["cv"] = {"scheme": cv} if isinstance(cv, str) else dict(cv)
         self.overrides = overrides
         self.progress = progress
+        self.state: FitState | None = None
+        self._importance: dict[tuple[bool, bool], Any] = {}
 
     # ------------------------------------------------------------------------------------------------ config
     def resolve_config(self, frame: pd.DataFrame | None = None) -> RunConfig:
@@ -141,107 +227,47 @@ class Predictor:
                  int(frame["split"].eq("train").sum()), int(frame["split"].eq("test").sum()),
                  frame["user_id"].nunique())
         prep = prepare(cfg, frame, progress=self.progress)
-        # Fold fits run on the configured engine: a plain loop by default, joblib processes or Ray tasks.
+        # Fold fits run on the configured fold runner: a plain loop by default, joblib processes or Ray tasks.
         with get_engine(cfg) as engine:
             trained = train(prep, progress=self.progress, engine=engine)
             describe = getattr(engine, "describe", None)
-            self.engine_info_ = describe() if describe else {"engine": repr(engine)}
-        self.cfg_, self.prepared_, self.trained_ = cfg, prep, trained
-        self.fitted_: FittedRun = fitted_run(prep, trained)
-        self.train_posts_ = prep.train
-        self.schema_ = frame_schema(prep.train)
-        self.timings_ = {**prep.timings, **trained.timings, "fit": time.perf_counter() - t0}
-        self._leaderboard = None
-        self._importance: dict[str, Any] = {}
+            engine_info = describe() if describe else {"engine": repr(engine)}
+        self.state = FitState(cfg, prep, trained, fitted_run(prep, trained), frame_schema(prep.train),
+                              {**prep.timings, **trained.timings, "fit": time.perf_counter() - t0}, engine_info)
+        self._importance = {}
         final = trained.ensemble.results[trained.ensemble.final]
         log.info("final: %s (CV SRC %.4f, MAE %.4f)", trained.ensemble.final, final.scores["src"], final.scores["mae"])
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "fitted_"):
+    def fitted_state(self) -> FitState:
+        """`state`, or a RuntimeError when this predictor is not fitted yet."""
+        if self.state is None:
             raise RuntimeError("this Predictor is not fitted: call fit(train_posts) or Predictor.load(run_dir)")
+        return self.state
+
+    cfg_ = property(lambda self: self.fitted_state().cfg, doc="the config it was fitted with")
+    fitted_ = property(lambda self: self.fitted_state().fitted, doc="the part that predicts new posts")
+    prepared_ = property(lambda self: self.fitted_state().prepared, doc="features, folds and fold features")
+    trained_ = property(lambda self: self.fitted_state().trained, doc="the trained ensemble, tuning, pseudo rounds")
+    train_posts_ = property(lambda self: self.fitted_state().prepared.train, doc="the training posts")
+    schema_ = property(lambda self: self.fitted_state().schema, doc="columns and kinds new posts must match")
+    timings_ = property(lambda self: self.fitted_state().timings, doc="seconds of each stage of the fit")
 
     # --------------------------------------------------------------------------------------------- results
-    def leaderboard(self) -> pd.DataFrame:
-        """One row per model: level, CV (out-of-fold) SRC / MAE / MSE / MAPE, their fold spread and fit seconds,
-        best first by the config's metric; `final` marks the model `predict` uses by default."""
-        self._check_fitted()
-        if self._leaderboard is None:
-            from .runfolder import metrics_table
+    def board(self) -> tuple[pd.DataFrame, str]:
+        ens = self.trained_.ensemble
+        return metrics_table(model_entries(ens.results, ens.level1)), ens.final
 
-            ens = self.trained_.ensemble
-            table = metrics_table(ens.results, ens.level1)
-            table["final"] = table["model"].eq(ens.final)
-            self._leaderboard = table
-        from smp.ensembles import GREATER_IS_BETTER
-
-        return self._leaderboard.sort_values(self.cfg_.metric, ascending=not GREATER_IS_BETTER[self.cfg_.metric],
-                                             kind="stable").reset_index(drop=True)
-
-    def predict(self, new_posts: pd.DataFrame, model: str | None = None) -> pd.Series:
-        """Predictions for `new_posts` (a PostFrame, e.g. from `smp.posts`) by the final model or any model of
-        the leaderboard, indexed by post_id."""
-        self._check_fitted()
-        name = model or "final"
-        if name not in self.fitted_.models():
-            raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
-        new = self.new_posts(new_posts)
-        preds = self.fitted_.predict(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
-        out = preds[name].to_numpy(dtype=float)
-        if not np.isfinite(out).all():
-            raise ValueError(f"model {name!r} gave non-finite predictions for {int((~np.isfinite(out)).sum())} posts")
-        return pd.Series(out, index=pd.Index(new["post_id"], name="post_id"), name=name)
-
-    def new_posts(self, posts: pd.DataFrame) -> pd.DataFrame:
-        """`posts` as the test rows of a PostFrame, checked against the run's frame schema first: the columns and kinds
-        of values it was trained with (a column missing here would be NaN for every new post, silently)."""
-        check_frame_schema(posts, self.schema_, "<new posts>", skip=SET_ON_NEW_POSTS)
-        return finalize_postframe(posts.assign(split="test", label=np.nan), "<new posts>")
-
-    def explain(self, new_posts: pd.DataFrame, model: str | None = None, by: str = "feature") -> pd.DataFrame:
-        """Why each post gets its prediction: indexed by post_id, one column per feature (`by="group"`: per
-        ablation group) with its additive contribution, and `base`; per row they sum to `predict(new_posts,
-        model)`. Exact, never approximated: TreeSHAP of LightGBM / CatBoost averaged over the fold models, carried
-        through blends, linear stackers and a linear calibration by their weights (with a time trend, `base` holds
-        the trend at the post's time, so it differs between posts). A model with no exact path (a neural network,
-        a tree stacker, isotonic calibration) is a `NotExplainable` error naming it and the models that can."""
-        self._check_fitted()
-        if by not in ("feature", "group"):
-            raise ValueError(f"by must be 'feature' or 'group', got {by!r}")
-        name = model or "final"
-        if name not in self.fitted_.models():
-            raise KeyError(f"unknown model {name!r}; models of this predictor: {self.fitted_.models()}")
-        self.fitted_.check_explainable(name)  # before any feature is computed
-        new = self.new_posts(new_posts).reset_index(drop=True)
-        X_new, extras, new = self.fitted_.inputs(self.train_posts_, new, rows=row_store(self.cfg_, self.progress))
-        table = self.fitted_.contributions(X_new, extras, new, name)
-        table.index = pd.Index(new["post_id"], name="post_id")
-        return by_group(table, self.feature_groups()) if by == "group" else table
-
-    def feature_groups(self) -> dict[str, str]:
-        """Feature column -> its generator's ablation group (label features included)."""
-        self._check_fitted()
-        if hasattr(self, "prepared_"):
-            columns = self.prepared_.fs.columns
-        else:  # loaded from a folder: what its features.json recorded
-            columns = json.loads((self.run_dir_ / "features.json").read_text())["columns"]
-        return {c: meta.get("group") or "?" for c, meta in columns.items()}
+    def feature_columns(self) -> dict[str, dict]:
+        return self.prepared_.fs.columns
 
     def feature_importance(self, kind: str = "gain") -> pd.DataFrame:
         """Per feature: `gain` (normalised per model, mean over folds and level-1 models) or `permutation` (the
         out-of-fold SRC drop and MAE rise when the feature is shuffled in each fold's validation part), with
         generator and group; `kind="groups"` gives the per-group table."""
-        self._check_fitted()
+        self.fitted_state()
         if kind not in ("gain", "permutation", "groups"):
             raise ValueError(f"kind must be 'gain', 'permutation' or 'groups', got {kind!r}")
-        if not hasattr(self, "prepared_"):  # loaded from a folder: the tables it saved
-            path = self.run_dir_ / ("importance_groups.csv" if kind == "groups" else "importance.csv")
-            table = pd.read_csv(path)
-            if kind == "permutation" and "perm_src_drop" not in table.columns:
-                raise ValueError(f"{self.run_dir_} was saved without per-feature permutation importance (its "
-                                 "config has `[importance] per_feature = false`); kind='groups' gives the "
-                                 "per-group permutation table it holds")
-            return table
         # Asked for by name, permutation importance is per feature (the config's default is groups only).
         tables = self.importance(permutation=kind == "permutation", per_feature=kind == "permutation" or None)
         if kind == "groups":
@@ -252,7 +278,7 @@ class Predictor:
     def importance(self, permutation: bool, per_feature: bool | None = None):
         """The importance tables (cached: permutation importance costs a pass over every fold); `per_feature`
         overrides `[importance] per_feature`."""
-        from .importance import importance_tables
+        from .importance_tables import importance_tables
 
         cfg = self.cfg_
         if per_feature is not None and per_feature != cfg.importance.per_feature:
@@ -271,59 +297,56 @@ class Predictor:
         """Write the run folder (docs/run-folder.md: config, metrics, predictions, importances, plots, fitted models)
         to `path`, a new or empty folder: built under a temporary name and renamed at the end, never overwritten.
         `submission` (default `[output] submission` when there are test posts) adds the official JSON."""
-        self._check_fitted()
-        if not hasattr(self, "prepared_"):
-            raise RuntimeError(f"this Predictor was loaded from {self.run_dir_}, which is already its run folder")
-        with staged_dir(path, manifest=True) as tmp:
-            self.write(tmp, data_path=data_path, labels_permuted=labels_permuted, submission=submission,
-                       timings=timings)
-        return Path(path)
+        from .runfolder import save_run
 
-    def write(self, folder: Path, *, data_path: str | None = None, labels_permuted: bool = False,
-              submission: bool | None = None, timings: dict[str, float] | None = None) -> None:
-        """The run folder's files into `folder`, an empty staging folder (`save` makes one; `smp run` claims its
-        own before it loads any data)."""
-        from .runfolder import write_run_folder
-        from .submission import make_submission, validate_submission, write_submission
-
-        cfg, prep, ens = self.cfg_, self.prepared_, self.trained_.ensemble
-        submit = (cfg.output.submission if submission is None else submission) and len(prep.test) > 0
-        timings = {**self.timings_, **(timings or {})}
-        t = time.perf_counter()
-        importance = self.importance(permutation=bool(cfg.importance.permutation))
-        timings["importance"] = time.perf_counter() - t
-        write_run_folder(folder, prep=prep, trained=self.trained_, fitted=self.fitted_, timings=timings,
-                         peak_rss_mb=_peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
-                         importance=importance, engine_info=self.engine_info_)
-        if submit:
-            sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
-                                  prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)
-            validate_submission(sub, prep.test["post_id"], prefix=cfg.output.post_id_prefix)
-            write_submission(sub, folder / "submission.json")
+        return save_run(self, path, data_path=data_path, labels_permuted=labels_permuted, submission=submission,
+                        timings=timings)
 
     @classmethod
-    def load(cls, path: str | Path, *, progress: bool = False) -> "Predictor":
-        """A predictor from a finished run folder (`smp run` or `save`); `predict` gives the saved run's numbers."""
-        path = Path(path)
-        fitted, train_posts = load_fitted(path)
-        cfg = load_config(path / "config.resolved.toml")
-        p = cls(cfg, progress=progress)
-        p.cfg_, p.fitted_, p.train_posts_, p.run_dir_ = cfg, fitted, train_posts, path
-        # Folders written before the schema was stored: their training posts carry the same columns and kinds.
-        schema_path = path / SCHEMA_FILE
-        p.schema_ = json.loads(schema_path.read_text()) if schema_path.is_file() else frame_schema(train_posts)
-        metrics = json.loads((path / "metrics.json").read_text())
-        rows = [{"model": name, "level": m.get("level"), **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp")},
-                 "src_fold_std": float(np.nanstd([f["src"] for f in m["folds"]])) if m["folds"] else float("nan"),
-                 "rows": m["overall"].get("n"), "seconds": m.get("seconds"), "final": name == metrics["final"]}
-                for name, m in metrics["models"].items()]
-        p._leaderboard = pd.DataFrame(rows)
-        p.timings_ = metrics.get("timings_s", {})
-        return p
+    def load(cls, path: str | Path, *, progress: bool = False) -> "LoadedRun":
+        """A finished run folder (`smp run` or `save`) as a `LoadedRun`: `predict` gives the saved run's numbers."""
+        return LoadedRun(path, progress=progress)
 
     def __repr__(self) -> str:
-        state = f"fitted: {self.fitted_.final}" if hasattr(self, "fitted_") else "not fitted"
+        state = f"fitted: {self.state.fitted.final}" if self.state is not None else "not fitted"
         return f"Predictor({self.config!r}, {state})"
+
+
+class LoadedRun(RunPredictions):
+    """A finished run folder read back (`Predictor.load`): predicts, explains and reports like the fitted
+    `Predictor` that wrote it, from the files it saved; it trains nothing and is already its own run folder."""
+
+    def __init__(self, path: str | Path, *, progress: bool = False) -> None:
+        path = Path(path)
+        fitted, train_posts = load_fitted(path)
+        self.run_dir_, self.progress = path, progress
+        self.cfg_ = load_config(path / "config.resolved.toml")
+        self.fitted_, self.train_posts_ = fitted, train_posts
+        # Folders written before the schema was stored: their training posts carry the same columns and kinds.
+        schema_path = path / SCHEMA_FILE
+        self.schema_ = json.loads(schema_path.read_text()) if schema_path.is_file() else frame_schema(train_posts)
+        self.metrics_ = json.loads((path / "metrics.json").read_text())
+        self.timings_ = self.metrics_.get("timings_s", {})
+
+    def board(self) -> tuple[pd.DataFrame, str]:
+        return metrics_table(self.metrics_["models"]), self.metrics_["final"]
+
+    def feature_columns(self) -> dict[str, dict]:
+        return json.loads((self.run_dir_ / "features.json").read_text())["columns"]
+
+    def feature_importance(self, kind: str = "gain") -> pd.DataFrame:
+        """The importance table the run saved: `gain` and `permutation` per feature, `groups` per group."""
+        if kind not in ("gain", "permutation", "groups"):
+            raise ValueError(f"kind must be 'gain', 'permutation' or 'groups', got {kind!r}")
+        table = pd.read_csv(self.run_dir_ / ("importance_groups.csv" if kind == "groups" else "importance.csv"))
+        if kind == "permutation" and "perm_src_drop" not in table.columns:
+            raise ValueError(f"{self.run_dir_} was saved without per-feature permutation importance (its "
+                             "config has `[importance] per_feature = false`); kind='groups' gives the "
+                             "per-group permutation table it holds")
+        return table
+
+    def save(self, path: str | Path, **_: Any) -> Path:
+        raise RuntimeError(f"this run was loaded from {self.run_dir_}, which is already its run folder")
 
 
 def fit_config(cfg: RunConfig, frame: pd.DataFrame, *, progress: bool = True) -> Predictor:

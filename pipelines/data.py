@@ -1,18 +1,23 @@
 """Resolve a `[data]` config into a PostFrame: the format's loader (`datasets.FORMATS`), generating the synthetic set
-when asked, and `smp.load(format, path)` for notebooks."""
+when asked; `load_posts(cfg)` for every verb, `smp.load(format, path)` for notebooks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from smp.files import staged_dir
+from smp.memory import release_memory
 
-from .config import DataConfig, OutputConfig
+from .config import DataConfig, OutputConfig, RunConfig
 from .datasets import FORMATS, DataError, TableMapping, load_dataset, load_table
+
+log = logging.getLogger("smp")
 
 
 def synthetic_dir(data: DataConfig, output: OutputConfig) -> Path:
@@ -104,3 +109,14 @@ def absolute_media_paths(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
         frame = frame.copy()
         frame.loc[rel, "image_path"] = [str(base / p) for p in paths[rel]]
     return frame
+
+
+def load_posts(cfg: RunConfig, *, progress: bool = True) -> tuple[pd.DataFrame, Path | None]:
+    """The config's PostFrame (train and test posts) and the data folder it came from (None for tables)."""
+    t = time.perf_counter()
+    root = data_root(cfg.data, cfg.output, progress)
+    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
+    log.info("loaded %d posts (%d train, %d test, %d users) in %.1fs", len(frame), int(frame["split"].eq("train").sum()),
+             int(frame["split"].eq("test").sum()), frame["user_id"].nunique(), time.perf_counter() - t)
+    release_memory()  # the loader's temporaries (parsed JSON, per-file frames)
+    return frame, root

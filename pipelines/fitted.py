@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from smp.files import MANIFEST, STAGING, alive, claim_of, file_sha256
-from smp.ensembles import BASE, NotExplainable, affine, carry, fold_feature_frames, mean_frames, predict_folds
+from smp.ensembles import (BASE, NotExplainable, StackModel, StackPredictions, affine, carry, fold_feature_frames,
+                           fold_matrix, mean_frames, predict_stack)
 from smp.features import RowStore, transform_features
 
 from .prepare import with_columns
 
 
-@dataclass
+@dataclass(frozen=True)
 class FittedRun:
     """Everything `predict` needs to repeat the run's flow on new posts."""
 
@@ -28,10 +29,9 @@ class FittedRun:
     level1: dict[str, list]  # name -> fold models
     final: str = ""  # the model whose predictions `postprocess` turns into the final ones
     final_name: str = ""  # the final model's leaderboard name (`<final>_cal` when calibrated; default `final`)
-    # Levels 2, 3, ...: name -> {"models", "inputs", "kind"} ("fold_blend": per-fold weights over level-1 folds).
-    stack_levels: list[dict[str, dict]] = field(default_factory=list)
+    stack_levels: list[dict[str, StackModel]] = field(default_factory=list)  # levels 2, 3, ...: name -> model
     target_inputs: list[str] = field(default_factory=list)  # static columns the label-using generators read
-    # Post-processing of the final prediction, fitted out of fold (issue 11: calibration); name -> callable.
+    # Post-processing of the final prediction, fitted out of fold (the calibration); name -> callable.
     postprocess: dict[str, object] = field(default_factory=dict)
 
     def models(self) -> list[str]:
@@ -65,7 +65,7 @@ class FittedRun:
     def predict(self, train_posts: pd.DataFrame, new_posts: pd.DataFrame, *, rows: RowStore | None = None) -> pd.DataFrame:
         """Predictions of every model for `new_posts` (one column each, plus `final`); see `inputs`."""
         X_new, extras, new_posts = self.inputs(train_posts, new_posts, rows=rows)
-        out, _, _ = self._levels(X_new, extras)
+        out = dict(self.stacked(X_new, extras).predictions)
         final = np.asarray(out[self.final], dtype=float)
         for step in self.postprocess.values():
             final = step(final, new_posts)
@@ -74,25 +74,12 @@ class FittedRun:
         out["final"] = final
         return pd.DataFrame(out)
 
-    def _levels(self, X_new: pd.DataFrame, extras: list[pd.DataFrame]):
-        """(model -> prediction, level-1 model -> per-fold predictions, each stack level's input matrix)."""
-        per_fold = {name: [m.predict(_fold_matrix(X_new, extras[k])) for k, m in enumerate(models)]
+    def stacked(self, X_new: pd.DataFrame, extras: list[pd.DataFrame]) -> StackPredictions:
+        """Every model's prediction of these rows: each level-1 fold model on its fold's matrix, then the stack
+        levels (`smp.ensembles.predict_stack`, the implementation training predicts its test rows with)."""
+        per_fold = {name: [m.predict(fold_matrix(X_new, extras[k])) for k, m in enumerate(models)]
                     for name, models in self.level1.items()}
-        out = {name: np.mean(p, axis=0) for name, p in per_fold.items()}
-        prev, level_inputs = dict(out), []
-        for level in self.stack_levels:
-            A = pd.concat([pd.DataFrame(prev), X_new], axis=1)
-            level_inputs.append(A)
-            cur = {}
-            for name, spec in level.items():
-                if spec["kind"] == "fold_blend":  # eq. 8-9: fold k's weights on fold k's level-1 predictions
-                    cur[name] = np.mean([np.column_stack([per_fold[i][k] for i in spec["inputs"]]) @
-                                         m.weights_.to_numpy() for k, m in enumerate(spec["models"])], axis=0)
-                else:
-                    cur[name] = predict_folds(spec["models"], A[spec["inputs"]])
-            out.update(cur)
-            prev = cur
-        return out, per_fold, level_inputs
+        return predict_stack(per_fold, X_new, self.stack_levels)
 
     # ------------------------------------------------------------------------------------------ explanations
     def why_not_explainable(self, model: str = "final") -> str | None:
@@ -109,11 +96,11 @@ class FittedRun:
         for level in self.stack_levels:
             if model in level:
                 spec = level[model]
-                bad = [m for m in spec["models"] if m.explains != "linear"]
+                bad = [m for m in spec.models if m.explains != "linear"]
                 if bad:
                     return (f"stack model {model!r} ({bad[0].key}) combines predictions non-linearly, so their "
                             "contributions cannot be carried through it exactly")
-                reasons = [self.why_not_explainable(i) for i in spec["inputs"] if i in self.models()]
+                reasons = [self.why_not_explainable(i) for i in spec.inputs if i in self.models()]
                 return next((f"{model!r} combines a model that cannot be explained: {r}" for r in reasons if r), None)
         raise KeyError(f"unknown model {model!r}; models of this run: {self.models()}")
 
@@ -133,10 +120,11 @@ class FittedRun:
         and a linear calibration by their weights. `NotExplainable` names the step without an exact path."""
         self.check_explainable(model)
         features = list(dict.fromkeys([*self.static_columns, *(c for e in extras for c in e.columns)]))
-        out, per_fold, level_inputs = self._levels(X_new, extras)
+        stacked = self.stacked(X_new, extras)
+        out, per_fold, level_inputs = stacked.predictions, stacked.per_fold, stacked.level_inputs
 
         def fold1(name: str, k: int) -> pd.DataFrame:
-            c = self.level1[name][k].contributions(_fold_matrix(X_new, extras[k]))
+            c = self.level1[name][k].contributions(fold_matrix(X_new, extras[k]))
             return c.reindex(columns=[*features, BASE], fill_value=0.0)
 
         memo: dict[str, pd.DataFrame] = {}
@@ -155,20 +143,15 @@ class FittedRun:
             if name in self.level1:
                 return mean_frames([fold1(name, k) for k in range(len(self.level1[name]))])
             i, spec = next((i, lv[name]) for i, lv in enumerate(self.stack_levels) if name in lv)
-            if spec["kind"] == "fold_blend":
-                return mean_frames([carry(m.contributions(pd.DataFrame({c: per_fold[c][k] for c in spec["inputs"]})),
-                                          m.slopes(), {c: fold1(c, k) for c in spec["inputs"]}, features)
-                                    for k, m in enumerate(spec["models"])])
-            A = level_inputs[i][spec["inputs"]]
-            lower = {c: explain(c) for c in spec["inputs"] if c in out}
-            return mean_frames([carry(m.contributions(A), m.slopes(), lower, features) for m in spec["models"]])
+            if spec.kind == "fold_blend":
+                return mean_frames([carry(m.contributions(pd.DataFrame({c: per_fold[c][k] for c in spec.inputs})),
+                                          m.slopes(), {c: fold1(c, k) for c in spec.inputs}, features)
+                                    for k, m in enumerate(spec.models)])
+            A = level_inputs[i][list(spec.inputs)]
+            lower = {c: explain(c) for c in spec.inputs if c in out}
+            return mean_frames([carry(m.contributions(A), m.slopes(), lower, features) for m in spec.models])
 
         return explain(model)
-
-
-def _fold_matrix(X_new: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    """What a level-1 fold model reads: the static features plus that fold's label features."""
-    return pd.concat([X_new, extra], axis=1) if extra.shape[1] else X_new
 
 
 # What `smp predict` (and analyze / retrain) needs from a finished run folder.

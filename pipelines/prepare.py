@@ -8,6 +8,13 @@ feature caches.
 
 Label-using generators see the posts' PostFrame columns plus the static feature columns they ask for (a
 neighbour-label encoder may search a text-embedding block, say), always fitted inside each fold.
+
+The `[outliers]` step (`apply_outlier_filter`) runs after the folds are made and before anything is fitted: each
+fold's training part loses the rows outside the IQR fences (`smp.ensembles.iqr_filter`), computed on that training
+part alone (on the label and on `columns`, static feature columns or PostFrame columns). Validation parts keep
+every row, so out-of-fold predictions still cover all labelled rows and the CV scores compare directly with an
+unfiltered run; label-using features, level-1 learners and the stack all use the filtered folds. Test rows are
+never filtered, and the final models are the fold models, so no model ever trains on a dropped row.
 """
 
 from __future__ import annotations
@@ -25,10 +32,10 @@ import pandas as pd
 
 from smp.memory import release_memory
 from smp.ensembles import FoldFeatures, Stopping, inner_scheme, make_folds, stop_rows
+from smp.ensembles.iqr_filter import filter_folds
 from smp.features import FeatureCache, FeatureSet, RowStore, build_features, target_input_columns
 
-from .config import RunConfig
-from .outliers import apply_outlier_filter
+from .config import OutliersConfig, RunConfig
 
 log = logging.getLogger("smp")
 
@@ -156,3 +163,22 @@ def permuted(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     labels = frame.loc[is_train, "label"].to_numpy()
     frame.loc[is_train, "label"] = np.random.default_rng(seed).permutation(labels)
     return frame
+
+
+def apply_outlier_filter(cfg: OutliersConfig, folds, y: np.ndarray, X: pd.DataFrame, posts: pd.DataFrame):
+    """`folds` with outliers dropped from the training parts when `[outliers] enabled`, else unchanged."""
+    if not cfg.enabled:
+        return folds
+    if isinstance(cfg.columns, str) or not all(isinstance(c, str) for c in cfg.columns):
+        raise ValueError(f"[outliers] columns must be a list of column names, got {cfg.columns!r}")
+    data = None
+    if cfg.columns:
+        X = X.reset_index(drop=True)
+        posts = posts.reset_index(drop=True)
+        # Feature columns first; PostFrame columns (e.g. user_follower_count) for the rest.
+        extra = [c for c in cfg.columns if c not in X.columns and c in posts.columns]
+        data = pd.concat([X, posts[extra]], axis=1) if extra else X
+    out, report = filter_folds(folds, y, data, k=float(cfg.k), columns=list(cfg.columns), label=bool(cfg.label))
+    sizes = [len(tr) for tr, _ in folds]
+    log.info("outlier filter (IQR, k=%g): dropped %s of %s training rows per fold", cfg.k, report.dropped, sizes)
+    return out

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -15,14 +16,14 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from smp.files import code_version, json_text
-from smp.ensembles import CVResult, fold_ids
+from smp.files import code_version, json_text, new_folder, staged_dir
+from smp.ensembles import GREATER_IS_BETTER, CVResult, fold_ids
 from smp.features import fingerprint_frame
 
 from .config import RunConfig
 from .datasets._frameschema import SCHEMA_FILE, frame_schema
 from .fitted import RunFolderError
-from .importance import importance_tables, write_importance
+from .importance_tables import importance_tables, write_importance
 from .prepare import models_dir
 from .training import write_training_files
 
@@ -37,21 +38,82 @@ def model_level(name: str, results: dict[str, CVResult], level1: dict[str, CVRes
     """1 for level-1 learners, k for `{name}_{k}` stack results; a calibrated result has its base's level."""
     if name in level1:
         return 1
-    base = results[name].info.get("base")
+    base = results[name].base
     if base:
         return model_level(base, results, level1)
     return int(name.rsplit("_", 1)[-1])
 
 
-def metrics_table(results: dict[str, CVResult], level1: dict[str, CVResult]) -> pd.DataFrame:
+def model_entries(results: dict[str, CVResult], level1: dict[str, CVResult]) -> dict[str, dict]:
+    """Per model, what metrics.json records: overall and per-fold CV scores, level and fit seconds."""
+    return {name: {"overall": r.scores, "folds": r.fold_scores, "level": model_level(name, results, level1),
+                   "seconds": r.seconds} for name, r in results.items()}
+
+
+def metrics_table(entries: dict[str, dict]) -> pd.DataFrame:
+    """One row per model of `model_entries` (or of a saved metrics.json's "models"): level, CV scores, the fold
+    spread of SRC, rows scored and fit seconds."""
     rows = []
-    for name, r in results.items():
-        fold_src = [f["src"] for f in r.fold_scores]
-        rows.append({"model": name, "level": model_level(name, results, level1),
-                     **{k: r.scores[k] for k in ("src", "mae", "mse", "mape", "smp")},
-                     "src_fold_std": float(np.nanstd(fold_src)), "rows": r.scores["n"],
-                     "seconds": r.info.get("seconds", float("nan"))})
+    for name, m in entries.items():
+        fold_src = [f["src"] for f in m["folds"]]
+        rows.append({"model": name, "level": m.get("level"),
+                     **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp")},
+                     "src_fold_std": float(np.nanstd(fold_src)) if fold_src else float("nan"),
+                     "rows": m["overall"].get("n"), "seconds": m.get("seconds")})
     return pd.DataFrame(rows)
+
+
+def leaderboard(table: pd.DataFrame, final: str, metric: str) -> pd.DataFrame:
+    """`metrics_table` best first by `metric`, `final` marking the model `predict` uses by default."""
+    board = table.assign(final=table["model"].eq(final))
+    return board.sort_values(metric, ascending=not GREATER_IS_BETTER[metric], kind="stable").reset_index(drop=True)
+
+
+def new_run_dir(cfg: RunConfig, out: str | Path | None, suffix: str = "") -> Path:
+    """The folder a job of `cfg` writes: `out` when given (a new or empty folder), else a new
+    `<runs_dir>/<timestamp>-<name><suffix>` (see `smp.files.new_folder`)."""
+    return new_folder(out, cfg.output.runs_dir, f"{cfg.name}{suffix}")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def save_run(p, path: str | Path, *, data_path: str | None = None, labels_permuted: bool = False,
+             submission: bool | None = None, timings: dict[str, float] | None = None) -> Path:
+    """The run folder of the fitted `Predictor` `p` at `path`, a new or empty folder: built under a temporary name
+    and renamed at the end, never overwritten (see `write_run`)."""
+    with staged_dir(path, manifest=True) as tmp:
+        write_run(tmp, p, data_path=data_path, labels_permuted=labels_permuted, submission=submission,
+                  timings=timings)
+    return Path(path)
+
+
+def write_run(folder: Path, p, *, data_path: str | None = None, labels_permuted: bool = False,
+              submission: bool | None = None, timings: dict[str, float] | None = None) -> None:
+    """The run folder's files of the fitted `Predictor` `p` into `folder`, an empty staging folder (`save_run` makes
+    one; `smp run` claims its own before it loads any data). `submission` (default `[output] submission` when
+    there are test posts) adds the official JSON."""
+    from .submission import make_submission, validate_submission, write_submission
+
+    state = p.fitted_state()
+    cfg, prep, ens = state.cfg, state.prepared, state.trained.ensemble
+    submit = (cfg.output.submission if submission is None else submission) and len(prep.test) > 0
+    timings = {**state.timings, **(timings or {})}
+    t = time.perf_counter()
+    importance = p.importance(permutation=bool(cfg.importance.permutation))
+    timings["importance"] = time.perf_counter() - t
+    write_run_folder(folder, prep=prep, trained=state.trained, fitted=state.fitted, timings=timings,
+                     peak_rss_mb=peak_rss_mb(), data_path=data_path, labels_permuted=labels_permuted,
+                     importance=importance, engine_info=state.engine_info)
+    if submit:
+        sub = make_submission(prep.test["post_id"], ens.results[ens.final].test_pred,
+                              prefix=cfg.output.post_id_prefix, external_data=cfg.output.external_data)
+        validate_submission(sub, prep.test["post_id"], prefix=cfg.output.post_id_prefix)
+        write_submission(sub, folder / "submission.json")
 
 
 def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float], peak_rss_mb: float,
@@ -82,7 +144,8 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
         "categorical": fs.categorical_columns(),
         "cache": {"static_generators": len(fs.static_generators), "from_cache": fs.cache_hits},
     })
-    table = metrics_table(results, level1)
+    entries = model_entries(results, level1)
+    table = metrics_table(entries)
     oof = pd.DataFrame({"post_id": train["post_id"], "label": y, "fold": fold_ids(prep.folds, len(y))})
     for name, r in results.items():
         oof[name] = r.oof
@@ -114,8 +177,7 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
     _json(d / "metrics.json", {
         "final": final, "final_reason": trained.ensemble.final_reason, "metric": cfg.metric,
         "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
-        "models": {name: {"overall": r.scores, "folds": r.fold_scores, "level": lv, "seconds": r.info.get("seconds")}
-                   for (name, r), lv in zip(results.items(), table["level"])},
+        "models": entries,
         "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
                           if k.startswith("blend_") and r.models},
         "timings_s": {**timings, "writing": time.perf_counter() - t_write}, "peak_rss_mb": peak_rss_mb,
@@ -142,7 +204,7 @@ def write_engine_file(d: Path, engine_info: dict, level1: dict[str, CVResult]) -
     """`engine.json`: the engine that fitted the level-1 folds and where each fold ran (host, pid and, on Ray, node
     id and ip) or that it was loaded from the fold cache (`from_cache`), per model and per node; a cluster run shows
     here which nodes did the work."""
-    folds = {name: [{"fold": k, **w} for k, w in enumerate(r.info.get("placements", []))] for name, r in level1.items()}
+    folds = {name: [{"fold": k, **w} for k, w in enumerate(r.placements)] for name, r in level1.items()}
     nodes: dict[str, dict] = {}
     for name, rows in folds.items():
         for w in rows:

@@ -164,7 +164,7 @@ class Tracker:
     def log_retrain(self, registry_root: str | Path, version: str) -> dict[str, Any]:
         """Log registry version `version` (challenger run + champion comparison) as a model version, then point the
         `champion` alias at the model version of the registry's champion. Reads the registry only."""
-        from .registry import Registry
+        from .model_registry import Registry
 
         registry = Registry(registry_root)
         client = self.client()

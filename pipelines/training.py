@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smp.ensembles import GREATER_IS_BETTER, CVResult, PseudoRows, cross_fit, make_model, score_all, stack_levels
+from smp.ensembles import (GREATER_IS_BETTER, CVResult, PseudoRows, StackModel, cross_fit, make_model, score_all,
+                           stack_levels)
 from smp.ensembles.foldcache import FoldCache
 from smp.ensembles.pseudo import PseudoRound, pseudo_rounds, pseudo_rows
 
@@ -32,8 +33,11 @@ from .prepare import Prepared
 log = logging.getLogger("smp")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ensemble:
+    """The fitted results of one training pass: level 1, the stack levels, the optional calibration of the final
+    model, and which result is final (chosen when the ensemble is built, `choose_final`)."""
+
     level1: dict[str, CVResult]
     levels: list[dict[str, CVResult]]  # level 2, 3, ...
     final: str
@@ -51,8 +55,10 @@ class Ensemble:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trained:
+    """What `train` returns: the ensemble, the tuning results, the pseudo-label rounds and the timings."""
+
     ensemble: Ensemble
     tuning: dict[str, Any] = field(default_factory=dict)  # name -> TuneResult
     pseudo_history: list[PseudoRound] = field(default_factory=list)
@@ -160,14 +166,14 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
     level1: dict[str, CVResult] = {}
     for m in cfg.models:
         tm = time.perf_counter()
-        level1[m.name] = cross_fit(level1_model(cfg, m.key, m.name, params.get(m.name, m.params)), prep.X_train,
-                                   prep.y, folds=prep.folds, X_test=prep.X_test, fold_features=prep.fold_features,
-                                   sample_weight=prep.weights, pseudo=pseudo, progress=progress, desc=m.name,
-                                   engine=engine, stopping=prep.stopping, cache=cache)
-        level1[m.name].info["seconds"] = time.perf_counter() - tm
-        cached = sum(bool(p.get("from_cache")) for p in level1[m.name].info["placements"])
-        log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs%s)", m.name, level1[m.name].scores["src"],
-                 level1[m.name].scores["mae"], level1[m.name].info["seconds"],
+        res = cross_fit(level1_model(cfg, m.key, m.name, params.get(m.name, m.params)), prep.X_train, prep.y,
+                        folds=prep.folds, X_test=prep.X_test, fold_features=prep.fold_features,
+                        sample_weight=prep.weights, pseudo=pseudo, progress=progress, desc=m.name, engine=engine,
+                        stopping=prep.stopping, cache=cache)
+        level1[m.name] = replace(res, seconds=time.perf_counter() - tm)
+        cached = sum(bool(p.get("from_cache")) for p in res.placements)
+        log.info("%-12s CV SRC %.4f  MAE %.4f  (%.1fs%s)", m.name, res.scores["src"], res.scores["mae"],
+                 level1[m.name].seconds,
                  f", {cached}/{len(prep.folds)} folds from the fold cache" if cached else "")
     specs = []
     if cfg.stack.learners or cfg.stack.fold_blend:
@@ -225,9 +231,8 @@ def calibrate(prep: Prepared, ens: Ensemble) -> Ensemble:
     cal.fit(base.oof[ok], prep.y[ok], times[ok])
     test_pred = None if base.test_pred is None else cal(base.test_pred, prep.test)
     res = CVResult(oof=oof, test_pred=test_pred, fold_scores=[score_all(prep.y[va], oof[va]) for _, va in prep.folds],
-                   scores=score_all(prep.y, oof), models=[], importances=pd.DataFrame(),
-                   info={"kind": "calibration", "base": base_name, "level": base.info.get("level"),
-                         "calibrator": cal, "inputs": [base_name]})
+                   scores=score_all(prep.y, oof), models=[], importances=pd.DataFrame(), kind="calibration",
+                   inputs=(base_name,), calibrator=cal)
     name = f"{base_name}_cal"
     log.info("%-12s CV SRC %.4f  MAE %.4f  (calibrated %s: %s)", name, res.scores["src"], res.scores["mae"],
              base_name, cal.describe())
@@ -286,12 +291,11 @@ def fitted_run(prep: Prepared, trained: Trained) -> FittedRun:
         static_columns=list(prep.fs.static.columns),
         target_generators=dict(prep.fold_features.fitted),
         level1={k: r.models for k, r in ens.level1.items()},
-        stack_levels=[{k: {"models": r.models, "inputs": r.info["inputs"], "kind": r.info.get("kind", "cross_fit")}
-                       for k, r in lv.items()} for lv in ens.levels],
-        final=cal.info["base"] if cal else ens.final,
+        stack_levels=[{k: StackModel.of(r) for k, r in lv.items()} for lv in ens.levels],
+        final=cal.base if cal else ens.final,
         final_name=ens.final,
         target_inputs=list(prep.target_inputs),
-        postprocess={"calibration": cal.info["calibrator"]} if cal else {},
+        postprocess={"calibration": cal.calibrator} if cal else {},
     )
 
 
@@ -302,18 +306,39 @@ def best_so_far(values: np.ndarray, metric: str) -> np.ndarray:
 
 
 def write_training_files(d: Path, trained: Trained) -> None:
-    """`tuning/<name>.json` + `tuning/<name>_trials.csv` + `plots/tuning_<name>.png`; `pseudo.json` + plot;
-    `fold_blend_2_weights.csv` (per-fold blend weights)."""
+    """`tuning/` (see `write_tuning_files`); `pseudo.json` + plot; `fold_blend_2_weights.csv` (per-fold blend
+    weights)."""
     from .report import new_figure
 
     for lv in trained.ensemble.levels:
         for name, r in lv.items():
-            if r.info.get("kind") == "fold_blend":  # the eq. 8-9 weights, one row per fold
-                r.info["weights"].to_csv(d / f"{name}_weights.csv", index_label="fold")
-    if trained.tuning:
+            if r.kind == "fold_blend":  # the eq. 8-9 weights, one row per fold
+                r.weights.to_csv(d / f"{name}_weights.csv", index_label="fold")
+    write_tuning_files(d, trained.tuning)
+    if trained.pseudo_history:
+        rows = [{"round": h.round, "n_selected": h.n_selected, "cv": h.score, "accepted": h.accepted, **h.info}
+                for h in trained.pseudo_history]
+        (d / "pseudo.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        fig, ax = new_figure(figsize=(5, 3.5))
+        ax.plot([r["round"] for r in rows], [r["cv"] for r in rows], marker="o")
+        for r in rows:
+            ax.annotate(f"{r['n_selected']} rows", (r["round"], r["cv"]), fontsize=8)
+        ax.set_xlabel("pseudo-label round")
+        ax.set_ylabel("CV of the final model")
+        fig.tight_layout()
+        (d / "plots").mkdir(exist_ok=True)
+        fig.savefig(d / "plots" / "pseudo_rounds.png", dpi=100)
+
+
+def write_tuning_files(d: Path, tuning: dict[str, Any]) -> None:
+    """Per tuned learner: `tuning/<name>.json` (best params, study), `tuning/<name>_trials.csv` and
+    `plots/tuning_<name>.png` (each trial's CV score and the best so far, in the metric's direction)."""
+    from .report import new_figure
+
+    if tuning:
         (d / "tuning").mkdir(exist_ok=True)
         (d / "plots").mkdir(exist_ok=True)
-    for name, r in trained.tuning.items():
+    for name, r in tuning.items():
         info = {"model": r.key, "study_name": r.study_name, "storage": r.storage, "metric": r.metric,
                 "best_value": r.best_value, "best_trial": r.best_trial, "best_params": r.best_params,
                 "n_finished_trials": r.n_finished, "finished_per_worker": r.per_worker, "reused": r.reused,
@@ -333,16 +358,3 @@ def write_training_files(d: Path, trained: Trained) -> None:
         ax.set_title(f"tuning {name} ({r.n_finished} finished trials)")
         fig.tight_layout()
         fig.savefig(d / "plots" / f"tuning_{name}.png", dpi=100)
-    if trained.pseudo_history:
-        rows = [{"round": h.round, "n_selected": h.n_selected, "cv": h.score, "accepted": h.accepted, **h.info}
-                for h in trained.pseudo_history]
-        (d / "pseudo.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
-        fig, ax = new_figure(figsize=(5, 3.5))
-        ax.plot([r["round"] for r in rows], [r["cv"] for r in rows], marker="o")
-        for r in rows:
-            ax.annotate(f"{r['n_selected']} rows", (r["round"], r["cv"]), fontsize=8)
-        ax.set_xlabel("pseudo-label round")
-        ax.set_ylabel("CV of the final model")
-        fig.tight_layout()
-        (d / "plots").mkdir(exist_ok=True)
-        fig.savefig(d / "plots" / "pseudo_rounds.png", dpi=100)

@@ -81,3 +81,13 @@ def forward_split(frame: pd.DataFrame, holdout_frac: float) -> tuple[pd.DataFram
     except ValueError as e:
         raise ValueError(f"holdout_frac={holdout_frac}: {e}") from e
     return w.fit, w.held
+
+
+def latest_labelled(posts: pd.DataFrame, frac: float) -> pd.DataFrame:
+    """The most recent `frac` of the labelled posts (at least 2) in forward order: the validation window of
+    `smp retrain`."""
+    order = time_order(posts)
+    n = max(2, int(round(frac * len(order))))
+    if len(order) < n:
+        raise ValueError(f"the validation window needs at least 2 labelled posts, got {len(order)}")
+    return order.iloc[-n:].reset_index(drop=True)

@@ -6,10 +6,13 @@ summaries, submissions), so a killed process never leaves a half-written file or
 - `atomic_write(path, data)`: a temporary file in the same folder, then `os.replace` (readers see the old file or
   the new one, never a mix);
 - `write_exclusive(path, text)`: the same, but refuses to replace an existing file (`FileExistsError`);
+- `new_folder(out, parent, stem)`: the folder a job creates: `out` when it is new or empty, else a new
+  `<parent>/<timestamp>-<stem>` that no finished folder, live writer or resumable unfinished job holds;
 - `staged_dir(final)`: build a folder under `.<name>.tmp-<pid>` beside `final` (claimed by this process: a second
   live writer of the same folder gets a clean `FolderBusy`, staging folders of dead processes are removed) and
   rename it into place when the block ends without error, optionally with a manifest of checksums; on error the
-  temporary folder is removed.
+  temporary folder is removed. A job that must survive being killed and resume (an ablation) builds its folder
+  under `partial_name(final)` instead, kept on error, and renames it at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import socket
 import subprocess
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -101,7 +105,7 @@ def staged_dir(final: str | os.PathLike, *, manifest: bool = False) -> Iterator[
     can tell a damaged folder), then the rename; a `final` another process created meanwhile is a `FolderBusy`.
     """
     final = Path(final)
-    _check_free(final)
+    check_free(final)
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(parent)
@@ -139,9 +143,32 @@ def staged_dir(final: str | os.PathLike, *, manifest: bool = False) -> Iterator[
         shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written stays behind (gone already after the rename)
 
 
-def _check_free(final: Path) -> None:
+def check_free(final: str | os.PathLike) -> Path:
+    """`final` if nothing is there or it is an empty folder; else a `FileExistsError` (nothing is overwritten)."""
+    final = Path(final)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise FileExistsError(f"{final} already exists and is not empty; refusing to overwrite it")
+    return final
+
+
+def partial_name(final: str | os.PathLike) -> Path:
+    """The resumable work folder of `final`: `.<name>.partial` beside it (kept when the job is killed)."""
+    final = Path(final)
+    return final.with_name(f".{final.name}.partial")
+
+
+def new_folder(out: str | os.PathLike | None, parent: str | os.PathLike, stem: str) -> Path:
+    """The folder a job writes: `out` when given (new or empty, see `check_free`), else a new
+    `<parent>/<UTC timestamp>-<stem>` (with `-2`, `-3`, ... when taken: by a folder, by a live process staging it,
+    or by an unfinished resumable job's `partial_name`)."""
+    if out is not None:
+        return check_free(out)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(parent) / f"{stamp}-{stem}"
+    path, i = base, 2
+    while path.exists() or partial_name(path).exists() or live_claims(path.parent, path.name):
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
 
 
 def remove_stale_staging(parent: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The model-wrapper contract and the model registry (the generic `Registry` the feature generators use).
+"""The model-wrapper contract and `MODELS`, the class registry of model keys (the generic `smp.registry.Registry`
+the feature generators use too).
 
 A wrapper is one module: it declares `key`, its `defaults`, the names of its seed and thread parameters, its
 Optuna search space (`search_space(trial) -> params`) and implements `_fit` / `_predict`. The base class does the
@@ -250,7 +251,7 @@ MODELS: Registry[Model] = Registry("model", key_attr="key")
 
 
 def register_model(cls: type[Model]) -> type[Model]:
-    """Class decorator adding a model wrapper to the registry (`smp models` lists them)."""
+    """Class decorator adding a model wrapper to `MODELS` (`smp models` lists them)."""
     return MODELS.register(cls)
 
 

@@ -4,8 +4,8 @@
 - batch-norm hierarchical trunk (`hidden` widths, `dropout`);
 - ``co_attention``: text/visual co-attention over the embedding columns named by `text_prefixes` /
   `visual_prefixes` (generator outputs ``{name}__{i}``);
-- ``emotion``: the emotion-interaction layer of EIJL eq. 2 over `emotion_columns` (issue 4's
-  ``emotion_interactions__*`` outputs);
+- ``emotion``: the emotion-interaction layer of EIJL eq. 2 over `emotion_columns` (the
+  ``emotion_interactions__*`` generator's outputs);
 - ``n_bins`` > 0: a joint classification head over label bins fitted on the training part (EIJL: 13 bins),
   weight `cls_weight`;
 - ``contrastive_weight`` > 0: supervised contrastive losses (PPCL) with two dropout views per batch, one loss per

@@ -48,7 +48,7 @@ def _fit(cache, X, y, folds, *, model=None, shift=0.0, engine=None, X_test=None)
 
 
 def _from_cache(res):
-    return [p["from_cache"] for p in res.info["placements"]]
+    return [p["from_cache"] for p in res.placements]
 
 
 def test_rerun_loads_every_fold_with_identical_predictions(tmp_path):

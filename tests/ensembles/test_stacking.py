@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.ensembles import cross_fit, fold_blend, get_model, make_folds, stack_levels
+from smp.ensembles import StackModel, cross_fit, fold_blend, get_model, make_folds, predict_stack, stack_levels
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def level1():
 def test_fold_blend_weights_per_fold_and_test_prediction(level1):
     X, y, X_test, folds, res = level1
     fb = fold_blend(res, y, folds)
-    w = fb.info["weights"]
+    w = fb.weights
     assert w.shape == (4, 2) and (w.to_numpy() >= 0).all()
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     # eq. 8-9: fold k's weights on fold k's models, averaged over folds
@@ -45,9 +45,9 @@ def test_three_levels_names_and_inputs(level1):
                                           ({"ridge": get_model("ridge")}, True)],
                           X=X, X_test=X_test, fold_blend_level2=True, progress=False)
     assert [sorted(lv) for lv in levels] == [["blend_2", "fold_blend_2", "ridge_2"], ["ridge_3"]]
-    assert levels[0]["ridge_2"].info["inputs"] == ["ridge", "lgbm"]
+    assert levels[0]["ridge_2"].inputs == ("ridge", "lgbm")
     # level 3 sees level-2 OOF predictions plus the original features (passthrough)
-    assert levels[1]["ridge_3"].info["inputs"] == ["blend_2", "ridge_2", "fold_blend_2", "a", "b", "c"]
+    assert levels[1]["ridge_3"].inputs == ("blend_2", "ridge_2", "fold_blend_2", "a", "b", "c")
     assert levels[1]["ridge_3"].test_pred.shape == (40,)
     with pytest.raises(ValueError, match="level 3 has no learners"):
         stack_levels(res, y, folds, [({"ridge": get_model("ridge")}, False), ({}, False)], progress=False)
@@ -62,5 +62,21 @@ def test_fold_blend_on_time_folds_uses_equal_weights_where_no_oof():
     res = {k: cross_fit(get_model(k, p), X[["a"]], y, folds=folds, X_test=X[["a"]].iloc[:10], progress=False)
            for k, p in [("ridge", {}), ("lgbm", {"n_estimators": 30})]}
     fb = fold_blend(res, y, folds)
-    np.testing.assert_allclose(fb.info["weights"].iloc[0].to_numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(fb.weights.iloc[0].to_numpy(), [0.5, 0.5])
     assert np.isnan(fb.oof[folds[0][0]]).all()  # the first chunk is never validated
+
+
+def test_predicting_a_fitted_stack_gives_the_test_predictions_training_made(level1):
+    """One prediction-time stacking: `predict_stack` on the test rows' level-1 fold predictions repeats every stack
+    result's test prediction (a fitted run predicts new posts through it)."""
+    X, y, X_test, folds, res = level1
+    levels = stack_levels(res, y, folds, [({"blend": get_model("blend"), "ridge": get_model("ridge")}, True),
+                                          ({"ridge": get_model("ridge")}, True)],
+                          X=X, X_test=X_test, fold_blend_level2=True, progress=False)
+    fitted = [{name: StackModel.of(r) for name, r in lv.items()} for lv in levels]
+    assert fitted[0]["fold_blend_2"].kind == "fold_blend" and fitted[0]["ridge_2"].kind == "cross_fit"
+    got = predict_stack({name: r.fold_test_preds for name, r in res.items()}, X_test, fitted)
+    for lv in levels:
+        for name, r in lv.items():
+            np.testing.assert_array_equal(got.predictions[name], r.test_pred, err_msg=name)
+    assert [list(A.columns[:3]) for A in got.level_inputs] == [["ridge", "lgbm", "a"], ["blend_2", "ridge_2", "fold_blend_2"]]

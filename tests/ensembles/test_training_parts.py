@@ -1,4 +1,4 @@
-"""Issue 11's training parts: honest early stopping, metric-driven objectives, bagging, exclusion, selection inside
+"""The training parts: honest early stopping, metric-driven objectives, bagging, exclusion, selection inside
 folds and out-of-fold calibration."""
 
 from __future__ import annotations

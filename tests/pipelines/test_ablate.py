@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import tomli_w
 
-import smp.pipelines.ablate as ablate_mod
-from smp.pipelines.ablate import ablate, plan_variants, smoke_config
+import smp.pipelines.ablation as ablate_mod
+from smp.pipelines.ablation import ablate, plan_variants
+from smp.pipelines.smoke import smoke_config
 from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict, load_config
 from smp.pipelines.datasets.synthetic import generate_smpd_image

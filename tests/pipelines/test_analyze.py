@@ -9,12 +9,12 @@ import pytest
 
 from smp.files import staged_dir
 from smp.features import get_generator
-from smp.pipelines.analyze import TERMS, analyze_emotion, emotion_regression
+from smp.pipelines.emotion_analysis import TERMS, analyze_emotion, emotion_regression
 from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
 from smp.pipelines.fitted import FittedRun
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 from tests._data import make_postframe
 
 TRUE = {"intercept": 6.0, "txt_emo": 0.3, "img_emo": -0.2, "likability": 0.8, "txt_emo:img_emo": 0.25,

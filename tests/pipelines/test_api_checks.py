@@ -15,7 +15,8 @@ import pytest
 
 import smp
 from smp.pipelines.api import Predictor
-from smp.pipelines.cli import main, parse_seeds
+from smp.pipelines.cli import main
+from smp.pipelines.commands.options import parse_seeds
 from smp.pipelines.config import load_config
 from smp.pipelines.datasets import DataError, load_table
 from smp.pipelines.fitted import RunFolderError

@@ -10,7 +10,7 @@ import pytest
 
 from smp.pipelines.cli import build_parser, main
 from smp.pipelines.config import config_from_dict
-from smp.pipelines.leakcheck import NullBand, leak_check, null_bands
+from smp.pipelines.leak_check import NullBand, leak_check, null_bands
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

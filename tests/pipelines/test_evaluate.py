@@ -11,7 +11,7 @@ import tomli_w
 
 import smp
 from smp.pipelines.cli import main
-from smp.pipelines.evaluate import forward_split
+from smp.pipelines.forward import forward_split
 from tests._data import NEWS_MAPPING, make_news_table
 
 FAST = [{"key": "lgbm", "params": {"n_estimators": 40, "num_leaves": 7, "early_stopping_rounds": 0}}, {"key": "ridge"}]
@@ -42,15 +42,15 @@ def test_forward_scores_beside_cv_for_each_seed(tmp_path):
     cfg = smp.Predictor(None, models=FAST, cv={"scheme": "kfold", "n_splits": 3},
                         output={"cache_dir": str(tmp_path)}).resolve_config(_frame())
     res = smp.evaluate_frame(cfg, _frame(), holdout_frac=0.2, seeds=[0, 1])
-    (window,) = res["windows"]
-    assert [r["seed"] for r in window["runs"]] == [0, 1] and res["seeds"] == [0, 1]
+    (window,) = res.report["windows"]
+    assert [r["seed"] for r in window["runs"]] == [0, 1] and res.report["seeds"] == [0, 1]
     for r in window["runs"]:
         final = r["models"]["final"]
         assert set(final) == {"cv", "forward", "bias", "gap_src", "gap_mae"}
         assert np.isfinite(final["forward"]["src"]) and final["gap_src"] == pytest.approx(
             final["cv"]["src"] - final["forward"]["src"])
         assert {"lgbm", "ridge", "final"} <= set(r["models"])
-    preds = res["_predictions"]
+    preds = res.predictions
     assert len(preds) == 2 * 70 and set(preds["seed"]) == {0, 1} and preds["final"].notna().all()
 
 

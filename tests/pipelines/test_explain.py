@@ -63,8 +63,8 @@ def test_fold_models_are_averaged_as_predict_averages_them(fitted):
 def test_the_stack_carries_level_one_contributions_by_its_weights(fitted):
     p, test = fitted
     blend = p.explain(test, model="blend_2")
-    weights = np.mean([m.slopes() for m in p.fitted_.stack_levels[0]["blend_2"]["models"]], axis=0)
-    level1 = [p.explain(test, model=n) for n in p.fitted_.stack_levels[0]["blend_2"]["inputs"]]
+    weights = np.mean([m.slopes() for m in p.fitted_.stack_levels[0]["blend_2"].models], axis=0)
+    level1 = [p.explain(test, model=n) for n in p.fitted_.stack_levels[0]["blend_2"].inputs]
     expected = sum(w * t for w, t in zip(weights, level1))
     np.testing.assert_allclose(blend.to_numpy(), expected.to_numpy(), atol=1e-9)
 
@@ -103,7 +103,7 @@ def _neural_level1(p):
 
 def _tree_stacker(p):
     level2 = {**p.fitted_.stack_levels[0]}
-    level2["ridge_2"] = {**level2["ridge_2"], "models": [get_model("lgbm")] * 3}
+    level2["ridge_2"] = dataclasses.replace(level2["ridge_2"], models=(get_model("lgbm"),) * 3)
     return dataclasses.replace(p.fitted_, stack_levels=[level2])
 
 
@@ -116,7 +116,7 @@ def _tree_stacker(p):
 def test_a_chain_without_an_exact_path_says_so(fitted, variant, model, match):
     p, test = fitted
     q = smp.Predictor(p.cfg_)
-    q.cfg_, q.fitted_, q.train_posts_, q.prepared_ = p.cfg_, variant(p), p.train_posts_, p.prepared_
+    q.state = dataclasses.replace(p.state, fitted=variant(p))
     with pytest.raises(NotExplainable, match=match) as e:
         q.explain(test, model=model)
     assert "models of this run that can: " in str(e.value) and "'lgbm'" in str(e.value)
@@ -128,7 +128,7 @@ def test_a_chain_without_an_exact_path_says_so(fitted, variant, model, match):
 def run_dir(tmp_path_factory):
     from smp.pipelines.config import config_from_dict
     from smp.pipelines.datasets.synthetic import generate_smpd_image
-    from smp.pipelines.run import run
+    from smp.pipelines.runner import run
 
     tmp = tmp_path_factory.mktemp("explain_run")
     generate_smpd_image(tmp / "data", n_posts=500, n_users=60, seed=2, image_size=0, progress=False)

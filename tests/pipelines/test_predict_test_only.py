@@ -21,8 +21,8 @@ from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.data import load_frame
 from smp.pipelines.datasets import DataError, generate_smpd_image, load_smpd_image, load_smpd_video, load_table
-from smp.pipelines.predict import predict_run
-from smp.pipelines.run import run
+from smp.pipelines.prediction import predict_run
+from smp.pipelines.runner import run
 from tests._video import REAL, video_path, write_real_copy, write_tiny_video
 
 MODELS = [{"key": "lgbm", "params": {"n_estimators": 30, "num_leaves": 7, "early_stopping_rounds": 0}},

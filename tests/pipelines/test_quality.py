@@ -1,4 +1,4 @@
-"""Issue 11 end to end: metric-driven training on a generic table, the MAE guard against the median, and the leak
+"""Training end to end: metric-driven training on a generic table, the MAE guard against the median, and the leak
 check with every label-using step of the recipe switched on (CV and forward SRC near zero)."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ def test_mae_metric_never_loses_to_the_training_median_on_a_heavy_tailed_label(t
     cfg = smp.Predictor(None, metric="mae", models=FAST, cv={"scheme": "kfold", "n_splits": 4},
                         output={"cache_dir": str(tmp_path)}).resolve_config(frame)
     res = smp.evaluate_frame(cfg, frame, holdout_frac=0.25, seeds=[0])
-    run = res["windows"][0]["runs"][0]
+    run = res.report["windows"][0]["runs"][0]
     assert run["final"].endswith("_cal")  # the median guard is on for an MAE metric
-    preds = res["_predictions"]
+    preds = res.predictions
     y = preds["label"].to_numpy()
     fit_labels = frame.loc[frame["split"] == "train"].sort_values("post_time")["label"].iloc[:600]
     median_mae = float(np.mean(np.abs(y - np.median(fit_labels))))
@@ -37,7 +37,7 @@ def test_mae_metric_never_loses_to_the_training_median_on_a_heavy_tailed_label(t
     # a squared-error run of the same recipe without the guard predicts near the mean and loses to the median
     plain = cfg.evolve(metric="src", calibration={"median_guard": "off"})
     res2 = smp.evaluate_frame(plain, frame, holdout_frac=0.25, seeds=[0])
-    assert res2["windows"][0]["runs"][0]["models"]["final"]["forward"]["mae"] > run["models"]["final"]["forward"]["mae"]
+    assert res2.report["windows"][0]["runs"][0]["models"]["final"]["forward"]["mae"] > run["models"]["final"]["forward"]["mae"]
 
 
 def test_permuted_labels_stay_near_zero_with_every_label_using_step_on(tmp_path):
@@ -54,7 +54,7 @@ def test_permuted_labels_stay_near_zero_with_every_label_using_step_on(tmp_path)
     srcs = []
     for seed in (11, 12):
         res = smp.evaluate_frame(cfg, permuted(frame, seed), holdout_frac=0.2, seeds=[0])
-        final = res["windows"][0]["runs"][0]["models"]["final"]
+        final = res.report["windows"][0]["runs"][0]["models"]["final"]
         srcs.append((final["cv"]["src"], final["forward"]["src"]))
     # 1,200 OOF rows: null SRC spread ~0.03; 300 forward rows: ~0.06. Means over two permutations.
     cv, fwd = np.mean(srcs, axis=0)

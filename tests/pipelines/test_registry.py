@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from smp.pipelines.registry import Registry, RegistryError, RegistryLocked, registry_lock
+from smp.pipelines.model_registry import Registry, RegistryError, RegistryLocked, registry_lock
 
 
 def _stage(reg: Registry, tag: str):

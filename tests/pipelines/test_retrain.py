@@ -18,8 +18,9 @@ from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict, load_config
 from smp.pipelines.datasets.snapshot import snapshot_smpd_image
 from smp.pipelines.datasets.synthetic import generate_smpd_image
-from smp.pipelines.registry import Registry
-from smp.pipelines.retrain import apply_retune, retrain, retune_due, window_rows
+from smp.pipelines.model_registry import Registry
+from smp.pipelines.retraining import apply_retune, retrain, retune_due
+from smp.pipelines.windows import latest_labelled
 
 UNTIL = int(pd.Timestamp("2016-08-01", tz="UTC").timestamp())
 
@@ -185,12 +186,12 @@ def test_window_is_the_most_recent_labelled_posts():
     posts = pd.DataFrame({"post_id": [f"p{i}" for i in range(10)],
                           "post_time": [t0 + pd.Timedelta(days=d) for d in (5, 1, 9, 3, 7, 2, 8, 0, 6, 4)],
                           "label": [1.0] * 9 + [float("nan")]})
-    w = window_rows(posts, 0.3)
+    w = latest_labelled(posts, 0.3)
     assert list(w["post_id"]) == ["p4", "p6", "p2"]  # days 7, 8, 9 (p9, day 4, is unlabelled)
 
 
 def test_compare_promotes_only_beyond_the_margin():
-    from smp.pipelines.retrain import compare
+    from smp.pipelines.retraining import compare
 
     y = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
     good, worse = pd.Series([1.1, 2.0, 3.2, 3.9, 5.1]), pd.Series([2.0, 1.0, 3.0, 5.0, 4.0])

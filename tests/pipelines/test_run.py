@@ -12,7 +12,7 @@ import pytest
 from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 from smp.pipelines.submission import validate_submission
 
 FEATURES = ["user_profile", "user_posts", "user_post_interval", "time", "geo", "category", "hot_tags", "text_stats",

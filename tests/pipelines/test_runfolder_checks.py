@@ -16,7 +16,7 @@ import pytest
 from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 from smp.files import CLAIM, FolderBusy, _me, staged_dir
 from smp.pipelines.fitted import RunFolderError, check_finished_run, read_fitted
 from smp.pipelines.runfolder import _json

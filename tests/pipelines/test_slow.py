@@ -7,7 +7,7 @@ import json
 import pytest
 
 from smp.pipelines.config import load_config
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 
 pytestmark = pytest.mark.slow
 

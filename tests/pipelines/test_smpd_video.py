@@ -11,7 +11,7 @@ import pytest
 
 from smp.pipelines.cli import main
 from smp.pipelines.config import load_config
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "smpd-video"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} not present")

@@ -12,7 +12,7 @@ import tomli_w
 
 from smp.pipelines.cli import main
 from smp.pipelines.datasets.synthetic import generate_smpd_image
-from smp.pipelines.registry import Registry
+from smp.pipelines.model_registry import Registry
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is not installed (the extra `tracking`: pip install 'smp[tracking]')")
 from mlflow import MlflowClient  # noqa: E402

@@ -1,4 +1,4 @@
-"""End to end with the issue-5 engine: `smp tune`, then a run with tuning (reusing that study), an MLP learner, per-fold blend, three stack levels and a pseudo-label
+"""End to end with the full training recipe: `smp tune`, then a run with tuning (reusing that study), an MLP learner, per-fold blend, three stack levels and a pseudo-label
 round in one small `smp run`, then `smp predict` reproduces the final test predictions from the run folder."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tomli_w
 from smp.pipelines.cli import main
 from smp.pipelines.config import config_from_dict
 from smp.pipelines.datasets.synthetic import generate_smpd_image
-from smp.pipelines.run import run
+from smp.pipelines.runner import run
 
 
 @pytest.mark.slow  # about 25 s on an idle machine: tuning, an MLP and a pseudo round refit every model

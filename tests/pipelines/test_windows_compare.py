@@ -13,8 +13,8 @@ from smp.ensembles import CVResult
 from smp.ensembles.intervals import Resamples, verdict
 from smp.pipelines.api import combine
 from smp.pipelines.cli import main
-from smp.pipelines.compare import compare_frames
-from smp.pipelines.evaluate import ForwardPlan
+from smp.pipelines.comparison import compare_frames
+from smp.pipelines.forward import ForwardPlan
 from smp.pipelines.training import choose_final
 from smp.pipelines.windows import forward_windows
 from tests._data import NEWS_MAPPING, make_news_table
@@ -98,7 +98,7 @@ def test_two_identical_configs_differ_by_nothing_distinguishable(tmp_path):
     assert all("not distinguishable from 0" in v for v in report["verdicts"][:3])
     assert report["verdicts"][3] == "the MAPE difference cannot be computed"
     assert len(report["per_window_difference"]) == 2
-    assert res_a["pooled"]["final"]["src"] == res_b["pooled"]["final"]["src"]  # same config, same seed
+    assert res_a.report["pooled"]["final"]["src"] == res_b.report["pooled"]["final"]["src"]  # same config, same seed
 
 
 def test_a_planted_informative_feature_is_declared_better(tmp_path):
@@ -199,7 +199,7 @@ def test_a_posts_table_without_users_works_and_leaves_per_user_features_out(tmp_
 
 
 def test_forward_ablation_gives_each_variant_a_paired_verdict(tmp_path):
-    from smp.pipelines.ablate import ablate
+    from smp.pipelines.ablation import ablate
 
     folder = ablate(smp.pipelines.config.config_from_dict(_table_config(tmp_path)), out=tmp_path / "abl", jobs=1, progress=False,
                     only=["no_user"], plan=ForwardPlan.of(2, 0.3, n_boot=200), seeds=[0])
@@ -209,12 +209,3 @@ def test_forward_ablation_gives_each_variant_a_paired_verdict(tmp_path):
     assert table.set_index("variant").loc["no_user", "verdict"].startswith(("full is better", "no_user is better",
                                                                             "the SRC difference"))
     assert "paired" in (folder / "ablation.md").read_text()
-
-
-@pytest.mark.parametrize("metric, expected", [("src", [0.1, 0.3, 0.3, 0.4]), ("smp", [0.1, 0.3, 0.3, 0.4]),
-                                              ("mae", [0.1, 0.1, 0.1, 0.1]), ("mse", [0.1, 0.1, 0.1, 0.1]),
-                                              ("mape", [0.1, 0.1, 0.1, 0.1])])
-def test_the_tuning_plots_best_so_far_line_follows_the_metrics_direction(metric, expected):
-    from smp.pipelines.training import best_so_far
-
-    assert best_so_far(np.array([0.1, 0.3, 0.2, 0.4]), metric).tolist() == expected

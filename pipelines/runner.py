@@ -1,4 +1,5 @@
-"""`smp run`: load the config's data, fit a `Predictor` on it (prepare -> train) and write the run folder.
+"""The jobs that turn a config into a folder: `run` (load the config's data, fit a `Predictor` on it, prepare ->
+train, and write the run folder; `smp run`) and `tune_run` (the tuning folder; `smp tune`).
 
 The run folder is the only output and is never overwritten; it is written under a temporary name and renamed into
 place at the end, so a killed run never leaves a folder that looks complete:
@@ -12,50 +13,21 @@ place at the end, so a killed run never leaves a folder that looks complete:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-
-from smp.files import live_claims, staged_dir, write_exclusive
-from smp.memory import release_memory
+from smp.files import staged_dir, write_exclusive
 
 from .api import fit_config
 from .config import RunConfig
-from .data import data_root, load_frame
-from .prepare import permuted
-from .runfolder import check_destinations
+from .data import load_posts
+from .prepare import permuted, prepare
+from .runfolder import check_destinations, new_run_dir, write_run
+from .training import tune_level1, write_tuning_files
 
 log = logging.getLogger("smp")
-
-
-def new_run_dir(cfg: RunConfig, out: str | Path | None, suffix: str = "") -> Path:
-    """`out` when given (a new or empty folder), else a new `runs/<timestamp>-<name><suffix>` (a name another live
-    run is already writing counts as taken)."""
-    if out is not None:
-        out = Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise FileExistsError(f"{out} already exists and is not empty; refusing to overwrite a run folder")
-        return out
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}{suffix}"
-    path, i = base, 2
-    while path.exists() or live_claims(path.parent, path.name):
-        path, i = base.with_name(f"{base.name}-{i}"), i + 1
-    return path
-
-
-def load_posts(cfg: RunConfig, *, progress: bool = True) -> tuple[pd.DataFrame, Path | None]:
-    """The config's PostFrame (train and test posts) and the data folder it came from (None for tables)."""
-    t = time.perf_counter()
-    root = data_root(cfg.data, cfg.output, progress)
-    frame = load_frame(cfg.data, cfg.output, root=root, progress=progress)
-    log.info("loaded %d posts (%d train, %d test, %d users) in %.1fs", len(frame), int(frame["split"].eq("train").sum()),
-             int(frame["split"].eq("test").sum()), frame["user_id"].nunique(), time.perf_counter() - t)
-    release_memory()  # the loader's temporaries (parsed JSON, per-file frames)
-    return frame, root
 
 
 def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True, permute_labels: bool = False,
@@ -81,11 +53,44 @@ def run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True,
             frame = permuted(frame, seed)
             log.info("leak check: training labels permuted (seed %d); no submission is written", seed)
         p = fit_config(cfg, frame, progress=progress)
-        p.write(tmp, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
-                timings={"load": load_s, "total": time.perf_counter() - t0})
+        write_run(tmp, p, data_path=str(root) if root else None, labels_permuted=permute_labels, submission=submit,
+                  timings={"load": load_s, "total": time.perf_counter() - t0})
     if submit and (final_dir / "submission.json").is_file():
         copy = write_exclusive(Path(cfg.output.submissions_dir) / f"{final_dir.name}.json",
                                (final_dir / "submission.json").read_text())
         log.info("submission: %s", copy)
     log.info("run folder: %s (%.1fs)", final_dir, time.perf_counter() - t0)
+    return final_dir
+
+
+def tune_run(cfg: RunConfig, *, out: str | Path | None = None, progress: bool = True) -> Path:
+    """`smp tune`: the run's preparation (data, features, folds), then Optuna tuning of the chosen level-1 learners
+    (with `[tuning].workers` processes sharing each study), into a new folder (default `runs/<timestamp>-<name>-tune/`)
+    with `tuning/` and plots; the studies stay in their storage, so a later `smp run` with `[tuning] enabled = true`
+    and the same data reuses them."""
+    from smp.ensembles.tuning import search_spaces
+
+    names = {m.name: m.key for m in cfg.models}
+    unknown = [n for n in cfg.tuning.models if n not in names]
+    if unknown:
+        raise ValueError(f"cannot tune {unknown}: not [[models]] names of this config; names: {sorted(names)}")
+    spaces = search_spaces()
+    if not [n for n in (cfg.tuning.models or names) if names[n] in spaces]:
+        raise ValueError(f"nothing to tune: none of {cfg.tuning.models or sorted(names)} has a search space "
+                         f"(models with one: {sorted(spaces)})")
+    final_dir = new_run_dir(cfg, out, suffix="-tune")
+    check_destinations(cfg, final_dir)
+    frame, _ = load_posts(cfg, progress=progress)
+    prep = prepare(cfg, frame, progress=progress)
+    t = time.perf_counter()
+    # The studies are named after the config (not the folder), so `smp run` of the same config finds them.
+    tuned = tune_level1(prep, progress=progress)
+    with staged_dir(final_dir) as tmp:
+        (tmp / "config.resolved.toml").write_text(cfg.to_toml())
+        write_tuning_files(tmp, tuned)
+        (tmp / "tuning" / "summary.json").write_text(json.dumps(
+            {name: {"best_value": r.best_value, "metric": r.metric, "n_finished_trials": r.n_finished,
+                    "reused": r.reused} for name, r in tuned.items()} | {"seconds": time.perf_counter() - t},
+            indent=2) + "\n")
+    log.info("tuning folder: %s", final_dir)
     return final_dir

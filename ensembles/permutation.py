@@ -18,8 +18,8 @@ import pandas as pd
 
 from smp.progress import progress_bar
 
-from ._cv import CVResult, FoldFeatures, _join
-from .folds import Folds
+from ._cv import CVResult, FoldFeatures
+from .folds import Folds, fold_matrix
 from .metrics import mae, src
 
 # Rows per predict call when scoring permuted copies (bounded memory, few calls).
@@ -63,7 +63,7 @@ def permutation_importance(
         model = results[name].models[k]
         tr, va = folds[k]
         extra_va = fold_features.for_fold(k, tr, va)[1] if fold_features else pd.DataFrame(index=pd.RangeIndex(0))
-        X_va = _join(X.iloc[va], extra_va)
+        X_va = fold_matrix(X.iloc[va], extra_va)
         y_va = y[va]
         oof = np.asarray(results[name].oof, dtype=float)[va] if disjoint and len(results[name].oof) == len(y) else None
         if max_rows and len(va) > max_rows:

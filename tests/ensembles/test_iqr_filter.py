@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from smp.ensembles import cross_fit, fold_ids, get_model, inner_scheme, make_folds
-from smp.ensembles.outliers import filter_folds, iqr_keep
+from smp.ensembles.iqr_filter import filter_folds, iqr_keep
 
 from .test_cv import _frame  # users, times and one feature: the folds test frame
 

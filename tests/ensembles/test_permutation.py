@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from smp.ensembles import FoldFeatures, cross_fit, get_model, make_folds
-from smp.ensembles.importance import permutation_importance, summarise_permutation
+from smp.ensembles.permutation import permutation_importance, summarise_permutation
 
 
 def test_permutation_ranks_signal_over_noise_and_groups():
@@ -54,7 +54,7 @@ def test_permutation_covers_label_features_of_each_fold():
 
 
 def test_batched_prediction_equals_one_call_per_unit(monkeypatch):
-    import smp.ensembles.importance as imp
+    import smp.ensembles.permutation as imp
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300),

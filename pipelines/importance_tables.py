@@ -26,7 +26,7 @@ import pandas as pd
 
 from smp.files import atomic_write
 from smp.ensembles import CVResult
-from smp.ensembles.importance import permutation_importance, summarise_permutation
+from smp.ensembles.permutation import permutation_importance, summarise_permutation
 from smp.features import FeatureSet
 
 from .config import RunConfig
@@ -126,12 +126,12 @@ def write_importance(d: Path, tables: ImportanceTables, cfg: RunConfig) -> dict:
 
     ic = cfg.importance
     imp, groups_t, perm = tables.features, tables.groups, tables.permutation
-    _atomic_csv(imp, d / "importance.csv")
+    atomic_write(d / "importance.csv", imp.to_csv(index=False))
     if perm is not None:
-        _atomic_csv(perm, d / "importance_permutation.csv")
-    _atomic_csv(groups_t, d / "importance_groups.csv")
+        atomic_write(d / "importance_permutation.csv", perm.to_csv(index=False))
+    atomic_write(d / "importance_groups.csv", groups_t.to_csv(index=False))
     top = top_table(imp, int(ic.top))
-    _atomic_csv(top, d / "importance_top.csv")
+    atomic_write(d / "importance_top.csv", top.to_csv(index=False))
 
     (d / "plots").mkdir(exist_ok=True)
     plot_importance(imp, d / "plots" / "importance.png")
@@ -197,7 +197,3 @@ def plot_permutation(imp: pd.DataFrame, path: Path, top: int = 20) -> None:
     ax.set_title(f"top {len(t)} features by permutation importance")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write(path, df.to_csv(index=False))

@@ -1,5 +1,5 @@
-"""`smp retrain`: a cron-safe job that trains a challenger on the current data and promotes it only if it beats
-the champion on the most recent posts.
+"""Retraining (`smp retrain`): a cron-safe job that trains a challenger on the current data and promotes it only if
+it beats the champion on the most recent posts.
 
 One job at a time: the registry lock is taken without waiting, so an overlapping cron start exits at once
 (`RegistryLocked`, exit code 75) and the running job is left alone. Static features come from the shared feature
@@ -43,7 +43,8 @@ from smp.ensembles import GREATER_IS_BETTER, score_all
 from .config import RunConfig
 from smp.files import code_version
 
-from .registry import Registry, fault_point, now_utc
+from .model_registry import Registry, fault_point, now_utc
+from .windows import latest_labelled
 
 log = logging.getLogger("smp")
 
@@ -77,17 +78,6 @@ def apply_retune(cfg: RunConfig, retune: bool) -> tuple[RunConfig, bool]:
     without, the config's own `[tuning]` (when enabled, it reuses the stored best parameters)."""
     cfg = cfg.evolve(tuning={"enabled": True, "retune": True} if retune else {"retune": False})
     return cfg, bool(retune)
-
-
-def window_rows(posts: pd.DataFrame, frac: float) -> pd.DataFrame:
-    """The most recent `frac` of labelled posts by post_time (ties broken by post_id, so it is deterministic)."""
-    from .windows import time_order
-
-    order = time_order(posts)
-    n = max(2, int(round(frac * len(order))))
-    if len(order) < n:
-        raise ValueError(f"the validation window needs at least 2 labelled posts, got {len(order)}")
-    return order.iloc[-n:].reset_index(drop=True)
 
 
 def champion_predictions(run_dir: Path, window: pd.DataFrame) -> pd.Series:
@@ -147,7 +137,7 @@ def _feature_counts(run_dir: Path) -> dict[str, Any]:
 def retrain(cfg: RunConfig, *, data: str | Path | None = None, retune: bool = False, progress: bool = True,
             registry_dir: str | Path | None = None) -> RetrainResult:
     """Train a challenger into a new registry version; promote it if it beats the champion (see module doc)."""
-    from .run import run
+    from .runner import run
 
     t0 = time.perf_counter()
     if data is not None:
@@ -170,7 +160,7 @@ def retrain(cfg: RunConfig, *, data: str | Path | None = None, retune: bool = Fa
         fault_point("after_training")
 
         train_posts = pd.read_parquet(run_dir / "models" / "train_posts.parquet")
-        window = window_rows(train_posts, rt.window_frac)
+        window = latest_labelled(train_posts, rt.window_frac)
         ids = window["post_id"].to_numpy()
         y = pd.Series(window["label"].to_numpy(dtype=float), index=ids)
         oof = pd.read_parquet(run_dir / "oof.parquet", columns=["post_id", "final"]).set_index("post_id")["final"]

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from smp.files import atomic_write
+from smp.files import atomic_write, json_text
 
 STATE = "registry.json"
 LOCK = ".retrain.lock"
@@ -73,7 +73,7 @@ def registry_lock(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, default=str) + "\n", fsync=True)
+    atomic_write(path, json_text(obj), fsync=True)
 
 
 class Registry:
@@ -159,7 +159,7 @@ class Registry:
         state = self.state()
         version = self.next_version()
         manifest = {**manifest, "version": version, "promoted": bool(promote)}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        (staging / "manifest.json").write_text(json_text(manifest))
         fault_point("before_version")
         os.rename(staging, self.root / version)  # not listed yet: registry.json does not name it
         entry = {"at": now_utc(), "event": "add", "version": version, "champion": state.get("champion")}

@@ -80,7 +80,8 @@ def leak_check(cfg: RunConfig, *, repeats: int, out: str | Path | None = None, p
     `Predictor.fit` on the permuted posts, so nothing but the report is written."""
     from .api import fit_config
     from .prepare import permuted
-    from .run import load_posts, new_run_dir
+    from .data import load_posts
+    from .runfolder import new_run_dir
 
     if repeats < 2:
         raise ValueError(f"--repeats must be >= 2 for a noise band, got {repeats}")

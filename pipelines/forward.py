@@ -1,4 +1,5 @@
-"""`smp evaluate`: forward scores over rolling windows of later posts, with bootstrap confidence intervals.
+"""The forward evaluation (`smp evaluate`): forward scores over rolling windows of later posts, with bootstrap
+confidence intervals.
 
 SMP Challenge test posts are always later than the training posts, and cross-validation on this data overstates
 later posts. The forward evaluation repeats what a team does, on labelled data, over several windows
@@ -31,12 +32,13 @@ from smp.ensembles.intervals import BOOT_METRICS, Resamples
 
 from .api import Predictor
 from .config import RunConfig
+from .data import load_posts
 from .prepare import row_store
-from .run import load_posts, new_run_dir
+from .runfolder import check_destinations, new_run_dir
 from .windows import forward_split, forward_windows
 
-__all__ = ["ForwardPlan", "evaluate", "evaluate_frame", "forward_split", "forward_table", "load_forward",
-           "scored_windows", "window_arrays", "write_forward"]
+__all__ = ["ForwardPlan", "ForwardResult", "evaluate", "evaluate_frame", "forward_split", "forward_table",
+           "load_forward", "scored_windows", "window_arrays", "write_forward"]
 
 log = logging.getLogger("smp")
 SCORES = ("src", "mae", "mse", "mape", "smp")
@@ -61,6 +63,16 @@ class ForwardPlan:
     def describe(self) -> str:
         kind = "sliding" if self.sliding else "expanding"
         return f"{self.windows} {kind} window(s) over the latest {self.span:.0%} of the labelled posts"
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    """A forward evaluation: `report` (what forward.json holds: per window, seed and model the CV and forward
+    scores; pooled scores with intervals) and `predictions` (forward_pred.parquet: every held-back post's
+    prediction by every model, per window and seed)."""
+
+    report: dict
+    predictions: pd.DataFrame
 
 
 def _predictor(cfg: RunConfig | None, seed: int, progress: bool) -> Predictor:
@@ -94,11 +106,10 @@ def fit_window(cfg: RunConfig | None, fit: pd.DataFrame, held: pd.DataFrame, see
 
 def evaluate_frame(cfg: RunConfig | None, frame: pd.DataFrame, *, plan: ForwardPlan | None = None,
                    holdout_frac: float | None = None, seeds: list[int] | None = None,
-                   progress: bool = False) -> dict:
+                   progress: bool = False) -> ForwardResult:
     """Forward scores of `cfg` (None: the automatic preset) on `frame` over `plan`'s windows, for each seed.
 
-    `holdout_frac` is the one-window shorthand (`ForwardPlan(1, holdout_frac)`). Returns the report dict written to
-    forward.json, plus `_predictions` (a DataFrame of every held-back post's predictions)."""
+    `holdout_frac` is the one-window shorthand (`ForwardPlan(1, holdout_frac)`)."""
     if plan is None:
         plan = ForwardPlan.of(1, holdout_frac)
     elif holdout_frac is not None:
@@ -124,8 +135,7 @@ def evaluate_frame(cfg: RunConfig | None, frame: pd.DataFrame, *, plan: ForwardP
     result = {"config": name, "metric": cfg.metric if cfg is not None else "src", "plan": plan.__dict__,
               "described": plan.describe(), "seeds": seeds, "windows": out_windows}
     result.update(scored_windows(predictions, plan))
-    result["_predictions"] = predictions
-    return result
+    return ForwardResult(result, predictions)
 
 
 def scored_windows(predictions: pd.DataFrame, plan: ForwardPlan) -> dict:
@@ -160,8 +170,6 @@ def window_arrays(predictions: pd.DataFrame, models: list[str]) -> tuple[list, d
 def evaluate(cfg: RunConfig, *, plan: ForwardPlan | None = None, holdout_frac: float | None = None,
              seeds: list[int] | None = None, out: str | Path | None = None, progress: bool = True) -> Path:
     """`smp evaluate`: the forward evaluation of `cfg` into a new folder (see the module docstring)."""
-    from .runfolder import check_destinations
-
     t0 = time.perf_counter()
     final_dir = new_run_dir(cfg, out, suffix="-forward")
     # Every folder it writes, checked before any fit: a file in the way would fail after all of them otherwise.
@@ -169,32 +177,30 @@ def evaluate(cfg: RunConfig, *, plan: ForwardPlan | None = None, holdout_frac: f
     frame, _ = load_posts(cfg, progress=progress)
     plan = plan or ForwardPlan.of(1, holdout_frac)
     result = evaluate_frame(cfg, frame, plan=plan, seeds=seeds, progress=progress)  # windows checked before any fit
-    preds = result.pop("_predictions")
-    result["seconds"] = time.perf_counter() - t0
+    result = ForwardResult({**result.report, "seconds": time.perf_counter() - t0}, result.predictions)
     with staged_dir(final_dir) as tmp:
-        write_forward(tmp, result, preds)
+        write_forward(tmp, result)
         (tmp / "config.resolved.toml").write_text(cfg.to_toml())
     log.info("forward evaluation: %s", final_dir)
     return final_dir
 
 
-def load_forward(folder: str | Path) -> dict:
-    """A forward evaluation folder read back: forward.json with its `_predictions`."""
+def load_forward(folder: str | Path) -> ForwardResult:
+    """A forward evaluation folder read back (forward.json and forward_pred.parquet)."""
     import json
 
     folder = Path(folder)
-    result = json.loads((folder / "forward.json").read_text())
-    result["_predictions"] = pd.read_parquet(folder / "forward_pred.parquet")
-    return result
+    return ForwardResult(json.loads((folder / "forward.json").read_text()),
+                         pd.read_parquet(folder / "forward_pred.parquet"))
 
 
-def write_forward(folder: Path, result: dict, preds: pd.DataFrame) -> None:
+def write_forward(folder: Path, result: ForwardResult) -> None:
     """forward.json, forward.md, forward_pred.parquet and plots/forward.png into `folder`."""
-    (folder / "forward.json").write_text(json_text(result))
-    preds.to_parquet(folder / "forward_pred.parquet", index=False)
-    (folder / "forward.md").write_text(forward_markdown(result))
+    (folder / "forward.json").write_text(json_text(result.report))
+    result.predictions.to_parquet(folder / "forward_pred.parquet", index=False)
+    (folder / "forward.md").write_text(forward_markdown(result.report))
     (folder / "plots").mkdir(exist_ok=True)
-    plot_forward(result, folder / "plots" / "forward.png")
+    plot_forward(result.report, folder / "plots" / "forward.png")
 
 
 def forward_table(result: dict) -> pd.DataFrame:

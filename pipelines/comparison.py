@@ -1,7 +1,8 @@
-"""`smp compare A B`: two recipes on the same forward windows and seeds, their paired differences and a verdict.
+"""The comparison (`smp compare A B`): two recipes on the same forward windows and seeds, their paired differences
+and a verdict.
 
 A and B are configs (a bundled name or a TOML path) or `CONFIG:VARIANT`, one of the config's ablation variants
-(`no_<group>`, `no_ensemble`, ...; see `pipelines/ablate.py`). Both are fitted on exactly the same windows
+(`no_<group>`, `no_ensemble`, ...; see `pipelines/ablation.py`). Both are fitted on exactly the same windows
 (`pipelines/windows.py`) with the same seeds; the difference B - A of each metric is given per window and pooled,
 with a paired bootstrap interval over the held-back posts (`ensembles/intervals.py`). The report ends in plain
 sentences: "B is better on MAE by 0.021 [0.008, 0.035]; the SRC difference is not distinguishable from 0".
@@ -26,10 +27,10 @@ from smp.files import json_text, staged_dir
 from smp.ensembles.intervals import BOOT_METRICS
 
 from .config import BUNDLED, RunConfig, load_config
-from .evaluate import ForwardPlan, evaluate_frame, write_forward
+from .data import load_posts
+from .forward import ForwardPlan, ForwardResult, evaluate_frame, write_forward
 from .paired import paired_report
-from .run import load_posts, new_run_dir
-from .runfolder import check_destinations
+from .runfolder import check_destinations, new_run_dir
 
 log = logging.getLogger("smp")
 
@@ -37,7 +38,7 @@ log = logging.getLogger("smp")
 def resolve_system(spec: str, data: str | None = None) -> RunConfig:
     """A config from `NAME`, `PATH.toml` or `CONFIG:VARIANT` (an ablation variant of CONFIG); `data` overrides
     [data].path."""
-    from .ablate import plan_variants
+    from .ablation import plan_variants
 
     base, _, variant = spec.partition(":")
     if not base:
@@ -53,7 +54,8 @@ def resolve_system(spec: str, data: str | None = None) -> RunConfig:
 
 def compare_frames(cfg_a: RunConfig | None, cfg_b: RunConfig | None, frame: pd.DataFrame, *,
                    plan: ForwardPlan | None = None, seeds: list[int] | None = None,
-                   names: tuple[str, str] = ("A", "B"), progress: bool = False) -> tuple[dict, dict, dict]:
+                   names: tuple[str, str] = ("A", "B"),
+                   progress: bool = False) -> tuple[dict, ForwardResult, ForwardResult]:
     """(report, A's forward result, B's forward result) on `frame` (None: the automatic preset)."""
     plan = plan or ForwardPlan.of(4)  # evaluate_frame builds (and checks) the windows before its first fit
     seeds = list(seeds) if seeds is not None else [cfg_a.seed if cfg_a is not None else 0]
@@ -83,8 +85,7 @@ def compare(spec_a: str, spec_b: str, *, plan: ForwardPlan | None = None, seeds:
     with staged_dir(final_dir) as tmp:
         for sub, res, cfg in (("a", res_a, cfg_a), ("b", res_b, cfg_b)):
             (tmp / sub).mkdir()
-            res = dict(res)
-            write_forward(tmp / sub, res, res.pop("_predictions"))
+            write_forward(tmp / sub, res)
             (tmp / sub / "config.resolved.toml").write_text(cfg.to_toml())
         (tmp / "compare.json").write_text(json_text(report))
         (tmp / "compare.md").write_text(compare_markdown(report))

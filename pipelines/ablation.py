@@ -1,4 +1,5 @@
-"""`smp ablate`: the full configuration and one variant without each feature group and each training component.
+"""The ablation (`smp ablate`): the full configuration and one variant without each feature group and each
+training component.
 
 Produces the table every SMP paper reports (HyperFusion Table 1, HVLA Table 1, PPCL Table 2): variant, SRC, MAE,
 MAPE, the change against the full configuration and the standard deviation of SRC over folds.
@@ -29,17 +30,17 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from smp.files import atomic_write, json_text
+from smp.files import atomic_write, json_text, partial_name
 from smp.ensembles import HOLDOUT_OF, MODELS
-from smp.features import GENERATORS, get_generator
+from smp.features import GENERATORS
 
 from .config import RunConfig
+from .runfolder import new_run_dir
 from .training import calibrates
 
 log = logging.getLogger("smp")
@@ -115,11 +116,11 @@ def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant
                            _variant_cfg(cfg, f"no_{g}", features=kept, outliers=_filter_columns(cfg, dropped))))
     if len(cfg.models) > 1 or cfg.stack.learners:
         out.append(Variant("no_ensemble", "w/o ensemble (best single level-1 model)", "component",
-                           _variant_cfg(cfg, "no_ensemble", stack=_no_stack())))
+                           _variant_cfg(cfg, "no_ensemble", stack=no_stack())))
     if cfg.cv.scheme in SINGLE_SPLIT:
         out.append(Variant("single_split", f"single split instead of {cfg.cv.n_splits}-fold {cfg.cv.scheme}",
                            "component", _variant_cfg(cfg, "single_split", cv={"scheme": SINGLE_SPLIT[cfg.cv.scheme]},
-                                                     stack=_no_stack())))
+                                                     stack=no_stack())))
     for name, label, on, change in SWITCHES:
         if on(cfg):
             out.append(Variant(name, label, "component", _variant_cfg(cfg, name, **change)))
@@ -132,7 +133,8 @@ def plan_variants(cfg: RunConfig, only: list[str] | None = None) -> list[Variant
     return out
 
 
-def _no_stack() -> dict:
+def no_stack() -> dict:
+    """The `[stack]` change that leaves the best level-1 learner final: no blend, no stacker."""
     return {"learners": [], "final": "best", "fold_blend": False, "levels": []}
 
 
@@ -145,82 +147,23 @@ def _filter_columns(cfg: RunConfig, generators: list[str]) -> dict:
     return {"columns": keep}
 
 
-def smoke_config(cfg: RunConfig, *, n_posts: int = 300, n_users: int = 40, n_estimators: int = 20,
-                 text_model: str | None = None) -> RunConfig:
-    """The same feature recipe on a small synthetic SMPD-Image set with one fast LightGBM and 3 folds.
-
-    For trying an ablation end to end in seconds (the notebooks' test mode) before spending hours on real data;
-    generators that need columns the synthetic set lacks are dropped, with a log line naming them. `text_model`
-    (a local sentence-transformers folder) replaces the model of every text embedding of the recipe (`sentence`,
-    `static_embedding`, crossmodal's text side, cluster blocks of those): the shipped MiniLM costs ~40 s of CPU
-    to distil into the static model on first use, more than the rest of a smoke run; None keeps the config's. A
-    model2vec folder serves recipes whose text embeddings are all static (loaded as it is, no distillation); a
-    sentence model given one names it in its error.
-    """
-    v = cfg.evolve(
-        name=f"{cfg.name}-smoke",
-        data={"format": "synthetic", "path": None, "options": {}, "table": {},
-              "synthetic": {"n_posts": n_posts, "n_users": n_users, "seed": cfg.seed, "image_size": 0}},
-        models=[{"key": "lgbm", "params": {"n_estimators": n_estimators, "num_leaves": 7}}],
-        stack=_no_stack(), cv={"n_splits": 3}, output={"submission": False},
-        importance={"permutation": False},  # a smoke test of the flow; gain importance is still written
-        tuning={"enabled": False, "models": []},
-    )
-    specs = _specs_for(v)
-    return v.evolve(features=specs if text_model is None else [_with_text_model(s, text_model) for s in specs])
-
-
-# The parameter naming the text model, per generator that embeds text with a sentence model (`clusters` embeds its
-# blocks through these generators). CLIP's text tower (`clip_text`) needs a CLIP folder, so it keeps its own.
-TEXT_MODEL_PARAMS = {"sentence": "model", "static_embedding": "model", "crossmodal": "text_model"}
-
-
-def _with_text_model(spec, model: str):
-    """`spec` with its text model (and its cluster blocks' text models) set to `model`."""
-    params = dict(spec.params)
-    if spec.name in TEXT_MODEL_PARAMS:
-        params[TEXT_MODEL_PARAMS[spec.name]] = model
-    elif spec.name == "clusters":
-        blocks = get_generator("clusters", params).blocks
-        given = dict(params.get("block_params") or {})
-        params["block_params"] = {**given, **{b: {**dict(given.get(b) or {}), TEXT_MODEL_PARAMS[b]: model}
-                                              for b in blocks if b in TEXT_MODEL_PARAMS}}
-    return type(spec)(spec.name, params)
-
-
-def _specs_for(cfg: RunConfig) -> list:
-    """The config's feature specs whose generators find their columns in the config's data; the others (say the
-    SMPD-Video media-table generators on synthetic SMPD-Image data) are dropped with a log line naming them."""
-    from .data import data_root, load_frame
-
-    columns = set(load_frame(cfg.data, cfg.output, root=data_root(cfg.data, cfg.output, False), progress=False).columns)
-    kept = []
-    for spec in cfg.features:
-        missing = [c for c in get_generator(spec.name, spec.params).requires if c not in columns and "__" not in c]
-        if missing:
-            log.info("smoke config: dropping %s (the %s data lacks %s)", spec.name, cfg.data.format, missing)
-        else:
-            kept.append(spec)
-    return kept
-
-
 # ------------------------------------------------------------------------------------------------ running
 def run_variant(variant: Variant, vdir: Path, progress: bool = False, plan=None, seeds=None) -> dict:
     """Run one variant into `vdir/run` and write its summary `vdir/metrics.json` atomically (the resume marker).
 
     With `plan` (a `ForwardPlan`) the variant is scored by the forward evaluation instead (`vdir/forward`):
     trained on the earlier posts of each window, scored on its block; its CV score is kept beside."""
-    from .run import run
+    from .runner import run
 
     if vdir.exists():  # an interrupted attempt: start the variant again from scratch
         shutil.rmtree(vdir)
     vdir.mkdir(parents=True)
     t = time.perf_counter()
     if plan is not None:
-        from .evaluate import evaluate, forward_table
+        from .forward import evaluate, forward_table, load_forward
 
         d = evaluate(variant.cfg, plan=plan, seeds=seeds, out=vdir / "forward", progress=progress)
-        res = json.loads((d / "forward.json").read_text())
+        res = load_forward(d).report
         ft = forward_table(res)
         final = ft[ft["model"] == "final"]
         finals = sorted(set(final_name for w in res["windows"] for final_name in [r["final"] for r in w["runs"]]))
@@ -231,7 +174,7 @@ def run_variant(variant: Variant, vdir: Path, progress: bool = False, plan=None,
             "cv": {"src": float(final["cv_src"].mean()), "mae": float(final["cv_mae"].mean())}, "folds": [],
             "seconds": time.perf_counter() - t, "run": "forward",
         }
-        atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
+        atomic_write(vdir / "metrics.json", json_text(summary))
         return summary
     d = run(variant.cfg, out=vdir / "run", progress=progress)
     metrics = json.loads((d / "metrics.json").read_text())
@@ -241,7 +184,7 @@ def run_variant(variant: Variant, vdir: Path, progress: bool = False, plan=None,
         "overall": metrics["models"][final]["overall"], "folds": metrics["models"][final]["folds"],
         "seconds": time.perf_counter() - t, "run": "run",
     }
-    atomic_write(vdir / "metrics.json", json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    atomic_write(vdir / "metrics.json", json_text(summary))
     return summary
 
 
@@ -249,7 +192,7 @@ def forward_verdicts(work: Path, variants: list[Variant], plan) -> list[dict]:
     """Each variant against `full` on the same windows and seeds: the paired differences (variant - full) and
     their verdicts (`smp compare`'s report)."""
     from .paired import paired_report
-    from .evaluate import load_forward
+    from .forward import load_forward
 
     full = load_forward(work / "variants" / "full" / "forward")
     out = []
@@ -259,27 +202,6 @@ def forward_verdicts(work: Path, variants: list[Variant], plan) -> list[dict]:
         rep = paired_report(full, load_forward(work / "variants" / v.name / "forward"), plan, names=("full", v.name))
         out.append({"variant": v.name, "differences": rep["pooled_difference"], "verdicts": rep["verdicts"]})
     return out
-
-
-def _jsonable(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return str(v)
-
-
-def ablation_dirs(cfg: RunConfig, out: str | Path | None) -> tuple[Path, Path]:
-    """(final folder, work folder). A finished folder is never reused; an unfinished one named by `out` resumes."""
-    if out is not None:
-        final = Path(out)
-        if final.exists() and (not final.is_dir() or any(final.iterdir())):
-            raise FileExistsError(f"{final} already exists and is not empty; refusing to overwrite an ablation")
-    else:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(cfg.output.runs_dir) / f"{stamp}-{cfg.name}-ablation"
-        final, i = base, 2
-        while final.exists() or final.with_name(f".{final.name}.partial").exists():
-            final, i = base.with_name(f"{base.name}-{i}"), i + 1
-    return final, final.with_name(f".{final.name}.partial")
 
 
 def _absolute_paths(cfg: RunConfig) -> RunConfig:
@@ -293,8 +215,8 @@ def _absolute_paths(cfg: RunConfig) -> RunConfig:
 
 def _warm_cache(cfg: RunConfig, progress: bool) -> None:
     """Compute every static generator once (into the shared cache) before variants start in parallel."""
+    from .data import load_posts
     from .prepare import prepare
-    from .run import load_posts
 
     prepare(cfg, load_posts(cfg, progress=progress)[0], progress=progress)
 
@@ -309,13 +231,15 @@ def ablate(cfg: RunConfig, *, out: str | Path | None = None, jobs: int = 0, prog
     `forward` is the one-window shorthand) scores every variant on forward windows and adds each variant's paired
     difference to `full` with its interval and verdict (`verdicts.json`).
     """
-    from .evaluate import ForwardPlan
+    from .forward import ForwardPlan
 
     t0 = time.perf_counter()
     cfg = _absolute_paths(cfg)
     if forward is not None and plan is None:
         plan = ForwardPlan.of(1, forward)
-    final_dir, work = ablation_dirs(cfg, out)
+    # Built under `.<name>.partial` (kept when killed, so the same --out resumes it), renamed at the end.
+    final_dir = new_run_dir(cfg, out, suffix="-ablation")
+    work = partial_name(final_dir)
     resolved = cfg.to_toml() + (f"\n# forward evaluation: {plan}, seeds {seeds}\n" if plan else "")
     if work.exists():
         started = (work / "config.resolved.toml").read_text() if (work / "config.resolved.toml").is_file() else ""
