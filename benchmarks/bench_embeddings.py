@@ -200,7 +200,7 @@ def main() -> int:
                     help=f"--score: comma-separated variants of {['none', *TEXT_VARIANTS]}")
     args = ap.parse_args()
 
-    from smp.features._encoders import resolve_device
+    from smp.features.embedding.encoders import resolve_device
     from smp.pipelines.config import load_config
 
     device = resolve_device(args.device)

@@ -3,7 +3,7 @@
     python benchmarks/bench_ort_spin.py [--images 400] [--texts 300] [--repeats 3]
 
 Each setting runs in a fresh process with OpenMP passive (as `import smp` sets it): ONNX Runtime's threads spinning
-(its own default; smp's with OMP_WAIT_POLICY=ACTIVE) or sleeping (smp's default, `features/_onnx.py`), encoding
+(its own default; smp's with OMP_WAIT_POLICY=ACTIVE) or sleeping (smp's default, `features/embedding/onnx_encoders.py`), encoding
 random 32 px images with
 EfficientNet-Lite0 (fp32 ONNX) and prompt-like texts with the shipped MiniLM (int8 ONNX), first on an idle machine,
 then beside a process that keeps one core busy (another fold, a test worker). Prints wall and CPU seconds, whether
@@ -24,12 +24,12 @@ CHILD = """
 import hashlib, json, sys, time
 import numpy as np
 from PIL import Image
-from smp.features import _onnx
-from smp.features._backends import encode_efficientnet, encode_sentences
-from smp.features._encoders import MINILM
+from smp.features.embedding import onnx_encoders
+from smp.features.embedding.backends import encode_efficientnet, encode_sentences
+from smp.features.embedding.encoders import MINILM
 n_images, n_texts, repeats = map(int, sys.argv[1:4])
 models, busy, spin = sys.argv[4], sys.argv[5] == "busy", sys.argv[6] == "spin"
-_onnx.ort_spins = lambda: spin  # only ONNX Runtime's threads change; OpenMP stays passive in both
+onnx_encoders.ort_spins = lambda: spin  # only ONNX Runtime's threads change; OpenMP stays passive in both
 rng = np.random.default_rng(0)
 images = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(n_images)]
 texts = [f"The title of the post is photo {i} of the old town. The tags are street, night, city{i % 17}."

@@ -61,7 +61,7 @@ step "5. what ran where"
 "$PY" - <<'EOF'
 import torch
 
-from smp.features._encoders import resolve_device
+from smp.features.embedding.encoders import resolve_device
 from smp.pipelines.config import load_config
 
 print("torch sees", torch.cuda.device_count(), "CUDA device(s)",

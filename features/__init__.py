@@ -3,7 +3,7 @@
 from ._base import GENERATORS, FeatureGenerator, TargetGenerator, get_generator, register
 from ._cache import FeatureCache, fingerprint_frame, generator_key
 from ._plan import FeatureSet, FeatureSpec, build_features, target_input_columns, transform_features
-from ._rowcache import RowStore
+from .embedding.row_cache import RowStore
 
 # Each feature family registers its generators on import; listed one by one so the set is greppable.
 from . import captions  # noqa: F401  captions

@@ -11,8 +11,8 @@ A generator is a small scikit-learn-like object:
 
 Static generators (``uses_target=False``) are fitted once on the whole PostFrame (train and test rows) and
 ``transform`` recomputes unsupervised aggregates over the frame it is given, which is how `smp predict` folds new
-posts in. Target-aware generators are fitted by the engine inside each fold; their ``fit_transform`` returns
-out-of-fold values so that a training row never sees its own label.
+posts in. Label-using generators (``uses_target=True``) are fitted by the engine inside each fold; their
+``fit_transform`` returns out-of-fold values so that a training row never sees its own label.
 
 The base class does the shared work once: it selects only the declared columns (a `KeyError` lists missing and
 available columns), never mutates its input, keeps the row index and checks the output names ``{name}__{stat}``.
@@ -30,7 +30,7 @@ from sklearn.model_selection import KFold
 
 from smp.registry import Registry
 
-from ._rowcache import RowStore
+from .embedding.row_cache import RowStore
 
 
 class FeatureGenerator:

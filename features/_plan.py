@@ -1,4 +1,4 @@
-"""Turn a list of generator specs into a static feature matrix plus the target-aware generators for the engine."""
+"""Turn a list of generator specs into a static feature matrix plus the label-using generators for the engine."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from smp.progress import progress_bar
 
 from ._base import FeatureGenerator, get_generator
 from ._cache import FeatureCache, generator_key
-from ._rowcache import RowStore
+from .embedding.row_cache import RowStore
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class FeatureSpec:
 
 @dataclass
 class FeatureSet:
-    """The static matrix (one row per PostFrame row), its fitted generators and the unfitted target-aware ones."""
+    """The static matrix (one row per PostFrame row), its fitted generators and the unfitted label-using ones."""
 
     static: pd.DataFrame
     static_generators: list[FeatureGenerator]
@@ -51,11 +51,11 @@ def build_features(
     rows: RowStore | None = None,
     progress: bool = True,
 ) -> FeatureSet:
-    """Fit every static generator on the whole `frame` (through the cache) and collect target-aware ones unfitted.
+    """Fit every static generator on the whole `frame` (through the cache) and collect label-using ones unfitted.
 
     `rows` is where embedding generators keep their per-row vectors (default: under `<cache>/rows` when there is
-    a cache, else memory only; see `_rowcache.py`). Label-using generators may read static feature columns too:
-    their `requires` are checked against the PostFrame plus the static matrix, before any of them is fitted.
+    a cache, else memory only; see `embedding/row_cache.py`). Label-using generators may read static feature columns
+    too: their `requires` are checked against the PostFrame plus the static matrix, before any of them is fitted.
     """
     if rows is None:
         rows = RowStore(cache.root / "rows" if cache is not None else None, progress=progress)
@@ -129,7 +129,7 @@ def transform_features(frame: pd.DataFrame, generators: list[FeatureGenerator], 
 
 
 def target_output_columns(gen: FeatureGenerator, frame: pd.DataFrame) -> list[str]:
-    """Output names of a target-aware generator, from a fit on a tiny labelled slice (cheap, no label needed)."""
+    """Output names of a label-using generator, from a fit on a tiny labelled slice (cheap, no label needed)."""
     head = frame.iloc[: min(len(frame), 8)]
     probe = gen.clone().fit(head, pd.Series(range(len(head)), index=head.index, dtype=float))
     return list(probe.transform(head).columns)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import FeatureGenerator, get_generator
-from ._rowcache import row_hashes
+from .embedding.row_cache import row_hashes
 
 # Each text generator's parameter that names the text columns it reads.
 TEXT_READERS = {"sentence": "fields", "static_embedding": "fields", "clip_text": "fields", "tfidf_svd": "column",

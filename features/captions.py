@@ -26,8 +26,9 @@ import pandas as pd
 
 from ._base import register
 from ._common import check_int
-from ._encoders import _require, decode_images, model_identity, read_image_bytes, resolve_device, resolve_paths
-from ._rowcache import row_hashes
+from .embedding.encoders import model_identity, require, resolve_device
+from .embedding.media_files import decode_images, read_image_bytes, resolve_paths
+from .embedding.row_cache import row_hashes
 from ._textsource import TextSource, warn_cpu_cost
 
 BLIP_BASE = "Salesforce/blip-image-captioning-base"
@@ -37,8 +38,8 @@ BLIP_BASE = "Salesforce/blip-image-captioning-base"
 def load_captioner(model: str, device: str) -> tuple[Any, Any]:
     """(model, processor) of a BLIP or BLIP-2 captioner by local folder or hub id (local hub cache first), in eval
     mode on `device` (half precision on a GPU)."""
-    transformers = _require("transformers", "transformers")
-    torch = _require("torch", "torch")
+    transformers = require("transformers", "transformers")
+    torch = require("torch", "torch")
 
     def load(local: bool):
         config = transformers.AutoConfig.from_pretrained(model, local_files_only=local)

@@ -23,8 +23,8 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, codes, param_requires
-from ._embedding import CHUNK_ROWS, finite_rows, fit_pca, pca_transform, row_order
-from ._encoders import MINILM
+from .embedding.pca import CHUNK_ROWS, finite_rows, fit_pca, pca_transform, row_order
+from .embedding.encoders import MINILM
 from .embeddings import ClipText, SentenceEmbedding, StaticEmbedding
 from .image import ClipImage, ImageEncoder
 
@@ -74,7 +74,7 @@ class CrossModal(FeatureGenerator):
             raise ValueError(f"crossmodal: text_encoder must be one of {sorted(encoders)}, got {self.text_encoder!r}")
         enc = encoders[self.text_encoder]
         text = dict(model=self.text_model, n_components=None, device=self.device)
-        if enc is SentenceEmbedding:  # the static model's own batch size (1024) suits it better
+        if enc is SentenceEmbedding:  # the model2vec model's own batch size (1024) suits it better
             text["batch_size"] = self.batch_size
         out = {"text": enc(fields=tuple(self.text_fields), **text)}
         if self.title_tags:  # two more texts per post to embed: the costliest part on CPU

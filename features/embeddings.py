@@ -25,10 +25,11 @@ import pandas as pd
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, param_requires, tag_lists
-from ._embedding import EmbeddingGenerator, fit_pca, pca_transform, prompt_texts
-from ._backends import encode_sentences, resolve_backend
-from ._encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device, resolve_prompt
-from ._static import encode_static, load_static_model, static_identity
+from .embedding.generator import EmbeddingGenerator, prompt_texts
+from .embedding.pca import fit_pca, pca_transform
+from .embedding.backends import encode_sentences, resolve_backend
+from .embedding.encoders import MINILM, l2_normalise, load_clip, model_identity, resolve_device, resolve_prompt
+from .embedding.model2vec_encoder import encode_model2vec, load_model2vec, model2vec_identity
 
 GLOVE_DEFAULT = "glove-6b-50d"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -293,7 +294,8 @@ class SentenceEmbedding(_PromptEmbedding):
         prompt = f":prompt={self._prompt()!r}" if self._prompt() else ""
         if kind == "torch" and self.max_seq_length is None:
             return f"sentence:{model_identity(self.model)}{prompt}"  # the key of vectors cached before backends existed
-        # int8 vectors are computed one text per call (`_onnx.py`): "rowwise" keeps them apart from batched ones.
+        # int8 vectors are computed one text per call (`embedding/onnx_encoders.py`): "rowwise" keeps them apart
+        # from batched ones.
         kind = "onnx-int8-rowwise" if kind == "onnx-int8" else kind
         return f"sentence:{model_identity(self.model)}:{kind}:max_seq_length={self.max_seq_length}{prompt}"
 
@@ -338,7 +340,7 @@ class StaticEmbedding(_PromptEmbedding):
         self.random_state = random_state
 
     def _model_key(self) -> str:
-        return f"static_embedding:{static_identity(self.model, self._dims())}"
+        return f"static_embedding:{model2vec_identity(self.model, self._dims())}"
 
     def _dims(self) -> int | None:
         if self.dims is not None:
@@ -346,11 +348,11 @@ class StaticEmbedding(_PromptEmbedding):
         return None if self.dims is None else int(self.dims)
 
     def _encode(self, texts, positions):
-        return encode_static(self.model, [texts[i] for i in positions], dims=self._dims(), device=self.device,
+        return encode_model2vec(self.model, [texts[i] for i in positions], dims=self._dims(), device=self.device,
                              batch_size=int(self.batch_size), models=self.rows.models)
 
     def _probe_dim(self) -> int:
-        return int(load_static_model(self.model, dims=self._dims(), device=self.device, models=self.rows.models).dim)
+        return int(load_model2vec(self.model, dims=self._dims(), device=self.device, models=self.rows.models).dim)
 
 
 @register

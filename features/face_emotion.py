@@ -26,8 +26,8 @@ from smp.progress import progress_bar
 
 from ._base import FeatureGenerator, register
 from ._common import check_int, frame_of
-from ._encoders import read_image_bytes, resolve_paths
-from ._rowcache import RowStore, row_hashes
+from .embedding.media_files import read_image_bytes, resolve_paths
+from .embedding.row_cache import RowStore, row_hashes
 
 FACE_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # fer's output order
 DOMINANT_CATEGORIES = (*FACE_EMOTIONS, "none")  # "none": no face (or no emotion reported) in the image

@@ -17,12 +17,10 @@ import pandas as pd
 
 from ._base import register
 from ._common import check_int
-from ._embedding import EmbeddingGenerator
-from ._backends import encode_efficientnet, resolve_image_backend
-from ._encoders import (
-    EFFICIENTNET, decode_images, l2_normalise, load_clip, model_identity, read_image_bytes, resolve_device,
-    resolve_paths,
-)
+from .embedding.generator import EmbeddingGenerator
+from .embedding.backends import encode_efficientnet, resolve_image_backend
+from .embedding.encoders import EFFICIENTNET, l2_normalise, load_clip, model_identity, resolve_device
+from .embedding.media_files import decode_images, read_image_bytes, resolve_paths
 
 
 class _ImageInputs:

@@ -69,8 +69,40 @@ class UserTarget(TargetGenerator):
         return frame_of(X.index, self.name, out)
 
 
+class ColumnTargetEncoder(TargetGenerator):
+    """The shared fit / transform of the per-column encodings (`category_target`, `cluster_target`): each column's
+    values are keys, and a row gets its key's smoothed mean label as `{stat}_mean` (with `with_spread`, also the
+    key's count as `{stat}_count` and its label std as `{stat}_std`). A subclass chooses the columns at fit with
+    `_columns` (by default its `columns` parameter) and names each column's stats with `_stat_name`."""
+
+    with_spread: bool = False
+
+    def _columns(self, X: pd.DataFrame) -> list[str]:
+        return list(self.columns)
+
+    def _stat_name(self, column: str) -> str:
+        return column
+
+    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        _check_params(self)
+        columns = self._columns(X)
+        self.prior_ = float(y.mean())
+        self.stats_ = {c: _label_stats(clean_category(X[c]), y) for c in columns}
+
+    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for col, stats in self.stats_.items():
+            s, n, std = _lookup(stats, clean_category(X[col]))
+            stat = self._stat_name(col)
+            out[f"{stat}_mean"] = _smoothed_mean(s, n, self.smoothing, self.prior_)
+            if self.with_spread:
+                out[f"{stat}_count"] = n
+                out[f"{stat}_std"] = np.where(n >= 2, std, np.nan)
+        return frame_of(X.index, self.name, out)
+
+
 @register
-class CategoryTarget(TargetGenerator):
+class CategoryTarget(ColumnTargetEncoder):
     """The smoothed mean label per value of each category level (`{column}_mean`); missing values get the prior."""
 
     name = "category_target"
@@ -78,30 +110,12 @@ class CategoryTarget(TargetGenerator):
     requires = param_requires(lambda g: tuple(g.columns))
     version = 1
 
-    def __init__(
-        self,
-        *,
-        columns: tuple[str, ...] = ("category", "subcategory", "concept"),
-        smoothing: float = 10.0,
-        inner_folds: int = 5,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, *, columns: tuple[str, ...] = ("category", "subcategory", "concept"), smoothing: float = 10.0,
+                 inner_folds: int = 5, seed: int = 0) -> None:
         self.columns = columns
         self.smoothing = smoothing
         self.inner_folds = inner_folds
         self.seed = seed
-
-    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
-        _check_params(self)
-        self.prior_ = float(y.mean())
-        self.stats_ = {c: _label_stats(clean_category(X[c]), y) for c in self.columns}
-
-    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for col, stats in self.stats_.items():
-            s, n, _ = _lookup(stats, clean_category(X[col]))
-            out[f"{col}_mean"] = _smoothed_mean(s, n, self.smoothing, self.prior_)
-        return frame_of(X.index, self.name, out)
 
 
 def _cluster_keys(X: pd.DataFrame, columns: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
@@ -113,7 +127,7 @@ def _cluster_keys(X: pd.DataFrame, columns: tuple[str, ...], prefixes: tuple[str
 
 
 @register
-class ClusterTarget(FeatureInputs, TargetGenerator):
+class ClusterTarget(FeatureInputs, ColumnTargetEncoder):
     """Smoothed mean label, count and label std per cluster id (`{column}_mean` / `_count` / `_std`).
 
     Reads the `clusters` generator's categorical ids, by prefix (`prefixes`) or by name (`columns`); an unseen or
@@ -126,40 +140,28 @@ class ClusterTarget(FeatureInputs, TargetGenerator):
     requires = param_requires(lambda g: tuple(g.columns))
     requires_prefix = param_requires(lambda g: tuple(g.prefixes))
     version = 1
+    with_spread = True
 
-    def __init__(
-        self,
-        *,
-        prefixes: tuple[str, ...] = ("clusters__",),
-        columns: tuple[str, ...] = (),
-        smoothing: float = 10.0,
-        inner_folds: int = 5,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, *, prefixes: tuple[str, ...] = ("clusters__",), columns: tuple[str, ...] = (),
+                 smoothing: float = 10.0, inner_folds: int = 5, seed: int = 0) -> None:
         self.prefixes = prefixes
         self.columns = columns
         self.smoothing = smoothing
         self.inner_folds = inner_folds
         self.seed = seed
 
-    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
-        _check_params(self)
+    def _columns(self, X: pd.DataFrame) -> list[str]:
         keys = _cluster_keys(X, tuple(self.columns), tuple(self.prefixes))
         if not keys:
             raise ValueError(
                 f"cluster_target: no categorical column starting with {list(self.prefixes)} (numeric ones are not "
                 f"cluster ids); columns with those prefixes: {prefixed(X.columns, tuple(self.prefixes))}"
             )
-        self.prior_ = float(y.mean())
-        self.stats_ = {c: _label_stats(clean_category(X[c]), y) for c in keys}
-        self.inputs_ = keys
+        return keys
 
-    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for col, stats in self.stats_.items():
-            s, n, std = _lookup(stats, clean_category(X[col]))
-            stat = col.replace("__", "_")
-            out[f"{stat}_mean"] = _smoothed_mean(s, n, self.smoothing, self.prior_)
-            out[f"{stat}_count"] = n
-            out[f"{stat}_std"] = np.where(n >= 2, std, np.nan)
-        return frame_of(X.index, self.name, out)
+    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        super()._fit(X, y)
+        self.inputs_ = list(self.stats_)
+
+    def _stat_name(self, column: str) -> str:
+        return column.replace("__", "_")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._base import FeatureGenerator, get_generator, register
 from ._common import check_int, codes, param_requires, to_seconds
-from ._embedding import EmbeddingGenerator
+from .embedding.generator import EmbeddingGenerator
 from .crossmodal import cosine
 
 KEYS = ("post_id", "user_id", "post_time")

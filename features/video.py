@@ -25,12 +25,10 @@ import pandas as pd
 
 from ._base import register
 from ._common import check_int
-from ._embedding import EmbeddingGenerator
-from ._backends import encode_efficientnet, resolve_image_backend
-from ._encoders import (
-    EFFICIENTNET, _require, l2_normalise, load_clip, model_identity, read_files, resolve_device, resolve_paths,
-    warn_images,
-)
+from .embedding.generator import EmbeddingGenerator
+from .embedding.backends import encode_efficientnet, resolve_image_backend
+from .embedding.encoders import EFFICIENTNET, l2_normalise, load_clip, model_identity, require, resolve_device
+from .embedding.media_files import read_files, resolve_paths, warn_images
 from ._textsource import TextSource, warn_cpu_cost
 
 POOLS = ("mean", "max", "diff")
@@ -53,7 +51,7 @@ def _digest(path: Path) -> bytes:
 
 def sample_frames(path: str, k: int) -> list:
     """`k` frames (PIL RGB) at evenly spaced positions from the first frame to the last; [] if none decodes."""
-    cv2 = _require("cv2", "opencv-python-headless")
+    cv2 = require("cv2", "opencv-python-headless")
     from PIL import Image
 
     cap = cv2.VideoCapture(path)
@@ -190,7 +188,7 @@ class VideoFrames(_VideoInputs, EmbeddingGenerator):
 def decode_audio(path: str, max_seconds: float) -> np.ndarray | None:
     """The first `max_seconds` of a file's first audio track as 16 kHz mono float32 (PyAV); an empty array for a
     file without audio, None for one that cannot be opened."""
-    av = _require("av", "av")
+    av = require("av", "av")
     try:
         container = av.open(path)
     except Exception:
@@ -220,8 +218,8 @@ def decode_audio(path: str, max_seconds: float) -> np.ndarray | None:
 @functools.lru_cache(maxsize=2)
 def load_whisper(model: str, device: str) -> tuple[Any, Any]:
     """(model, processor) of a Whisper speech recogniser by local folder or hub id (local hub cache first)."""
-    transformers = _require("transformers", "transformers")
-    torch = _require("torch", "torch")
+    transformers = require("transformers", "transformers")
+    torch = require("torch", "torch")
 
     def load(local: bool):
         dtype = torch.float16 if device.startswith("cuda") else torch.float32

@@ -194,7 +194,7 @@ def _generator_stats(fs) -> list[dict]:
 
 
 def _row_counts(gen) -> dict[str, int]:
-    """Embedding generators: rows embedded in this run vs taken from the per-row cache (features/_rowcache.py)."""
+    """Embedding generators: rows embedded in this run vs taken from the per-row cache (features/embedding/row_cache.py)."""
     if not hasattr(gen, "rows_computed_"):
         return {}
     return {"rows_computed": int(gen.rows_computed_), "rows_cached": int(gen.rows_cached_)}

@@ -106,7 +106,7 @@ def tiny_sentence_dir() -> str:
 @functools.lru_cache(maxsize=1)
 def tiny_static_dir() -> str:
     """The tiny sentence model distilled once per session by the project's own code into a model2vec folder."""
-    from smp.features._static import distill_folder
+    from smp.features.embedding.model2vec_encoder import distill_folder
 
     out = _root() / "static"
     out.mkdir()

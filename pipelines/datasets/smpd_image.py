@@ -25,7 +25,6 @@ from ._io import (
     read_csv,
     read_json_table,
     read_lines,
-    read_splits,
     require_columns,
     require_file,
     require_ids,
@@ -35,7 +34,8 @@ from ._io import (
     to_optional_str,
     to_text,
 )
-from ._schema import DEFAULT_LABEL_RANGE, DataError, finalize_postframe
+from ._release import load_release
+from ._schema import DEFAULT_LABEL_RANGE, DataError
 
 log = logging.getLogger("smp")
 
@@ -97,16 +97,14 @@ def load_smpd_image(
     which must be there exactly when the run was trained with it), checked against those posts instead of a train
     split: no post id of theirs, the same columns.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, None, str(root), "data folder does not exist")
-    tables = read_splits(lambda split, train: _read_split(root, split, train),
-                         lambda split: _table_path(root, split, "category"), ("category", "Pid"), train_posts)
-    frame = pd.concat([_build_split(root, split, t, label_range) for split, t in tables.items()], ignore_index=True)
-    extra_path = _user_additional_path(root, user_additional, train_posts)
-    if extra_path is not None:
-        frame = _join_user_additional(frame, extra_path)
-    return finalize_postframe(frame, root, train_posts)
+    def join_user_additional(root: Path, frame: pd.DataFrame) -> pd.DataFrame:
+        path = _user_additional_path(root, user_additional, train_posts)
+        return frame if path is None else _join_user_additional(frame, path)
+
+    return load_release(root, read_split=_read_split, ids_file=lambda root, split: _table_path(root, split, "category"),
+                        ids=("category", "Pid"),
+                        build_split=lambda root, split, tables: _build_split(root, split, tables, label_range),
+                        join_side_tables=join_user_additional, train_posts=train_posts)
 
 
 def _table_path(root: Path, split: str, table: str) -> Path:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ._io import (
-    as_text,
     at,
     check_counts,
     check_unique,
@@ -25,7 +24,6 @@ from ._io import (
     parse_labels,
     read_csv,
     read_jsonl,
-    read_splits,
     require_columns,
     require_file,
     require_ids,
@@ -36,7 +34,8 @@ from ._io import (
     to_optional_str,
     to_text,
 )
-from ._schema import DEFAULT_LABEL_RANGE, DataError, finalize_postframe
+from ._release import load_release
+from ._schema import DEFAULT_LABEL_RANGE, DataError
 
 log = logging.getLogger("smp")
 
@@ -108,16 +107,15 @@ def load_smpd_video(
     `train_posts` (a fitted run's training posts, for `smp predict`): load only `test/` (and `media/test_*.csv`),
     checked against those posts instead of a train split: no post id of theirs, the same columns and media tables.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, None, str(root), "data folder does not exist")
-    tables = read_splits(lambda split, train: _read_tables(root, split, train),
-                         lambda split: table_path(root, split, "posts"), ("posts", "pid"), train_posts)
-    frame = pd.concat([_build_split(root, split, t, label_range) for split, t in tables.items()], ignore_index=True)
-    if media:
-        for kind in ("face", "audio"):
+    def join_media(root: Path, frame: pd.DataFrame) -> pd.DataFrame:
+        for kind in ("face", "audio") if media else ():
             frame = _join_media(root, frame, kind, train_posts)
-    return finalize_postframe(frame, root, train_posts)
+        return frame
+
+    return load_release(root, read_split=_read_tables, ids_file=lambda root, split: table_path(root, split, "posts"),
+                        ids=("posts", "pid"),
+                        build_split=lambda root, split, tables: _build_split(root, split, tables, label_range),
+                        join_side_tables=join_media, train_posts=train_posts)
 
 
 def _read_tables(root: Path, split: str, train: dict[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.features import RowStore, _encoders, get_generator
-from smp.features._backends import encode_sentences, resolve_backend, resolve_image_backend
-from smp.features._encoders import MINILM, decode_images, resolve_device
+from smp.features import RowStore, get_generator
+from smp.features.embedding import encoders
+from smp.features.embedding.backends import encode_sentences, resolve_backend, resolve_image_backend
+from smp.features.embedding.encoders import MINILM, resolve_device
+from smp.features.embedding.media_files import decode_images
 from tests._data import make_postframe, write_images
 from tests._tiny_sentence import tiny_sentence_dir
 
@@ -62,7 +64,7 @@ def test_truncation_cuts_the_prompt_at_max_seq_length(tmp_path):
         assert not np.allclose(full[0], full[1], atol=1e-4)
         np.testing.assert_allclose(cut[0], cut[1], atol=1e-5)  # both cut before the last word
     # The shared PyTorch model keeps its own length after a truncated call.
-    assert _encoders.load_sentence_model(tiny_sentence_dir(), "cpu").max_seq_length == 128
+    assert encoders.load_sentence_model(tiny_sentence_dir(), "cpu").max_seq_length == 128
 
 
 def test_auto_selects_cuda_and_the_gpu_backends_when_a_gpu_is_visible(monkeypatch):
@@ -141,16 +143,17 @@ def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_call(tmp_path):
 def test_int8_texts_encoded_side_by_side_equal_one_call_at_a_time_on_every_thread(tmp_path, monkeypatch):
     """On a CPU the int8 encoder runs its one-text calls in as many threads as the budget, one ONNX Runtime thread
     each: the vectors (and their order) are those of calls made one at a time on a multi-threaded session."""
-    from smp.features import _onnx
+    from smp.features.embedding import onnx_encoders
 
-    folder = str(_onnx.onnx_model_dir(tiny_sentence_dir(), int8=True, models=tmp_path / "models"))
+    folder = str(onnx_encoders.onnx_model_dir(tiny_sentence_dir(), int8=True, models=tmp_path / "models"))
     words = "the cat sat on a mat while dogs and birds watched from the old wooden fence".split()
     texts = [" ".join(words[: 1 + (7 * i) % len(words)]) for i in range(40)]
-    monkeypatch.setattr(_onnx, "_thread_budget", lambda: 3)
-    side_by_side = _onnx.OnnxSentenceEncoder(folder, "cpu")
+    monkeypatch.setattr(onnx_encoders, "_thread_budget", lambda: 3)
+    side_by_side = onnx_encoders.OnnxSentenceEncoder(folder, "cpu")
     assert side_by_side.workers == 3
-    one_at_a_time = _onnx.OnnxSentenceEncoder(folder, "cpu")
-    one_at_a_time.workers, one_at_a_time.session = 1, _onnx._session(Path(folder) / "model.onnx", "cpu", threads=2)
+    one_at_a_time = onnx_encoders.OnnxSentenceEncoder(folder, "cpu")
+    one_at_a_time.workers = 1
+    one_at_a_time.session = onnx_encoders._session(Path(folder) / "model.onnx", "cpu", threads=2)
     a = side_by_side.encode(texts, batch_size=64, max_seq_length=None)
     np.testing.assert_array_equal(a, one_at_a_time.encode(texts, batch_size=64, max_seq_length=None))
     assert a.shape[0] == len(texts) and np.isfinite(a).all()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from smp.features import FeatureCache, FeatureSpec, build_features
-from smp.features._rowcache import RowCache, row_hashes
+from smp.features.embedding.row_cache import RowCache, row_hashes
 from tests._data import make_postframe
 
 SPECS = [FeatureSpec("user_profile"), FeatureSpec("time"), FeatureSpec("text_stats")]

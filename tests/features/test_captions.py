@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from smp.features import RowStore, get_generator
-from smp.features._rowcache import RowCache
+from smp.features.embedding.row_cache import RowCache
 from tests._data import make_postframe, write_images
 from tests._tiny_blip import tiny_blip_dir
 

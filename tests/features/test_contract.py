@@ -285,7 +285,7 @@ def test_build_features_with_every_generator(frame):
     assert "category__category" in fs.categorical_columns()
 
 
-# ------------------------------------------------------------------------------------------- target-aware generators
+# -------------------------------------------------------------------------------------------- label-using generators
 @pytest.mark.parametrize("name", TARGET)
 def test_target_fit_transform_is_out_of_fold(name, frame):
     tr, y = train_part(frame)

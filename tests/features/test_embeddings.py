@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from smp.features import FeatureCache, FeatureSpec, build_features, get_generator
-from smp.features._embedding import prompt_texts
-from smp.features._rowcache import RowCache, RowStore, row_hashes
+from smp.features.embedding.generator import prompt_texts
+from smp.features.embedding.row_cache import RowCache, RowStore, row_hashes
 from tests._data import make_postframe, shared_rows, write_images
 from tests._tiny_clip import tiny_clip_dir
 from tests._tiny_sentence import tiny_sentence_dir
@@ -225,7 +225,7 @@ def test_load_frame_makes_image_paths_absolute(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------ CLIP
 def test_tiny_clip_through_the_real_path(frame):
-    from smp.features._encoders import load_clip
+    from smp.features.embedding.encoders import load_clip
 
     clip = tiny_clip_dir()
     img = _gen("clip_image", {"model": clip, "n_components": None}).fit_transform(frame)

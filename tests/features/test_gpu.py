@@ -35,8 +35,8 @@ def both(name: str, frame: pd.DataFrame, params: dict) -> tuple[np.ndarray, np.n
 
 
 def test_auto_is_the_gpu_and_its_backends_are_torch():
-    from smp.features._backends import resolve_backend, resolve_image_backend
-    from smp.features._encoders import MINILM, resolve_device
+    from smp.features.embedding.backends import resolve_backend, resolve_image_backend
+    from smp.features.embedding.encoders import MINILM, resolve_device
 
     assert resolve_device("auto") == "cuda"
     assert resolve_backend("auto", MINILM, "cuda") == "torch"

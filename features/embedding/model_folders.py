@@ -1,6 +1,6 @@
-"""Models built from other models (a distilled static embedding, an ONNX export), cached as folders.
+"""Models built from other models (a distilled model2vec embedding, an ONNX export), cached as folders.
 
-Distilling MiniLM into a static model or exporting it to ONNX costs seconds to a minute and gives the same folder
+Distilling MiniLM into a model2vec model or exporting it to ONNX costs seconds to a minute and gives the same folder
 every time for the same source, so the folder is built once and reused by every later run. It lives next to the
 row cache: ``<cache_dir>/rows`` holds row vectors, ``<cache_dir>/models/<kind>-<hash>/`` the built models (the run's
 `RowStore.models`), where the hash covers everything the build depends on (source model identity, build
