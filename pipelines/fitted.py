@@ -218,6 +218,11 @@ def read_fitted(run_dir: Path):
     except Exception as e:  # a truncated or foreign pickle fails in many ways (EOFError, UnpicklingError, zlib, ...)
         raise RunFolderError(f"{path}: cannot be loaded ({type(e).__name__}: {e}); the file is truncated or "
                              "corrupt, or was written by an incompatible smp version; rerun `smp run`") from None
+    stale = not isinstance(fitted, FittedRun) or any(
+        not isinstance(spec, StackModel) for level in fitted.stack_levels for spec in level.values())
+    if stale:  # written before stack levels became StackModel records: it would fail half-way through a prediction
+        raise RunFolderError(f"{path}: written by an older smp whose fitted-run layout this version cannot read "
+                             "(its stack levels are not StackModel records); rerun `smp run` with its config.toml")
     posts = run_dir / "models" / "train_posts.parquet"
     try:
         train_posts = pd.read_parquet(posts)

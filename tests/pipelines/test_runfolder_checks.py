@@ -272,3 +272,16 @@ def test_metrics_never_hold_infinity(tmp_path, finished):
 
     json.loads((finished / "metrics.json").read_text(), parse_constant=no_constants)
     json.loads((finished / "data.json").read_text(), parse_constant=no_constants)
+
+
+def test_a_run_folder_of_the_older_layout_says_to_retrain(tmp_path):
+    import joblib
+
+    from smp.pipelines.fitted import FittedRun, RunFolderError, read_fitted
+
+    old = FittedRun.__new__(FittedRun)
+    object.__setattr__(old, "stack_levels", [{"ridge": {"kind": "ridge", "models": []}}])  # the old dict entries
+    (tmp_path / "models").mkdir()
+    joblib.dump(old, tmp_path / "models" / "fitted.joblib")
+    with pytest.raises(RunFolderError, match="older smp.*rerun `smp run`"):
+        read_fitted(tmp_path)
