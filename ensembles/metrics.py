@@ -60,10 +60,17 @@ METRICS = {"src": src, "mae": mae, "mse": mse, "mape": mape, "smp": smp_score}
 GREATER_IS_BETTER = {"src": True, "mae": False, "mse": False, "mape": False, "smp": True}
 
 
+def bias(y_true, y_pred) -> float:
+    """Mean residual, prediction minus label: below 0 the model under-predicts (what minimising MAPE does)."""
+    t, p = _finite(y_true, y_pred)
+    return float(np.mean(p - t)) if len(t) else float("nan")
+
+
 def score_all(y_true, y_pred) -> dict[str, float]:
-    """Every metric plus the number of rows scored."""
+    """Every metric, the mean residual (`bias`, not a metric to rank by) and the number of rows scored."""
     t, _ = _finite(y_true, y_pred)
     out = {name: fn(y_true, y_pred) for name, fn in METRICS.items()}
+    out["bias"] = bias(y_true, y_pred)
     out["n"] = int(len(t))
     return out
 

@@ -51,13 +51,13 @@ def model_entries(results: dict[str, CVResult], level1: dict[str, CVResult]) -> 
 
 
 def metrics_table(entries: dict[str, dict]) -> pd.DataFrame:
-    """One row per model of `model_entries` (or of a saved metrics.json's "models"): level, CV scores, the fold
-    spread of SRC, rows scored and fit seconds."""
+    """One row per model of `model_entries` (or of a saved metrics.json's "models"): level, CV scores, the mean
+    out-of-fold residual (`bias`: prediction minus label), the fold spread of SRC, rows scored and fit seconds."""
     rows = []
     for name, m in entries.items():
         fold_src = [f["src"] for f in m["folds"]]
         rows.append({"model": name, "level": m.get("level"),
-                     **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp")},
+                     **{k: m["overall"].get(k) for k in ("src", "mae", "mse", "mape", "smp", "bias")},
                      "src_fold_std": float(np.nanstd(fold_src)) if fold_src else float("nan"),
                      "rows": m["overall"].get("n"), "seconds": m.get("seconds")})
     return pd.DataFrame(rows)

@@ -56,7 +56,11 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
 def test_leaderboard_predict_and_importance(fitted):
     p, _, test = fitted
     board = p.leaderboard()
-    assert list(board.columns[:8]) == ["model", "level", "src", "mae", "mse", "mape", "smp", "src_fold_std"]
+    assert list(board.columns[:9]) == ["model", "level", "src", "mae", "mse", "mape", "smp", "bias", "src_fold_std"]
+    results, y = p.state.trained.ensemble.results, p.state.prepared.y
+    for _, row in board.iterrows():  # the mean out-of-fold residual of each model, beside its scores
+        oof = results[row["model"]].oof
+        assert row["bias"] == pytest.approx(np.nanmean(oof - y), abs=1e-9)
     assert {"lgbm", "ridge", "blend_2", "ridge_2"} <= set(board["model"]) and board["final"].sum() == 1
     assert board["src"].iloc[0] == board["src"].max() > 0.3  # sorted best first; the words and authors carry signal
     pred = p.predict(test)
