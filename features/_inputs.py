@@ -1,6 +1,6 @@
 """Inputs of label-using generators that read *static feature columns* (an embedding block, cluster ids) by prefix.
 
-The engine hands such generators the PostFrame columns plus every static feature column. A prefix that matches no
+The feature build hands such generators the PostFrame columns plus every static feature column. A prefix that matches no
 column is a configuration mistake (a generator missing from `[[features]]`, a misspelt prefix), so it fails with the
 usual `KeyError` naming the prefix and the available columns instead of silently giving no features. Once fitted,
 a generator reads exactly the columns it was fitted on: a transform frame lacking one fails the same way, and extra

@@ -22,7 +22,8 @@ def test_wheel_installs_only_smp(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/", 1)[0] for n in names}
     assert top == {"smp", next(t for t in top if t.endswith(".dist-info"))}, top
-    for pkg in ("features", "ensembles", "pipelines", "pipelines/commands", "pipelines/datasets", "ensembles/models",
+    for pkg in ("features", "features/embedding", "ensembles", "pipelines", "pipelines/commands", "pipelines/datasets",
+                "ensembles/models",
                 "ensembles/tuning"):
         assert f"smp/{pkg}/__init__.py" in names
     assert "smp/pipelines/configs/default.toml" in names
