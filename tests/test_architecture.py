@@ -21,22 +21,31 @@ def modules() -> dict[str, Path]:
     return out
 
 
+def imported(node: ast.AST, here: str) -> list[tuple[str, str]]:
+    """(module, name) pairs an import statement names, relative imports resolved against the package `here`;
+    name is "" for `import module`."""
+    if isinstance(node, ast.Import):
+        return [(a.name, "") for a in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = node.module or ""
+    if node.level:
+        anchor = here.split(".")
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join(anchor + ([base] if base else []))
+    return [(base, a.name) for a in node.names]
+
+
+def package_of(name: str, path: Path) -> str:
+    return name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+
+
 def imports(name: str, path: Path, known: set[str]) -> set[str]:
     """Every smp module `name` imports (module level and inside functions), relative imports resolved."""
-    is_pkg = path.name == "__init__.py"
-    here = name if is_pkg else name.rsplit(".", 1)[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        targets: list[str] = []
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = here.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+        pairs = imported(node, package_of(name, path))
+        targets = [f"{m}.{a}" if a else m for m, a in pairs] + [m for m, a in pairs if a]
         for t in targets:
             while t and t not in known:  # `from pkg import name` names an attribute, not a module
                 t = t.rsplit(".", 1)[0] if "." in t else ""
@@ -93,7 +102,7 @@ def test_layers_point_one_way():
         if name.startswith("smp.ensembles"):
             bad = [d for d in deps if d.startswith(("smp.features", "smp.pipelines"))]
             assert not bad, f"{name} imports {bad}: ensembles imports nothing else of ours"
-        if name == "smp" or name.count(".") == 1 and name.split(".")[1] not in ("features", "ensembles", "pipelines"):
+        if top_package(name) == "smp":
             bad = [d for d in deps if d.startswith(("smp.features", "smp.ensembles", "smp.pipelines"))]
             assert not bad, f"{name} imports {bad}: the top-level helpers sit below every package"
 
@@ -108,19 +117,8 @@ def underscore_imports() -> list[str]:
     """Imports that reach into another top-level package through a private module or a private name."""
     found = []
     for name, path in modules().items():
-        here = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = here.split(".")
-                    anchor = anchor[: len(anchor) - (node.level - 1)]
-                    base = ".".join(anchor + ([base] if base else []))
-                pairs = [(base, a.name) for a in node.names]
-            elif isinstance(node, ast.Import):
-                pairs = [(a.name, "") for a in node.names]
-            else:
-                continue
+            pairs = imported(node, package_of(name, path))
             for module, attr in pairs:
                 if not module.startswith("smp") or top_package(module) == top_package(name):
                     continue

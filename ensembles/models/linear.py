@@ -95,10 +95,14 @@ class BlendModel(Model):
     objectives = LINEAR_OBJECTIVES
     explains = "linear"
 
-    def _fit(self, X, y, X_val, y_val, sample_weight):
+    def _inputs(self, X) -> np.ndarray:
         A = as_numeric(X).to_numpy()
         if not np.isfinite(A).all():
-            raise ValueError("blend inputs must be finite (predictions of every model on every row)")
+            raise ValueError(f"{self.key} inputs must be finite (predictions of every model on every row)")
+        return A
+
+    def _fit(self, X, y, X_val, y_val, sample_weight):
+        A = self._inputs(X)
         k = A.shape[1]
         squared = self.params["loss"] == "squared"
         w_rows = _loss_weights(self.params["loss"], y, sample_weight)
@@ -140,13 +144,9 @@ class GreedyBlendModel(BlendModel):
     key = "greedy_blend"
     summary = "Caruana greedy ensemble selection with replacement on OOF predictions (weights = counts / rounds)"
     defaults = {"loss": "squared", "rounds": 50}
-    objectives = LINEAR_OBJECTIVES
-    explains = "linear"
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        A = as_numeric(X).to_numpy()
-        if not np.isfinite(A).all():
-            raise ValueError("greedy_blend inputs must be finite (predictions of every model on every row)")
+        A = self._inputs(X)
         w_rows = _loss_weights(self.params["loss"], y, sample_weight)
         squared = self.params["loss"] == "squared"
         counts = np.zeros(A.shape[1])
