@@ -4,7 +4,7 @@
                      [--clip MODEL_OR_FOLDER] [--resolutions 32,64,224] [--images DIR] [--only sentence,...]
     .venv/bin/python benchmarks/bench_embeddings.py [...] [--captioner MODEL_OR_FOLDER|random-blip-base]
                      [--videos N] [--video-encoder efficientnet-lite0|CLIP]
-    .venv/bin/python benchmarks/bench_embeddings.py --score benchmarks/configs/measured/issue14_video_text_lgbm.toml
+    .venv/bin/python benchmarks/bench_embeddings.py --score benchmarks/configs/measured/video_text_encoders_lgbm.toml
                      [--seeds 0,1,2] [--variants torch,onnx-int8-128,static]
 
 Throughput: loads the config's PostFrame, takes the first `--rows` posts and times each generator's
