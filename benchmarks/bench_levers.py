@@ -78,6 +78,7 @@ LEVERS: dict[str, Lever] = {
     "mae": lambda cfg, frame: cfg.evolve(metric="mae"),
     "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
+    "sentence": with_feature("sentence"),
 }
 
 
