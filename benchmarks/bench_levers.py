@@ -70,6 +70,15 @@ def typed_meta(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     return cfg.evolve(features=features)
 
 
+def words(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+    """Binary indicators of the frequent words and word pairs of every text column the table has."""
+    from smp.pipelines.presets import TEXT_COLUMNS, has_data
+
+    features = [{"name": f.name, "params": dict(f.params)} for f in cfg.features]
+    return cfg.evolve(features=features + [{"name": "words", "params": {"column": c}} for c in TEXT_COLUMNS
+                                           if has_data(frame, c)])
+
+
 LEVERS: dict[str, Lever] = {
     "user_history": with_feature("user_history"),
     "trend": with_model_params(TREES, trend={"column": "time__days_since_start"}),
@@ -79,6 +88,7 @@ LEVERS: dict[str, Lever] = {
     "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
     "sentence": with_feature("sentence"),
+    "words": words,
 }
 
 

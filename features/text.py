@@ -69,6 +69,13 @@ class TextStats(FeatureGenerator):
         return frame_of(X.index, self.name, out)
 
 
+def column_docs(X: pd.DataFrame, column: str) -> list[str]:
+    """One document per post: the column's text, or its tags joined with spaces."""
+    if column == "tags":
+        return [" ".join(map(str, v)) for v in tag_lists(X["tags"])]
+    return X[column].fillna("").astype(str).tolist()
+
+
 def _text_column(g: object) -> str:
     column = g.column
     if column not in TEXT_COLUMNS:
@@ -105,11 +112,6 @@ class TfidfSvd(FeatureGenerator):
         self.min_df = min_df
         self.random_state = random_state
 
-    def _docs(self, X: pd.DataFrame) -> list[str]:
-        if self.column == "tags":
-            return [" ".join(map(str, v)) for v in tag_lists(X["tags"])]
-        return X[self.column].fillna("").astype(str).tolist()
-
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
         check_int("n_components", self.n_components, 1)
         check_int("min_df", self.min_df, 1)
@@ -122,7 +124,7 @@ class TfidfSvd(FeatureGenerator):
             sublinear_tf=True,
         )
         try:
-            M = vec.fit_transform(self._docs(X))
+            M = vec.fit_transform(column_docs(X, self.column))
         except ValueError as e:  # nothing to learn from: no term reaches min_df (e.g. an all-empty column)
             if not any(m in str(e) for m in ("empty vocabulary", "max_df corresponds", "no terms remain")):
                 raise
@@ -135,6 +137,52 @@ class TfidfSvd(FeatureGenerator):
         if self.vectorizer_ is None or not len(X):
             Z = np.zeros((len(X), int(self.n_components)), dtype=np.float32)
         else:
-            Z = project_svd(self.svd_, self.vectorizer_.transform(self._docs(X)), self.n_components)
+            Z = project_svd(self.svd_, self.vectorizer_.transform(column_docs(X, self.column)), self.n_components)
         cols = {f"{self.column}_{i}": Z[:, i] for i in range(Z.shape[1])}
         return frame_of(X.index, self.name, cols)
+
+
+@register
+class Words(FeatureGenerator):
+    """Binary indicators of the `n_words` most frequent words and word pairs of one text column (document
+    frequency at least `min_df`); outputs `words__{column}_{i}`, the i-th term of `vocabulary_` (columns beyond the
+    vocabulary stay 0, so the outputs depend only on the parameters).
+
+    A tree reads a single telling word ("bootcamp", "beginners", a product name) directly, where the 16 SVD
+    directions of `tfidf_svd` spread it over topics. The vocabulary is chosen on the frame by frequency alone,
+    without labels. Tags are joined with spaces and each whitespace-separated token is a term.
+    """
+
+    name = "words"
+    group = "text"
+    requires = param_requires(lambda g: (_text_column(g),))
+    version = 1
+
+    def __init__(self, *, column: str = "title", n_words: int = 200, min_df: int = 5, pairs: bool = True) -> None:
+        self.column = column
+        self.n_words = n_words
+        self.min_df = min_df
+        self.pairs = pairs
+
+    def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        check_int("n_words", self.n_words, 1)
+        check_int("min_df", self.min_df, 1)
+        self.vectorizer_ = CountVectorizer(
+            token_pattern=r"(?u)\S+" if self.column == "tags" else r"(?u)\b\w+\b", lowercase=True, binary=True,
+            ngram_range=(1, 2 if self.pairs else 1), min_df=self.min_df, max_features=self.n_words)
+        try:
+            self.vectorizer_.fit(column_docs(X, self.column))
+        except ValueError as e:  # no term reaches min_df (an empty or tiny column): every output stays 0
+            if not any(m in str(e) for m in ("empty vocabulary", "max_df corresponds", "no terms remain")):
+                raise
+            self.vectorizer_ = None
+        self.vocabulary_ = [] if self.vectorizer_ is None else list(self.vectorizer_.get_feature_names_out())
+
+    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        Z = np.zeros((len(X), int(self.n_words)), dtype=np.float32)
+        if self.vectorizer_ is not None and len(X):
+            M = self.vectorizer_.transform(column_docs(X, self.column))
+            Z[:, : M.shape[1]] = M.toarray()
+        return frame_of(X.index, self.name, {f"{self.column}_{i}": Z[:, i] for i in range(Z.shape[1])})

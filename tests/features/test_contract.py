@@ -36,6 +36,7 @@ ALT_PARAMS = {
     "post_meta": {"min_count": 2},
     "text_emotion": {"nade": False},
     "tfidf_svd": {"column": "tags"},
+    "words": {"n_words": 20},
     "user_svd": {"n_components": 4},
     "user_target": {"smoothing": 1.0},
     "glove": {"weighting": "mean"},

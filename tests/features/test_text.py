@@ -72,3 +72,18 @@ def test_tfidf_svd_tags_are_whole_tokens():
 def test_tfidf_svd_rejects_unknown_column():
     with pytest.raises(ValueError, match=r"`column` must be one of \['title', 'tags', 'description'\]"):
         get_generator("tfidf_svd", {"column": "body"}).fit(pd.DataFrame({"body": ["x"]}))
+
+
+def test_words_marks_the_frequent_words_and_pairs_of_a_column():
+    frame = pd.DataFrame({"post_id": list("abcde"), "title": ["Python for beginners", "Excel for beginners",
+                                                             "python bootcamp", "", None]})
+    gen = get_generator("words", {"n_words": 4, "min_df": 2})
+    out = gen.fit_transform(frame)
+    assert gen.vocabulary_ == ["beginners", "for", "for beginners", "python"]
+    assert list(out.columns) == [f"words__title_{i}" for i in range(4)]
+    np.testing.assert_array_equal(out.to_numpy()[:, 3], [1, 0, 1, 0, 0])  # "python", any case
+    np.testing.assert_array_equal(out.to_numpy()[:, 2], [1, 1, 0, 0, 0])
+    wide = get_generator("words", {"n_words": 10, "min_df": 2}).fit_transform(frame)
+    assert wide.shape == (5, 10) and (wide.iloc[:, 4:] == 0).all().all()  # fewer terms than columns: zeros
+    empty = get_generator("words", {"n_words": 3, "min_df": 9}).fit_transform(frame)
+    assert (empty.to_numpy() == 0).all()
