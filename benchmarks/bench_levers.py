@@ -89,6 +89,8 @@ LEVERS: dict[str, Lever] = {
     "typed": typed_meta,
     "sentence": with_feature("sentence"),
     "words": words,
+    "sentence+typed+diverse": lambda cfg, frame: LEVERS["diverse"](
+        LEVERS["typed"](LEVERS["sentence"](cfg, frame), frame), frame),
 }
 
 
