@@ -79,6 +79,26 @@ def words(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
                                            if has_data(frame, c)])
 
 
+def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+    """The automatic preset as it was before the levers it now holds: no sentences, untyped meta columns, no
+    in-fold means of meta columns, LightGBM and CatBoost only. Comparing the preset with this lever gives B - A =
+    (before) - (now)."""
+    features = []
+    for f in cfg.features:
+        params = dict(f.params)
+        if f.name == "sentence":
+            continue
+        if f.name == "post_meta":
+            params.pop("typed", None)
+        if f.name == "category_target":
+            params["columns"] = [c for c in params.get("columns", []) if not str(c).startswith("meta_")]
+            if not params["columns"]:
+                continue
+        features.append({"name": f.name, "params": params})
+    models = [{"key": m.key, "params": dict(m.params)} for m in cfg.models if m.key in TREES]
+    return cfg.evolve(features=features, models=models)
+
+
 LEVERS: dict[str, Lever] = {
     "user_history": with_feature("user_history"),
     "trend": with_model_params(TREES, trend={"column": "time__days_since_start"}),
@@ -91,6 +111,7 @@ LEVERS: dict[str, Lever] = {
     "words": words,
     "sentence+typed+diverse": lambda cfg, frame: LEVERS["diverse"](
         LEVERS["typed"](LEVERS["sentence"](cfg, frame), frame), frame),
+    "first_preset": first_preset,
 }
 
 

@@ -3,8 +3,10 @@
 Every canonical column exists in every PostFrame, but many are empty for a given source (a news table has no
 tags, no category, no geo). A generator is chosen when the columns it reads carry data, so any posts table gets
 a sensible recipe without a config file: per-user aggregates when users post more than once, time, the text
-families of each non-empty text column, category and geo families when present, the user profile and post meta
-columns, and the label encodings (fitted inside folds) of users and categories.
+families of each non-empty text column (MiniLM sentences of title and tags among them), category and geo families
+when present, the user profile and post meta columns, and the label encodings (fitted inside folds) of users and
+categories; LightGBM, CatBoost, ExtraTrees and k-NN at level 1, blended. Each part beyond the first recipe was kept
+because forward windows said so (`benchmarks/bench_levers.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from smp.features.meta import column_type
 
 from .config import RunConfig, config_from_dict
 
@@ -61,14 +65,20 @@ def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto",
         features.append({"name": "tfidf_svd", "params": {"column": col, "n_components": 16}})
     for col in (c for c in texts if c != "description"):
         features.append({"name": "glove", "params": {"column": col, "n_components": 8}})
+    if "title" in texts or "tags" in texts:
+        # MiniLM sentences of title / category / tags, PCA-32 (forward windows: udemy SRC +0.009, MAE -0.041;
+        # ted SRC +0.030, MAE a tie; benchmarks/README.md "One lever at a time")
+        features.append({"name": "sentence"})
     if "tags" in texts and repeat_users:
         features.append({"name": "user_svd"})
     if meta_cols:
-        features.append({"name": "post_meta"})
+        # Dates, URLs and free text read by type (forward windows: udemy SRC +0.004, MAE -0.018)
+        features.append({"name": "post_meta", "params": {"typed": True}})
     if repeat_users:
         features.append({"name": "user_target"})
-    if cats:
-        features.append({"name": "category_target", "params": {"columns": cats}})
+    meta_cats = [c for c in meta_cols if column_type(frame[c], typed=True) == "category"]
+    if cats or meta_cats:  # in-fold label means of the category columns, the typed meta ones among them
+        features.append({"name": "category_target", "params": {"columns": cats + meta_cats}})
 
     test_users = frame.loc[frame["split"].eq("test"), "user_id"]
     # Test posts from users the training posts already know: plain K-fold mirrors that; mostly new users: group.
@@ -77,10 +87,14 @@ def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto",
         "name": name, "seed": seed, "metric": metric,
         "cv": {"scheme": "kfold" if seen >= 0.5 else "group", "n_splits": 5},
         "features": features,
+        # Two boosters, plus ExtraTrees and k-NN whose errors differ from theirs for the blend (forward windows:
+        # udemy SRC +0.016, ted a tie; benchmarks/README.md "One lever at a time")
         "models": [{"key": "lgbm", "params": {"learning_rate": 0.03, "num_leaves": 31, "n_estimators": 3000,
                                               "early_stopping_rounds": 200}},
                    {"key": "catboost", "params": {"learning_rate": 0.05, "depth": 6, "iterations": 3000,
-                                                  "early_stopping_rounds": 200}}],
+                                                  "early_stopping_rounds": 200}},
+                   {"key": "extratrees", "params": {}},
+                   {"key": "knn", "params": {}}],
         "stack": {"learners": ["blend", "ridge"], "final": "best"},
     }
     return config_from_dict(raw, f"<auto preset for {len(frame)} posts>")
