@@ -85,6 +85,7 @@ class PostMeta(FeatureGenerator):
         self.numeric_: list[str] = []
         self.categories_: dict[str, list[str]] = {}
         self.types_: dict[str, str] = {}
+        self.url_categories_: dict[str, dict[str, list[str]]] = {}  # url column -> host / section -> categories
         for col in X.columns:
             if col in self.exclude or not col.startswith("meta_"):
                 continue
@@ -98,17 +99,15 @@ class PostMeta(FeatureGenerator):
             elif kind == "url":
                 parts = url_parts(X[col])
                 self.types_[col] = kind
-                for part in ("host", "section"):
-                    self.categories_[f"{col}_{part}"] = fit_top_categories(parts[part], self.min_count,
-                                                                           self.max_categories)
+                self.url_categories_[col] = {part: fit_top_categories(parts[part], self.min_count, self.max_categories)
+                                             for part in ("host", "section")}
             elif kind is not None:
                 self.types_[col] = kind
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_fitted_columns(self.name, X, self.numeric_ + [c for c in self.categories_ if c in X.columns]
-                             + list(self.types_))
+        check_fitted_columns(self.name, X, self.numeric_ + list(self.categories_) + list(self.types_))
         out: dict[str, object] = {}
-        for col in sorted(self.numeric_ + [c for c in self.categories_ if c in X.columns]):
+        for col in sorted(self.numeric_ + list(self.categories_)):
             stat = col[len("meta_") :]
             if col in self.categories_:
                 out[stat] = encode_categories(X[col], self.categories_[col])
@@ -126,8 +125,9 @@ class PostMeta(FeatureGenerator):
             return {f"{stat}_days": days, f"{stat}_days_before_post": to_seconds(X["post_time"]) / DAY - days}
         if kind == "url":
             parts = url_parts(s)
-            return {f"{stat}_host": encode_categories(parts["host"], self.categories_[f"{col}_host"]),
-                    f"{stat}_section": encode_categories(parts["section"], self.categories_[f"{col}_section"]),
+            cats = self.url_categories_[col]
+            return {f"{stat}_host": encode_categories(parts["host"], cats["host"]),
+                    f"{stat}_section": encode_categories(parts["section"], cats["section"]),
                     f"{stat}_depth": parts["depth"].to_numpy(dtype=float, na_value=np.nan),
                     f"{stat}_words": parts["words"].to_numpy(dtype=float, na_value=np.nan)}
         text = s.astype("string")

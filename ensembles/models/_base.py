@@ -155,12 +155,16 @@ class Model:
             self.selection_ = cols
         return cols
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def _checked_inputs(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(`X` checked, its columns the model was fitted with in their order); a missing one is a KeyError."""
         X, _ = check_xy(self, X)
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise KeyError(f"model {self.key!r} was fitted with columns missing here: {missing[:5]}")
-        Xc = X[self.columns_]
+        return X, X[self.columns_]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        X, Xc = self._checked_inputs(X)
         members = getattr(self, "members_", None)
         if members:
             pred = np.mean([np.asarray(m._predict(Xc), dtype=float).reshape(-1) for m in members], axis=0)
@@ -183,11 +187,7 @@ class Model:
         approximation."""
         if not self.explains:
             raise NotExplainable(f"model {self.key!r} ({self.summary}) has no exact additive explanation")
-        X, _ = check_xy(self, X)
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise KeyError(f"model {self.key!r} was fitted with columns missing here: {missing[:5]}")
-        Xc = X[self.columns_]
+        X, Xc = self._checked_inputs(X)
         members = getattr(self, "members_", None) or [self]
         values = np.mean([np.asarray(m._contributions(Xc), dtype=float) for m in members], axis=0)
         trend = getattr(self, "trend_", None)

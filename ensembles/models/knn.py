@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from ._base import Model, register_model
-from .linear import as_numeric
+from .linear import Standardiser
 
 
 @register_model
@@ -26,19 +26,15 @@ class KNNModel(Model):
     def _fit(self, X, y, X_val, y_val, sample_weight):
         if self.params["weights"] not in ("distance", "uniform"):
             raise ValueError(f"model 'knn': weights must be 'distance' or 'uniform', got {self.params['weights']!r}")
-        A = as_numeric(X)
-        self.median_ = A.median().fillna(0.0)
-        A = A.fillna(self.median_)
-        self.mean_, self.std_ = A.mean(), A.std(ddof=0).replace(0, 1.0)
-        k = min(int(self.params["n_neighbors"]), len(A))
+        self.scale_ = Standardiser.fit(X)
+        k = min(int(self.params["n_neighbors"]), len(X))
         self.index_ = NearestNeighbors(n_neighbors=k, n_jobs=self.params["n_jobs"]).fit(
-            ((A - self.mean_) / self.std_).to_numpy())
+            self.scale_.transform(X).to_numpy())
         self.y_ = np.asarray(y, dtype=float)
         self.w_ = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
     def _predict(self, X):
-        A = as_numeric(X).fillna(self.median_)
-        dist, idx = self.index_.kneighbors(((A - self.mean_) / self.std_).to_numpy())
+        dist, idx = self.index_.kneighbors(self.scale_.transform(X).to_numpy())
         w = self.w_[idx]
         if self.params["weights"] == "distance":
             w = w / np.maximum(dist, 1e-12)

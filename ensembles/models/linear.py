@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -17,6 +19,26 @@ def as_numeric(X: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].cat.codes
     return out.astype(float)
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """Median imputation, then each column centred on its mean and divided by its standard deviation (1 where a
+    column is constant), all fitted on the training rows: the input scale of the ridge and the k-NN."""
+
+    median: pd.Series
+    mean: pd.Series
+    std: pd.Series
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame) -> "Standardiser":
+        A = as_numeric(X)
+        median = A.median().fillna(0.0)
+        A = A.fillna(median)
+        return cls(median, A.mean(), A.std(ddof=0).replace(0, 1.0))
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return (as_numeric(X).fillna(self.median) - self.mean) / self.std
 
 
 LOSSES = ("squared", "absolute", "relative")
@@ -51,11 +73,8 @@ class RidgeModel(Model):
         return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
-        A = as_numeric(X)
-        self.median_ = A.median().fillna(0.0)
-        A = A.fillna(self.median_)
-        self.mean_, self.std_ = A.mean(), A.std(ddof=0).replace(0, 1.0)
-        Z = (A - self.mean_) / self.std_
+        self.scale_ = Standardiser.fit(X)
+        Z = self.scale_.transform(X)
         loss = self.params["loss"]
         w = _loss_weights(loss, y, sample_weight)
         if loss == "squared":
@@ -67,21 +86,19 @@ class RidgeModel(Model):
                                             solver="highs").fit(Z, y, sample_weight=w)
 
     def _predict(self, X):
-        A = as_numeric(X).fillna(self.median_)
-        return self.model_.predict((A - self.mean_) / self.std_)
+        return self.model_.predict(self.scale_.transform(X))
 
     def _importance(self):
         return pd.Series(np.abs(self.model_.coef_), index=self.columns_, dtype=float)
 
     def _contributions(self, X):
         # coef * standardised value: each column's deviation from its training mean; the intercept is the base.
-        A = as_numeric(X).fillna(self.median_)
-        Z = ((A - self.mean_) / self.std_).to_numpy(dtype=float)
+        Z = self.scale_.transform(X).to_numpy(dtype=float)
         intercept = float(np.ravel(self.model_.intercept_)[0])
         return np.column_stack([Z * np.asarray(self.model_.coef_, dtype=float), np.full(len(Z), intercept)])
 
     def _slopes(self):
-        return pd.Series(np.asarray(self.model_.coef_, dtype=float) / self.std_.to_numpy(dtype=float),
+        return pd.Series(np.asarray(self.model_.coef_, dtype=float) / self.scale_.std.to_numpy(dtype=float),
                          index=self.columns_)
 
 
