@@ -72,7 +72,7 @@ class PostMeta(FeatureGenerator):
     group = "meta"
     requires = param_requires(lambda g: ("post_time",) if g.typed else ())
     requires_prefix = ("meta_",)
-    version = 2
+    version = 3  # 3: URL part categories kept in url_categories_, apart from categories_
 
     def __init__(self, *, min_count: int = 1, max_categories: int = 50,
                  exclude: tuple[str, ...] = ("meta_pathalias",), typed: bool = False) -> None:
