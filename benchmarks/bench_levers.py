@@ -6,7 +6,7 @@ suite's forward windows (the latest 40% of labelled posts in 4 blocks, each scor
     .venv/bin/python benchmarks/bench_levers.py /tmp/lev trend udemy,ted 0,1,2
 
 Prints each table's verdicts (B = with the lever, minus A = without) and writes OUT_DIR/<lever>-<table>.json (the
-paired report). The levers are `LEVERS`.
+paired report). The levers are `LEVERS`; `a+b` applies both (e.g. `sentence+typed+diverse`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from smp.pipelines.config import RunConfig  # noqa: E402
 from smp.pipelines.forward import ForwardPlan  # noqa: E402
 
 TREES = ("lgbm", "catboost")
+LEVEL1 = ("lgbm", "catboost", "extratrees", "knn", "ridge")
 
 
 Lever = Callable[[RunConfig, pd.DataFrame], RunConfig]
@@ -103,16 +104,30 @@ LEVERS: dict[str, Lever] = {
     "user_history": with_feature("user_history"),
     "trend": with_model_params(TREES, trend={"column": "time__days_since_start"}),
     "trend_recent": with_model_params(TREES, trend={"column": "time__days_since_start", "share": 0.5}),
+    "trend_all": with_model_params(LEVEL1, trend={"column": "time__days_since_start"}),
+    "trend_all_recent": with_model_params(LEVEL1, trend={"column": "time__days_since_start", "share": 0.3}),
     "diverse": with_models({"key": "extratrees", "params": {}}, {"key": "knn", "params": {}}),
     "mae": lambda cfg, frame: cfg.evolve(metric="mae"),
     "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
     "sentence": with_feature("sentence"),
     "words": words,
-    "sentence+typed+diverse": lambda cfg, frame: LEVERS["diverse"](
-        LEVERS["typed"](LEVERS["sentence"](cfg, frame), frame), frame),
     "first_preset": first_preset,
 }
+
+
+def lever_of(name: str) -> Lever:
+    """A lever by name; `a+b+c` applies a, then b, then c."""
+    parts = name.split("+")
+    unknown = [p for p in parts if p not in LEVERS]
+    if unknown:
+        raise SystemExit(f"unknown lever(s) {unknown}; known: {sorted(LEVERS)} (join with +)")
+
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        for p in parts:
+            cfg = LEVERS[p](cfg, frame)
+        return cfg
+    return lever
 
 
 def base_config(name: str, frame) -> RunConfig:
@@ -131,7 +146,7 @@ def main(out: str, lever: str, names: str, seeds: str = "0") -> int:
         t = time.perf_counter()
         frame = DATASETS[name].frame()
         base = base_config(name, frame)
-        variant = LEVERS[lever](base, frame).evolve(name=f"{base.name}+{lever}")
+        variant = lever_of(lever)(base, frame).evolve(name=f"{base.name}+{lever}")
         report, _, _ = compare_frames(base, variant, frame, plan=ForwardPlan.of(4), seeds=seed_list,
                                       names=(base.name, variant.name))
         target.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -41,16 +41,24 @@ def test_mae_metric_never_loses_to_the_training_median_on_a_heavy_tailed_label(t
 
 
 def test_permuted_labels_stay_near_zero_with_every_label_using_step_on(tmp_path):
-    """Label encodings, calibration with a time trend, recency weights, selection inside folds, refit after inner
-    early stopping and the stack: with permuted labels both the CV and the forward SRC must be noise."""
-    frame = _frame(n=1500, seed=2)
+    """Label encodings (user, typed meta categories), a model's label trend, calibration with a time trend, recency
+    weights, selection inside folds, refit after inner early stopping, ExtraTrees, k-NN and the stack: with permuted
+    labels both the CV and the forward SRC must be noise."""
+    table = make_heavy_tailed_table(n_posts=1500, seed=2)
+    table["site"] = np.random.default_rng(2).choice(["news", "blog", "forum"], len(table))
+    frame = combine(smp.posts(table, mapping={**NEWS_MAPPING, "meta_columns": ["url", "site"]}))
+    # The trend on LightGBM's label, ExtraTrees and k-NN beside it, typed meta columns and their in-fold means
+    models = [{**FAST[0], "params": {**FAST[0]["params"], "trend": {"column": "time__days_since_start"}}}, FAST[1],
+              {"key": "extratrees", "params": {"n_estimators": 60}}, {"key": "knn"}]
     cfg = smp.Predictor(
-        None, metric="src", models=FAST, cv={"scheme": "group", "n_splits": 4},
+        None, metric="src", models=models, cv={"scheme": "group", "n_splits": 4},
         training={"early_stopping": "refit", "sample_weight": "recency", "recency_half_life_days": 120},
         calibration={"method": "isotonic", "trend": True, "median_guard": "off"},  # the guard would flatten noise
         selection={"method": "cumulative", "share": 0.9}, output={"cache_dir": str(tmp_path)},
     ).resolve_config(frame)
     assert {"user_target"} <= {f.name for f in cfg.features}
+    meta = next(f for f in cfg.features if f.name == "post_meta")
+    assert meta.params["typed"] and "meta_site" in next(f for f in cfg.features if f.name == "category_target").params["columns"]
     srcs = []
     for seed in (11, 12):
         res = smp.evaluate_frame(cfg, permuted(frame, seed), holdout_frac=0.2, seeds=[0])
