@@ -57,8 +57,8 @@ def test_permuted_labels_stay_near_zero_with_every_label_using_step_on(tmp_path)
         selection={"method": "cumulative", "share": 0.9}, output={"cache_dir": str(tmp_path)},
     ).resolve_config(frame)
     assert {"user_target"} <= {f.name for f in cfg.features}
-    meta = next(f for f in cfg.features if f.name == "post_meta")
-    assert meta.params["typed"] and "meta_site" in next(f for f in cfg.features if f.name == "category_target").params["columns"]
+    params = {f.name: f.params for f in cfg.features}
+    assert params["post_meta"]["typed"] and "meta_site" in params["category_target"]["columns"]
     srcs = []
     for seed in (11, 12):
         res = smp.evaluate_frame(cfg, permuted(frame, seed), holdout_frac=0.2, seeds=[0])
