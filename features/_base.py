@@ -11,8 +11,9 @@ A generator is a small scikit-learn-like object:
 
 Static generators (``uses_target=False``) are fitted once on the whole PostFrame (train and test rows) and
 ``transform`` recomputes unsupervised aggregates over the frame it is given, which is how `smp predict` folds new
-posts in. Label-using generators (``uses_target=True``) are fitted by the engine inside each fold; their
-``fit_transform`` returns out-of-fold values so that a training row never sees its own label.
+posts in; counts over the frame are put back on the fitted frame's scale (``at_fitted_size``). Label-using
+generators (``uses_target=True``) are fitted by the engine inside each fold; their ``fit_transform`` returns
+out-of-fold values so that a training row never sees its own label.
 
 The base class does the shared work once: it selects only the declared columns (a `KeyError` lists missing and
 available columns), never mutates its input, keeps the row index and checks the output names ``{name}__{stat}``.
@@ -123,8 +124,21 @@ class FeatureGenerator:
         X = self._select(frame)
         y = self._check_y(X, y)
         self._fit(X, y)
+        self.fit_rows_ = len(X)
         self.fitted_ = True
         return self
+
+    def at_fitted_size(self, counts: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        """Counts taken over the frame `transform` gets, on the scale of the frame the generator was fitted on.
+
+        A count over the whole frame (posts in the category, the user's posts, posts with the tag) grows with the
+        frame: predicting new posts recounts over training plus new posts, so without this every count would sit
+        above what the models were trained on (a 10% batch of new posts lifted every category count by ~10%, and
+        trees read that as another category). `counts * fitted rows / rows now` is the count itself when the
+        frame is the fitted one (`smp run`, where test posts are in the fitted frame).
+        """
+        rows = getattr(self, "fit_rows_", len(X))
+        return np.asarray(counts, dtype=float) * (rows / max(len(X), 1))
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         if not getattr(self, "fitted_", False):

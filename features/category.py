@@ -25,13 +25,13 @@ class Category(FeatureGenerator):
 
     Categories are fixed at fit (values seen at least `min_count` times; unseen ones become NaN), so train, test and
     new posts share them. A column with no value at all in the fitted frame (e.g. `location` on SMPD-Image) produces
-    no output. Counts and shares are recomputed over the frame `transform` gets.
+    no output. Counts and shares are recomputed over the frame `transform` gets, counts on the fitted frame's scale.
     """
 
     name = "category"
     group = "category"
     requires = param_requires(lambda g: ("user_id", *g.columns))
-    version = 1
+    version = 2  # 2: counts on the fitted frame's scale (`at_fitted_size`)
 
     def __init__(self, *, columns: tuple[str, ...] = CATEGORY_COLUMNS, min_count: int = 1) -> None:
         self.columns = columns
@@ -56,7 +56,7 @@ class Category(FeatureGenerator):
             present = vc >= 0
             count = np.full(len(X), np.nan)
             count[present] = np.bincount(vc[present], minlength=len(uniques))[vc[present]]
-            out[f"{col}_count"] = count
+            out[f"{col}_count"] = self.at_fitted_size(count, X)
             pair = g * (len(uniques) + 1) + (vc + 1)  # missing values (-1) get a slot of their own
             _, inv, pair_count = unique_int(pair, return_inverse=True, return_counts=True)
             share = pair_count[inv] / user_count[g]

@@ -43,7 +43,9 @@ class CrossModal(FeatureGenerator):
     """Image-text (CLIP or CCA/PLS-aligned), title-tags and post-vs-user-history similarities; see the module doc."""
 
     name = "crossmodal"
-    version = 3  # 2: PCA by the covariance eigendecomposition (`fit_pca`); 3: float32 blocks, PCA over row chunks
+    # 2: PCA by the covariance eigendecomposition (`fit_pca`); 3: float32 blocks, PCA over row chunks; 4: the user's
+    # post count on the fitted frame's scale (`at_fitted_size`)
+    version = 4
     group = "crossmodal"
     requires = param_requires(lambda g: tuple(dict.fromkeys(
         ("user_id", "split", "title", "tags", *g.text_fields, *(("image_path",) if g.image else ())))))
@@ -161,7 +163,7 @@ class CrossModal(FeatureGenerator):
         S = np.zeros((k, T.shape[1]))
         np.add.at(S, g[have], T[have].astype(np.float64))
         cnt = np.bincount(g[have], minlength=k).astype(float)
-        others = cnt[g] - have
+        others = self.at_fitted_size(cnt[g], X) - have
         hist = np.empty(n, dtype=np.float32)
         for lo in range(0, n, CHUNK_ROWS):  # float64 rows a chunk at a time (the text block can be large)
             c = slice(lo, lo + CHUNK_ROWS)
@@ -185,5 +187,6 @@ class CrossModal(FeatureGenerator):
         X = self._select(frame)
         E = self._embed(X, fitting=True)
         self._fit_from(X, E)
+        self.fit_rows_ = len(X)
         self.fitted_ = True
         return self._check_output(X, self._out(X, E))

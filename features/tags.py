@@ -39,7 +39,7 @@ class HotTags(FeatureGenerator):
     name = "hot_tags"
     group = "tags"
     requires = ("user_id", "post_time", "tags")
-    version = 1
+    version = 2  # 2: posts per tag on the fitted frame's scale (`at_fitted_size`)
 
     def __init__(self, *, top_k: int = 50) -> None:
         self.top_k = top_k
@@ -70,7 +70,7 @@ class HotTags(FeatureGenerator):
             out[f"{label}_freq_max"] = segment_reduce(post[ok], freq, n, np.maximum)
 
         n_per_post = tt.per_post_count()
-        tag_posts = np.bincount(tag, minlength=n_tags).astype(float)[tag]
+        tag_posts = self.at_fitted_size(np.bincount(tag, minlength=n_tags)[tag], X)
         out["tag_freq_mean"] = safe_ratio(np.bincount(post, weights=tag_posts, minlength=n), n_per_post)
         out["tag_freq_max"] = segment_reduce(post, tag_posts, n, np.maximum)
         out["tag_freq_min"] = segment_reduce(post, tag_posts, n, np.minimum)

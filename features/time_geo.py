@@ -82,7 +82,7 @@ class Geo(FeatureGenerator):
     name = "geo"
     group = "geo"
     requires = ("user_id", "latitude", "longitude", "geo_accuracy")
-    version = 1
+    version = 2  # 2: cell counts on the fitted frame's scale (`at_fitted_size`)
 
     def __init__(self, *, cell_deg: float = 1.0) -> None:
         self.cell_deg = cell_deg
@@ -116,7 +116,7 @@ class Geo(FeatureGenerator):
             "longitude": lon,
             "geo_accuracy": pd.to_numeric(X["geo_accuracy"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
             "has_geo": has.astype(float),
-            "cell_count": cell_count,
+            "cell_count": self.at_fitted_size(cell_count, X),
             "dist_user_center_km": np.where(has, dist, np.nan),
         }
         return frame_of(X.index, self.name, out)

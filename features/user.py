@@ -104,7 +104,7 @@ class UserPosts(FeatureGenerator):
     name = "user_posts"
     group = "user"
     requires = ("user_id", "title", "tags", "category", "subcategory", "concept", "latitude", "longitude")
-    version = 1
+    version = 2  # 2: post counts on the fitted frame's scale (`at_fitted_size`)
 
     def __init__(self) -> None:
         pass
@@ -123,7 +123,7 @@ class UserPosts(FeatureGenerator):
         distinct_tags = group_sum(pairs // max(len(tt.vocab), 1), k)
         geo = (X["latitude"].notna() & X["longitude"].notna()).to_numpy(dtype=float)
         out = {
-            "post_count": count[g],
+            "post_count": self.at_fitted_size(count[g], X),
             "title_len_mean": t_mean[g],
             "title_len_std": t_std[g],
             "tag_count_mean": g_mean[g],
