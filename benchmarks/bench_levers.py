@@ -41,6 +41,13 @@ def with_feature(name: str, **params) -> Lever:
     return lever
 
 
+def with_feature_params(name: str, **params) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        return cfg.evolve(features=[{"name": f.name, "params": {**dict(f.params), **params} if f.name == name
+                                     else dict(f.params)} for f in cfg.features])
+    return lever
+
+
 def with_model_params(keys: tuple[str, ...], **params) -> Lever:
     def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
         models = [{"key": m.key, "params": {**dict(m.params), **params} if m.key in keys else dict(m.params)}
@@ -80,6 +87,14 @@ def words(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
                                            if has_data(frame, c)])
 
 
+def recency(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+    """Newer training posts weigh more: weight 0.5 ** (age / half-life), the half-life a quarter of the time the
+    labelled posts span (the oldest weigh about 1/16)."""
+    t = pd.to_datetime(frame.loc[frame["split"].eq("train"), "post_time"], utc=True)
+    days = (t.max() - t.min()).total_seconds() / 86400.0
+    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": max(days / 4.0, 1.0)})
+
+
 def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     """The automatic preset as it was before the levers it now holds: no sentences, untyped meta columns, no
     in-fold means of meta columns, LightGBM and CatBoost only. Comparing the preset with this lever gives B - A =
@@ -110,6 +125,8 @@ LEVERS: dict[str, Lever] = {
     "mae": lambda cfg, frame: cfg.evolve(metric="mae"),
     "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
+    "meta_min2": with_feature_params("post_meta", min_count=2),
+    "recency": recency,
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,
