@@ -127,6 +127,7 @@ LEVERS: dict[str, Lever] = {
     "typed": typed_meta,
     "meta_min2": with_feature_params("post_meta", min_count=2),
     "recency": recency,
+    "time_tail": lambda cfg, frame: cfg.evolve(stack={"time_tail": 0.2}),
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,

@@ -2,14 +2,15 @@
 nothing else of ours."""
 
 from ._cv import CVResult, FoldFeatures, PseudoRows, Stopping, cross_fit, fold_feature_frames
-from .folds import HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, fold_matrix, inner_scheme, make_folds, stop_rows
+from .folds import (HOLDOUT_OF, SCHEMES, STOPPING, fold_ids, fold_matrix, inner_scheme, latest_fold, make_folds,
+                    stop_rows)
 from .explain import BASE, NotExplainable, affine, carry, mean_frames
 from .foldcache import FoldCache
 from .engine import ENGINES, Engine, LocalEngine, RayEngine, get_engine, make_engine
 from .metrics import GREATER_IS_BETTER, METRICS, better, score_all
 from .models import MODELS, Model, get_model, make_model, register_model, search_spaces
-from .stacking import (StackModel, StackPredictions, fold_blend, level_matrix, predict_stack, restrict_folds, stack,
-                       stack_levels)
+from .stacking import (StackModel, StackPredictions, fold_blend, level_matrix, predict_stack, restrict_folds,
+                       scored_on_folds, stack, stack_levels)
 
 __all__ = [
     "BASE",
@@ -45,6 +46,7 @@ __all__ = [
     "fold_ids",
     "get_model",
     "inner_scheme",
+    "latest_fold",
     "make_folds",
     "fold_matrix",
     "level_matrix",
@@ -54,6 +56,7 @@ __all__ = [
     "register_model",
     "restrict_folds",
     "score_all",
+    "scored_on_folds",
     "stack",
     "stack_levels",
 ]

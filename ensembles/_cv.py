@@ -52,6 +52,12 @@ class FoldFeatures:
     def __bool__(self) -> bool:
         return bool(self.generators)
 
+    def apart(self) -> "FoldFeatures":
+        """The same generators over the same labelled rows, with their own memo and fitted folds and no test rows:
+        for fits outside the run's folds (the latest-posts fit of `[stack] time_tail`), which must not replace the
+        generators the run's fold models predict with."""
+        return FoldFeatures(self.generators, self.frame, self.y, None, inner_folds=self.inner_folds)
+
     def for_fold(self, k: int, tr: np.ndarray, va: np.ndarray):
         key = (k, hash(tr.tobytes()), hash(va.tobytes()))
         if key not in self._memo:

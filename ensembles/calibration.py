@@ -144,12 +144,13 @@ def _line(x: np.ndarray, y: np.ndarray, *, absolute: bool, weight: np.ndarray | 
 
 def cross_fit_calibration(template: Calibrator, oof: np.ndarray, y: np.ndarray, times, folds) -> np.ndarray:
     """Honest calibrated OOF predictions: fold k's rows mapped by a calibrator fitted on the other folds' OOF rows
-    (rows no fold validated stay NaN)."""
+    (rows without an OOF prediction stay NaN)."""
     oof, y = np.asarray(oof, dtype=float), np.asarray(y, dtype=float)
     times = pd.Series(pd.to_datetime(pd.Series(times), utc=True).to_numpy())
     out = np.full(len(oof), np.nan)
     posts = pd.DataFrame({"post_time": times})
     for _, va in folds:
+        va = va[np.isfinite(oof[va])]  # a stack fitted on the latest posts only predicts those
         others = np.ones(len(oof), dtype=bool)
         others[va] = False
         others &= np.isfinite(oof)

@@ -67,6 +67,21 @@ def make_folds(
     return [(np.sort(np.concatenate(chunks[: k + 1])), np.sort(chunks[k + 1])) for k in range(n_splits)]
 
 
+def latest_fold(frame: pd.DataFrame, share: float, *, time_col: str = "post_time") -> tuple[np.ndarray, np.ndarray]:
+    """One forward split of the labelled rows: (the earlier rows, the latest `share` of the rows by `time_col`),
+    as positions. Posts at the same time stay on one side in a stable order."""
+    n = len(frame)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"`0 < share < 1` must hold for the latest fold, but got {share=}")
+    if time_col not in frame.columns:
+        raise KeyError(f"the latest fold needs column {time_col!r}; available: {sorted(map(str, frame.columns))}")
+    k = int(round(share * n))
+    if not 1 <= k < n:
+        raise ValueError(f"the latest {share:.0%} of {n} rows leaves no row on one side of the split")
+    order = np.argsort(frame[time_col].to_numpy(), kind="stable")
+    return np.sort(order[: n - k]), np.sort(order[n - k:])
+
+
 def inner_scheme(scheme: str) -> str:
     """The scheme for inner folds (label encodings of a training part): a single split still encodes its
     training rows out of fold with the K-fold scheme it was cut from, so every training row gets a value."""

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ._cv import CVResult, cross_fit
 from .folds import Folds
+from .metrics import score_all
 from .models import Model
 
 
@@ -92,6 +93,17 @@ def restrict_folds(folds: Folds, rows: np.ndarray) -> Folds:
         if len(tr2) and len(va2):
             out.append((tr2, va2))
     return out
+
+
+def scored_on_folds(result: CVResult, y, folds: Folds) -> CVResult:
+    """`result` scored as `stack` scores a learner on the rows its out-of-fold predictions cover: overall, and per
+    fold of `folds` restricted to those rows. So a level-1 result predicted on part of the rows (the latest posts,
+    `[stack] time_tail`) can be compared fold by fold with the stack results fitted on the same rows."""
+    y = np.asarray(y, dtype=float)
+    rows = np.isfinite(result.oof)
+    at = np.flatnonzero(rows)
+    fold_scores = [score_all(y[at[va]], result.oof[at[va]]) for _, va in restrict_folds(folds, rows)]
+    return replace(result, scores=score_all(y[rows], result.oof[rows]), fold_scores=fold_scores)
 
 
 def stack(

@@ -73,6 +73,10 @@ class StackConfig:
     final: str = "best"  # "best" by `metric`, or a result name such as "ridge_2" or "lgbm"
     fold_blend: bool = False  # level 2 also gets `fold_blend_2`: per-fold blend weights (HyperFusion eq. 8-9)
     levels: list[StackLevelConfig] = field(default_factory=list)  # levels 3, 4, ... in order
+    # > 0: the stack learners and the choice of the final model read forward predictions instead of the K-fold
+    # out-of-fold ones: each level-1 learner is fitted once more on the earlier posts and predicts the latest
+    # `time_tail` share of the labelled posts (by time), which is what later posts will meet.
+    time_tail: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -421,7 +425,11 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> RunConfig
         final=str(st.get("final", "best")),
         fold_blend=bool(st.get("fold_blend", False)),
         levels=levels,
+        time_tail=float(st.get("time_tail", 0.0)),
     )
+    if not 0.0 <= stack.time_tail < 1.0:
+        raise ConfigError(f"{source} [stack].time_tail must be in [0, 1) (a share of the labelled posts), "
+                          f"got {stack.time_tail!r}")
     for where, group in (("[[models]]", models), ("[stack].learners", stack.learners),
                          *((f"[[stack.levels]][{i}].learners", lv.learners) for i, lv in enumerate(levels))):
         seen = set()

@@ -178,6 +178,8 @@ def write_run_folder(d: Path, *, prep, trained, fitted, timings: dict[str, float
         "final": final, "final_reason": trained.ensemble.final_reason, "metric": cfg.metric,
         "cv": {"scheme": cfg.cv.scheme, "n_splits": cfg.cv.n_splits},
         "models": entries,
+        # `[stack] time_tail`: each level-1 learner fitted on the earlier posts, scored on the latest ones
+        "latest_posts": {k: r.scores for k, r in trained.ensemble.latest.items()},
         "blend_weights": {k: r.models[0].feature_importance().to_dict() for k, r in results.items()
                           if k.startswith("blend_") and r.models},
         "timings_s": {**timings, "writing": time.perf_counter() - t_write}, "peak_rss_mb": peak_rss_mb,

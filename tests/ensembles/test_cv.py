@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smp.ensembles import FoldFeatures, cross_fit, fold_ids, get_model, make_folds, restrict_folds, stack
+from smp.ensembles import (FoldFeatures, cross_fit, fold_ids, get_model, latest_fold, make_folds, restrict_folds,
+                          scored_on_folds, stack)
 
 
 def _frame(n=240, seed=0):
@@ -49,6 +50,17 @@ def test_time_folds_validate_only_later_posts():
         assert f.post_time.iloc[tr].max() < f.post_time.iloc[va].min()
     ids = fold_ids(folds, len(f))
     assert (ids == -1).sum() == len(f) // 4  # the first chunk is never validated
+
+
+def test_latest_fold_validates_the_latest_share_by_time():
+    f = _frame().sample(frac=1.0, random_state=1).reset_index(drop=True)  # not in time order
+    tr, va = latest_fold(f, 0.25)
+    assert len(va) == round(0.25 * len(f)) and len(tr) + len(va) == len(f)
+    assert f.post_time.iloc[tr].max() <= f.post_time.iloc[va].min()
+    with pytest.raises(ValueError, match="0 < share < 1"):
+        latest_fold(f, 1.0)
+    with pytest.raises(KeyError, match="needs column 'when'"):
+        latest_fold(f, 0.2, time_col="when")
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -124,6 +136,24 @@ def test_stack_names_levels_and_skips_unvalidated_rows():
     never = fold_ids(folds, len(f)) == -1
     assert np.isnan(l2["ridge_2"].oof[never]).all()
     assert l2["ridge_2"].scores["src"] > 0.9 and l2["ridge_2"].test_pred.shape == (len(f),)
+
+
+def test_a_stack_on_latest_posts_is_scored_fold_by_fold_beside_its_inputs():
+    """`[stack] time_tail`: level-1 predictions of the latest posts only; the stack fits and is scored on those rows
+    through the run's folds, and `scored_on_folds` scores a level-1 result on the same rows and folds."""
+    f = _frame()
+    y = 2 * f["x"].to_numpy() + np.random.default_rng(0).normal(0, 0.1, len(f))
+    folds = make_folds(f, scheme="kfold", n_splits=4)
+    tail = latest_fold(f, 0.25)
+    late = np.zeros(len(f), dtype=bool)
+    late[tail[1]] = True
+    l1 = {k: cross_fit(get_model(k, {"n_estimators": 30} if k == "lgbm" else None), f[["x"]], y, folds=[tail],
+                       progress=False) for k in ("ridge", "lgbm")}
+    l2 = stack(l1, y, folds, {"blend": get_model("blend")}, progress=False)["blend_2"]
+    assert np.isfinite(l2.oof[late]).all() and np.isnan(l2.oof[~late]).all()
+    single = scored_on_folds(l1["ridge"], y, folds)
+    assert single.scores["n"] == late.sum() and len(single.fold_scores) == len(l2.fold_scores) == 4
+    assert [s["n"] for s in single.fold_scores] == [s["n"] for s in l2.fold_scores] == [late[va].sum() for _, va in folds]
 
 
 def test_restrict_folds_renumbers_positions():

@@ -43,6 +43,8 @@ def test_bundled_full_config_has_every_learner_and_component():
         ({"stack": {"levels": [{"learners": []}]}}, r"\[\[stack.levels\]\]\[0\]: needs at least one learner"),
         ({"stack": {"levels": [{"learners": ["xgb"]}]}}, r"\[\[stack.levels\]\]\[0\].learners: unknown model 'xgb'"),
         ({"stack": {"levels": [{"lerners": ["ridge"]}]}}, "unknown key 'lerners'"),
+        ({"stack": {"time_tail": 1.0}}, r"\[stack\].time_tail must be in \[0, 1\)"),
+        ({"stack": {"time_tail": -0.1}}, r"\[stack\].time_tail must be in \[0, 1\)"),
     ],
 )
 def test_errors_name_the_section_and_key(over, match):
