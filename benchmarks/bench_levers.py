@@ -26,6 +26,7 @@ from bench_suite import DATASETS  # noqa: E402
 from smp.pipelines.comparison import compare_frames  # noqa: E402
 from smp.pipelines.config import RunConfig  # noqa: E402
 from smp.pipelines.forward import ForwardPlan  # noqa: E402
+from smp.pipelines.presets import recency_half_life  # noqa: E402
 
 TREES = ("lgbm", "catboost")
 LEVEL1 = ("lgbm", "catboost", "extratrees", "knn", "ridge")
@@ -90,9 +91,8 @@ def words(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
 def recency(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     """Newer training posts weigh more: weight 0.5 ** (age / half-life), the half-life a quarter of the time the
     labelled posts span (the oldest weigh about 1/16)."""
-    t = pd.to_datetime(frame.loc[frame["split"].eq("train"), "post_time"], utc=True)
-    days = (t.max() - t.min()).total_seconds() / 86400.0
-    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": max(days / 4.0, 1.0)})
+    half_life = recency_half_life(frame[frame["split"].eq("train")])
+    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": half_life})
 
 
 def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:

@@ -5,8 +5,8 @@ tags, no category, no geo). A generator is chosen when the columns it reads carr
 a sensible recipe without a config file: per-user aggregates when users post more than once, time, the text
 families of each non-empty text column (MiniLM sentences of title and tags among them), category and geo families
 when present, the user profile and post meta columns, and the label encodings (fitted inside folds) of users and
-categories; LightGBM, CatBoost, ExtraTrees and k-NN at level 1, blended. Each part beyond the first recipe was kept
-because forward windows said so (`benchmarks/bench_levers.py`).
+categories; LightGBM, CatBoost, ExtraTrees and k-NN at level 1, blended; newer training posts weigh more. Each
+part beyond the first recipe was kept because forward windows said so (`benchmarks/bench_levers.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ def has_data(frame: pd.DataFrame, column: str) -> bool:
     if pd.api.types.is_numeric_dtype(s.dtype):
         return bool(np.isfinite(s.to_numpy(dtype=float, na_value=np.nan)).any())
     return bool(s.map(lambda v: isinstance(v, str) and v.strip() != "").any())
+
+
+def recency_half_life(train: pd.DataFrame) -> float:
+    """The preset's recency half-life in days: a quarter of the time the labelled posts span (the oldest post
+    weighs about 1/16 of the newest), at least a day."""
+    t = pd.to_datetime(train["post_time"], utc=True)
+    days = (t.max() - t.min()).total_seconds() / 86400.0 if len(t) else 0.0
+    return max(days / 4.0, 1.0) if np.isfinite(days) else 1.0
 
 
 def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto", seed: int = 0) -> RunConfig:
@@ -96,5 +104,8 @@ def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto",
                    {"key": "extratrees", "params": {}},
                    {"key": "knn", "params": {}}],
         "stack": {"learners": ["blend", "ridge"], "final": "best"},
+        # Newer training posts weigh more (forward windows, 3 seeds: udemy MAE -0.0127 [-0.0182, -0.0070], SRC a
+        # tie; ted a tie; benchmarks/README.md "One lever at a time")
+        "training": {"sample_weight": "recency", "recency_half_life_days": recency_half_life(train)},
     }
     return config_from_dict(raw, f"<auto preset for {len(frame)} posts>")

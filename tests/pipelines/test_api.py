@@ -51,6 +51,11 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
     for absent in ("hot_tags", "user_svd", "geo", "category", "category_target", "image_stats", "user_profile"):
         assert absent not in names
     assert p.cfg_.data.format == "frame" and p.cfg_.metric == "src"
+    # newer posts weigh more: the half-life a quarter of the labelled span
+    t = p.train_posts_.loc[p.train_posts_["split"].eq("train"), "post_time"]
+    span_days = (t.max() - t.min()).total_seconds() / 86400
+    assert p.cfg_.training.sample_weight == "recency"
+    assert p.cfg_.training.recency_half_life_days == pytest.approx(max(span_days / 4, 1.0))
 
 
 def test_leaderboard_predict_and_importance(fitted):
