@@ -128,6 +128,7 @@ LEVERS: dict[str, Lever] = {
     "meta_min2": with_feature_params("post_meta", min_count=2),
     "recency": recency,
     "time_tail": lambda cfg, frame: cfg.evolve(stack={"time_tail": 0.2}),
+    "time_cv": lambda cfg, frame: cfg.evolve(cv={"scheme": "time"}),
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -186,7 +187,7 @@ def lgbm_raw(ds: Dataset, raw: pd.DataFrame, train_ids, held_ids, seed: int = 0)
 
     X = raw.drop(columns=["label", *ds.text], errors="ignore").set_index("id")
     X["year"], X["month"], X["hour"] = X["time"].dt.year, X["time"].dt.month, X["time"].dt.hour
-    X["weekday"], X["days"] = X["time"].dt.dayofweek, (X["time"] - pd.Timestamp("2000-01-01")).dt.days
+    X["weekday"], X["days"] = X["time"].dt.day_of_week, (X["time"] - pd.Timestamp("2000-01-01")).dt.days
     X = X.drop(columns=["time"])
     for c in X.columns:
         if X[c].dtype == bool:
@@ -198,7 +199,9 @@ def lgbm_raw(ds: Dataset, raw: pd.DataFrame, train_ids, held_ids, seed: int = 0)
     preds = []
     for tr, va in KFold(5, shuffle=True, random_state=seed).split(Xtr):
         m = lgb.LGBMRegressor(n_estimators=2000, learning_rate=0.03, num_leaves=31, random_state=seed, verbose=-1)
-        m.fit(Xtr.iloc[tr], y[tr], eval_set=[(Xtr.iloc[va], y[va])], callbacks=[lgb.early_stopping(100, verbose=False)])
+        with warnings.catch_warnings():  # lightgbm 4.7 renames eval_set; older releases know only eval_set
+            warnings.filterwarnings("ignore", message="The argument 'eval_set' is deprecated")
+            m.fit(Xtr.iloc[tr], y[tr], eval_set=[(Xtr.iloc[va], y[va])], callbacks=[lgb.early_stopping(100, verbose=False)])
         preds.append(m.predict(Xte))
     return pd.Series(np.mean(preds, axis=0), index=list(held_ids))
 

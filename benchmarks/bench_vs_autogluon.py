@@ -25,6 +25,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def lgbm_raw(train: pd.DataFrame, test: pd.DataFrame, seed: int = 0) -> pd.Serie
 
     def matrix(t: pd.DataFrame) -> pd.DataFrame:
         X = t.drop(columns=["pid", "uid", "popularity", "post_content", "post_suggested_words"], errors="ignore")
-        X["hour"], X["weekday"] = X["post_time"].dt.hour, X["post_time"].dt.dayofweek
+        X["hour"], X["weekday"] = X["post_time"].dt.hour, X["post_time"].dt.day_of_week
         X = X.drop(columns=["post_time"])
         for c in X.columns:
             if X[c].dtype == object or str(X[c].dtype).startswith("str"):
@@ -107,7 +108,9 @@ def lgbm_raw(train: pd.DataFrame, test: pd.DataFrame, seed: int = 0) -> pd.Serie
     preds = []
     for tr, va in KFold(5, shuffle=True, random_state=seed).split(X):
         m = lgb.LGBMRegressor(n_estimators=2000, learning_rate=0.03, num_leaves=31, random_state=seed, verbose=-1)
-        m.fit(X.iloc[tr], y[tr], eval_set=[(X.iloc[va], y[va])], callbacks=[lgb.early_stopping(100, verbose=False)])
+        with warnings.catch_warnings():  # lightgbm 4.7 renames eval_set; older releases know only eval_set
+            warnings.filterwarnings("ignore", message="The argument 'eval_set' is deprecated")
+            m.fit(X.iloc[tr], y[tr], eval_set=[(X.iloc[va], y[va])], callbacks=[lgb.early_stopping(100, verbose=False)])
         preds.append(m.predict(Xt))
     return pd.Series(np.mean(preds, axis=0), index=test["pid"].to_numpy())
 

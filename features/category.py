@@ -99,7 +99,7 @@ class RawCategories(FeatureGenerator):
         if self.time_parts:
             t = pd.to_datetime(X["post_time"], utc=True)
             for p in self.time_parts:
-                out[p] = pd.Series(getattr(t.dt, "dayofweek" if p == "weekday" else p), index=X.index).astype("Int64")
+                out[p] = pd.Series(getattr(t.dt, "day_of_week" if p == "weekday" else p), index=X.index).astype("Int64")
         return out
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
