@@ -95,6 +95,18 @@ def recency(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": half_life})
 
 
+def without_models(*keys: str) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        return cfg.evolve(models=[{"key": m.key, "params": dict(m.params)} for m in cfg.models if m.key not in keys])
+    return lever
+
+
+def recency_eighth(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+    """Recency weights twice as steep as the preset's: the half-life an eighth of the labelled span."""
+    half_life = recency_half_life(frame[frame["split"].eq("train")]) / 2.0
+    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": max(half_life, 1.0)})
+
+
 def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     """The automatic preset as it was before the levers it now holds: no sentences, untyped meta columns, no
     in-fold means of meta columns, LightGBM and CatBoost only. Comparing the preset with this lever gives B - A =
@@ -129,6 +141,8 @@ LEVERS: dict[str, Lever] = {
     "recency": recency,
     "time_tail": lambda cfg, frame: cfg.evolve(stack={"time_tail": 0.2}),
     "time_cv": lambda cfg, frame: cfg.evolve(cv={"scheme": "time"}),
+    "no_extratrees": without_models("extratrees"),
+    "recency_eighth": recency_eighth,
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,
