@@ -142,6 +142,7 @@ LEVERS: dict[str, Lever] = {
     "time_tail": lambda cfg, frame: cfg.evolve(stack={"time_tail": 0.2}),
     "time_cv": lambda cfg, frame: cfg.evolve(cv={"scheme": "time"}),
     "no_extratrees": without_models("extratrees"),
+    "no_knn": without_models("knn"),
     "recency_eighth": recency_eighth,
     "sentence": with_feature("sentence"),
     "words": words,

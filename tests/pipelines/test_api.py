@@ -58,7 +58,7 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
     assert p.cfg_.training.recency_half_life_days == pytest.approx(max(span_days / 4, 1.0))
     # the preset's own learners (the fixture overrides them): no ExtraTrees, which extrapolates time worst
     own = smp.Predictor(None).resolve_config(p.train_posts_)
-    assert [m.key for m in own.models] == ["lgbm", "catboost", "knn"]
+    assert [m.key for m in own.models] == ["lgbm", "catboost"]
 
 
 def test_leaderboard_predict_and_importance(fitted):
