@@ -88,23 +88,19 @@ def words(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
                                            if has_data(frame, c)])
 
 
-def recency(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
-    """Newer training posts weigh more: weight 0.5 ** (age / half-life), the half-life a quarter of the time the
-    labelled posts span (the oldest weigh about 1/16)."""
-    half_life = recency_half_life(frame[frame["split"].eq("train")])
-    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": half_life})
+def with_recency(scale: float = 1.0) -> Lever:
+    """Newer training posts weigh more: weight 0.5 ** (age / half-life), the half-life `scale` times the preset's (a
+    quarter of the time the labelled posts span, so the oldest weigh about 1/16), at least a day."""
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        half_life = max(recency_half_life(frame[frame["split"].eq("train")]) * scale, 1.0)
+        return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": half_life})
+    return lever
 
 
 def without_models(*keys: str) -> Lever:
     def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
         return cfg.evolve(models=[{"key": m.key, "params": dict(m.params)} for m in cfg.models if m.key not in keys])
     return lever
-
-
-def recency_eighth(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
-    """Recency weights twice as steep as the preset's: the half-life an eighth of the labelled span."""
-    half_life = recency_half_life(frame[frame["split"].eq("train")]) / 2.0
-    return cfg.evolve(training={"sample_weight": "recency", "recency_half_life_days": max(half_life, 1.0)})
 
 
 def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
@@ -138,12 +134,12 @@ LEVERS: dict[str, Lever] = {
     "greedy": lambda cfg, frame: cfg.evolve(stack={"learners": [*[m.key for m in cfg.stack.learners], "greedy_blend"]}),
     "typed": typed_meta,
     "meta_min2": with_feature_params("post_meta", min_count=2),
-    "recency": recency,
+    "recency": with_recency(),
     "time_tail": lambda cfg, frame: cfg.evolve(stack={"time_tail": 0.2}),
     "time_cv": lambda cfg, frame: cfg.evolve(cv={"scheme": "time"}),
     "no_extratrees": without_models("extratrees"),
     "no_knn": without_models("knn"),
-    "recency_eighth": recency_eighth,
+    "recency_eighth": with_recency(0.5),  # twice as steep: an eighth of the labelled span
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,

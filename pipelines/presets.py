@@ -40,7 +40,7 @@ def recency_half_life(train: pd.DataFrame) -> float:
     """The preset's recency half-life in days: a quarter of the time the labelled posts span (the oldest post
     weighs about 1/16 of the newest), at least a day."""
     t = pd.to_datetime(train["post_time"], utc=True)
-    days = (t.max() - t.min()).total_seconds() / 86400.0 if len(t) else 0.0
+    days = (t.max() - t.min()).total_seconds() / 86400.0  # NaN without posts
     return max(days / 4.0, 1.0) if np.isfinite(days) else 1.0
 
 

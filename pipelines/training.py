@@ -196,8 +196,8 @@ def fit_ensemble(prep: Prepared, *, params: dict[str, dict], pseudo: PseudoRows 
         for name, r in lv.items():
             log.info("%-12s CV SRC %.4f  MAE %.4f", name, r.scores["src"], r.scores["mae"])
     stacked = {name for lv in levels for name in lv}
-    singles = {k: scored_on_folds(r, prep.y, prep.folds) for k, r in tail.items()} if tail else level1
-    final, why = choose_final({**singles, **{k: v for lv in levels for k, v in lv.items()}}, cfg.stack.final,
+    # `latest_posts_fit` already scored each learner on the stack's rows and folds
+    final, why = choose_final({**(tail or level1), **{k: v for lv in levels for k, v in lv.items()}}, cfg.stack.final,
                               cfg.metric, stacked)
     if tail:
         n_late = int(np.isfinite(next(iter(tail.values())).oof).sum())
