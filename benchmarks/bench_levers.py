@@ -103,6 +103,13 @@ def without_models(*keys: str) -> Lever:
     return lever
 
 
+def without_features(*names: str) -> Lever:
+    def lever(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
+        return cfg.evolve(features=[{"name": f.name, "params": dict(f.params)} for f in cfg.features
+                                    if f.name not in names])
+    return lever
+
+
 def first_preset(cfg: RunConfig, frame: pd.DataFrame) -> RunConfig:
     """The automatic preset as it was before the levers it now holds: no sentences, untyped meta columns, no
     in-fold means of meta columns, LightGBM and CatBoost only. Comparing the preset with this lever gives B - A =
@@ -140,6 +147,10 @@ LEVERS: dict[str, Lever] = {
     "no_extratrees": without_models("extratrees"),
     "no_knn": without_models("knn"),
     "recency_eighth": with_recency(0.5),  # twice as steep: an eighth of the labelled span
+    "mlp": with_models({"key": "mlp", "params": {}}),
+    "refit": lambda cfg, frame: cfg.evolve(training={"early_stopping": "refit"}),
+    "no_category_target": without_features("category_target"),
+    "folds8": lambda cfg, frame: cfg.evolve(cv={"n_splits": 8}),
     "sentence": with_feature("sentence"),
     "words": words,
     "first_preset": first_preset,

@@ -39,11 +39,11 @@ def test_count_encoding_and_user_share():
     np.testing.assert_allclose(out["category__category_user_share"], [2 / 3, 2 / 3, 1 / 3, 1 / 2, np.nan])
 
 
-def test_counts_are_recomputed_over_the_transform_frame_on_the_fitted_scale():
+def test_a_fitted_value_keeps_its_count_and_an_unseen_one_is_counted_on_the_fitted_scale():
     gen = get_generator("category").fit(cat_frame(["A", "B"]))
     out = gen.transform(cat_frame(["A", "A", "A", "C"]))
-    # Counted over the 4 rows (C is unseen but still counted), then put on the 2 fitted rows' scale.
-    np.testing.assert_array_equal(out["category__category_count"], [1.5, 1.5, 1.5, 0.5])
+    # A keeps its fitted count (1); C, unseen, is counted over the 4 rows, then put on the 2 fitted rows' scale.
+    np.testing.assert_array_equal(out["category__category_count"], [1.0, 1.0, 1.0, 0.5])
 
 
 def test_empty_levels_are_skipped_and_present_ones_encoded():
