@@ -25,11 +25,9 @@ class Category(FeatureGenerator):
 
     Categories are fixed at fit (values seen at least `min_count` times; unseen ones become NaN), so train, test and
     new posts share them. A column with no value at all in the fitted frame (e.g. `location` on SMPD-Image) produces
-    no output. A value the fitted frame held keeps its count there: new posts never move it, so trees that split on
-    the count (with few values it stands for the value itself) route a value where they learned it. Recounting
-    with the new posts in did not: udemy's two largest subjects are within 3% of each other, and a batch of new
-    posts swapped their order in the last forward window. Only a value the fitted frame lacked is counted over the
-    frame `transform` gets, on the fitted frame's scale. Shares are recomputed over that frame.
+    no output. A value's count is the fitted frame's (`counts_as_fitted`: with few values the count stands for the
+    value itself, and a recount swapped udemy's two largest subjects); a value the fitted frame lacked is counted
+    over the frame `transform` gets. Shares are recomputed over that frame.
     """
 
     name = "category"
@@ -48,7 +46,9 @@ class Category(FeatureGenerator):
             raise ValueError(f"`min_count >= 1` must hold, but got min_count={self.min_count!r}")
         fitted = {c: fit_categories(X[c], self.min_count) for c in self.columns}
         self.categories_ = {c: cats for c, cats in fitted.items() if cats}
-        self.counts_ = {c: clean_category(X[c]).value_counts(dropna=True).astype(float) for c in self.categories_}
+        for c in self.categories_:
+            vc = clean_category(X[c]).value_counts(dropna=True)
+            self.remember_counts(c, vc.index, vc.to_numpy())
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         g, _ = codes(X["user_id"])
@@ -59,13 +59,9 @@ class Category(FeatureGenerator):
             out[col] = encode_categories(clean, cats)
             vc, uniques = pd.factorize(clean)  # -1 for missing
             present = vc >= 0
+            per_value = self.counts_as_fitted(col, uniques, np.bincount(vc[present], minlength=len(uniques)), X)
             count = np.full(len(X), np.nan)
-            count[present] = np.bincount(vc[present], minlength=len(uniques))[vc[present]]
-            count = self.at_fitted_size(count, X)
-            fitted = getattr(self, "counts_", {}).get(col)  # absent in a state pickled by an earlier version
-            if fitted is not None:
-                known = clean.map(fitted).to_numpy(dtype=float)
-                count = np.where(np.isfinite(known), known, count)
+            count[present] = per_value[vc[present]]
             out[f"{col}_count"] = count
             pair = g * (len(uniques) + 1) + (vc + 1)  # missing values (-1) get a slot of their own
             _, inv, pair_count = unique_int(pair, return_inverse=True, return_counts=True)

@@ -49,7 +49,7 @@ def test_the_fitted_frame_gets_the_counts_themselves():
 def test_a_generator_fitted_before_the_fitted_size_was_kept_counts_as_it_did():
     frame = make_postframe(200, 20)
     gen = get_generator("category").fit(frame)
-    del gen.fit_rows_, gen.counts_  # a fitted state pickled by an earlier version
+    del gen.fit_rows_, gen.fitted_counts_  # a fitted state pickled by an earlier version
     grown = gen.transform(doubled(frame))
     expected = 2 * frame["category"].map(frame["category"].value_counts()).to_numpy(float)
     np.testing.assert_array_equal(grown["category__category_count"].to_numpy(float)[: len(frame)], expected)
@@ -68,3 +68,4 @@ def test_new_posts_never_move_the_count_of_a_value_the_fitted_frame_held():
     # a value the fitted frame never held: counted over the frame given, on the fitted frame's scale
     np.testing.assert_allclose(counts[30:], 10 * 200 / 240)
     assert out["category__category"].iloc[30:].isna().all()
+
