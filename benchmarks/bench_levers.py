@@ -148,8 +148,6 @@ LEVERS: dict[str, Lever] = {
     "no_knn": without_models("knn"),
     "recency_eighth": with_recency(0.5),  # twice as steep: an eighth of the labelled span
     "mlp": with_models({"key": "mlp", "params": {}}),
-    "xgboost": with_models({"key": "xgboost", "params": {"learning_rate": 0.03, "max_depth": 6, "n_estimators": 3000,
-                                                         "early_stopping_rounds": 200}}),
     "refit": lambda cfg, frame: cfg.evolve(training={"early_stopping": "refit"}),
     "no_category_target": without_features("category_target"),
     "folds8": lambda cfg, frame: cfg.evolve(cv={"n_splits": 8}),
