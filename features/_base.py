@@ -141,7 +141,7 @@ class FeatureGenerator:
         return np.asarray(counts, dtype=float) * (rows / max(len(X), 1))
 
     def remember_counts(self, key: str, values, counts) -> None:
-        """At fit: the count of each distinct value (a category, a tag, a user) over the fitted frame, for
+        """At fit: the count of each distinct value (e.g. of a category column) over the fitted frame, for
         `counts_as_fitted`."""
         kept = pd.Series(np.asarray(counts, dtype=float), index=pd.Index(values, dtype=object))
         self.fitted_counts_ = {**getattr(self, "fitted_counts_", {}), key: kept}
