@@ -56,6 +56,7 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
     span_days = (t.max() - t.min()).total_seconds() / 86400
     assert p.cfg_.training.sample_weight == "recency"
     assert p.cfg_.training.recency_half_life_days == pytest.approx(max(span_days / 4, 1.0))
+    assert p.cfg_.training.early_stopping == "refit"
     # the preset's own learners (the fixture overrides them): no ExtraTrees, which extrapolates time worst
     own = smp.Predictor(None).resolve_config(p.train_posts_)
     assert [m.key for m in own.models] == ["lgbm", "catboost"]
