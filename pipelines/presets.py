@@ -6,8 +6,8 @@ a sensible recipe without a config file: per-user aggregates when users post mor
 families of each non-empty text column (MiniLM sentences of title and tags among them), category and geo families
 when present, the user profile and post meta columns, and the label encodings (fitted inside folds) of users and
 categories; LightGBM and CatBoost at level 1, each refitted on its whole fold after early stopping, blended;
-newer training posts weigh more. Each
-part beyond the first recipe was kept because forward windows said so (`benchmarks/bench_levers.py`).
+newer training posts weigh more. Each part beyond the first recipe was kept because forward windows said so
+(`benchmarks/bench_levers.py`).
 """
 
 from __future__ import annotations

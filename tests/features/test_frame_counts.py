@@ -68,4 +68,3 @@ def test_new_posts_never_move_the_count_of_a_value_the_fitted_frame_held():
     # a value the fitted frame never held: counted over the frame given, on the fitted frame's scale
     np.testing.assert_allclose(counts[30:], 10 * 200 / 240)
     assert out["category__category"].iloc[30:].isna().all()
-
