@@ -4,7 +4,8 @@ A generator is a small scikit-learn-like object:
 
 - class attributes declare its contract: ``name`` (registry key and output prefix), ``group`` (ablation group),
   ``requires`` (canonical PostFrame columns it reads), ``requires_prefix`` (it also reads every column that starts
-  with one of these, e.g. ``user_``), ``uses_target`` and ``version`` (bump to invalidate cached outputs);
+  with one of these, e.g. ``user_``), ``uses_target`` and ``version`` (bump when the output changes; the cache key
+  also hashes the generator's source files, so an edit never loads a state pickled by the earlier source);
 - ``__init__`` only stores keyword parameters (they are part of the cache key);
 - ``fit(frame, y)`` learns whatever state the transform needs (vocabularies, SVD bases, category codes, label
   statistics); ``transform(frame)`` computes the features for any frame with the required columns.

@@ -1,7 +1,9 @@
 """Content-hash cache of static generator outputs.
 
-Key = hash of (generator name, class, version, parameters, fingerprint of the input columns). Unlike a cache keyed
-on the feature name alone, a changed parameter, version or input value can never load a stale file. Each entry is
+Key = hash of (generator name, class, version, parameters, the source of the generator's modules, fingerprint of the
+input columns). Unlike a cache keyed on the feature name alone, a changed parameter, version, source or input value
+can never load a stale file: an edit of the generator's module (or of `_base.py`) that renames what its fitted state
+holds would otherwise load a pickle the new code reads differently. Each entry is
 the output as parquet plus the fitted generator (pickled, needed again by `smp predict`) plus `<stem>.sha256`, the
 checksums of both files' bytes. Writes go to a temporary name and are renamed into place, the checksums last, so a
 killed run leaves no entry that looks complete; an entry whose bytes no longer match its checksums (a flipped bit,
@@ -11,6 +13,7 @@ a file of the right size with the wrong content) is reported, recomputed and rep
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -26,11 +29,20 @@ from smp.fingerprint import fingerprint_frame
 from ._base import FeatureGenerator
 
 
+def source_fingerprint(cls: type) -> str:
+    """Hash of the source files of the modules that define `cls` and its base classes (within this project)."""
+    h = hashlib.sha256()
+    for path in sorted({inspect.getsourcefile(c) for c in cls.__mro__ if c.__module__.startswith("smp.")}):
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
 def generator_key(gen: FeatureGenerator, frame: pd.DataFrame) -> str:
     payload = {
         "name": gen.name,
         "class": f"{type(gen).__module__}.{type(gen).__qualname__}",
         "version": gen.version,
+        "source": source_fingerprint(type(gen)),
         "params": gen.get_params(),
         "input": fingerprint_frame(frame.loc[:, gen.input_columns(frame)]),
     }

@@ -3,13 +3,15 @@ flipped in place, size kept) warns, recomputes and replaces the entry instead of
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from smp.features import FeatureCache, FeatureSpec, build_features
+from smp.features import FeatureCache, FeatureSpec, build_features, generator_key
 from smp.features.embedding.row_cache import RowCache, row_hashes
 from tests._data import make_postframe
 
@@ -87,3 +89,40 @@ def test_shard_from_before_checksums_is_adopted(tmp_path):
     sums.unlink()
     _, computed, cached = RowCache("m", tmp_path / "rows").get_or_compute(keys, encode)
     assert (computed, cached) == (0, 3) and sums.is_file()  # trusted once, then protected like any other
+
+
+PROBE = '''
+from smp.features._base import FeatureGenerator
+
+
+class Probe(FeatureGenerator):
+    name = "probe"
+    requires = ("post_time",)
+
+    def _fit(self, X, y=None):
+        self.origin_ = X["post_time"].min()  # {state}
+
+    def _transform(self, X):
+        return X[[]].assign(days=(X["post_time"] - self.origin_).dt.days)
+'''
+
+
+def _probe(tmp_path: Path, monkeypatch, state: str):
+    """The generator class of a module file under `smp.features`, as an edit of it would be imported."""
+    path = tmp_path / "probe.py"
+    path.write_text(PROBE.replace("{state}", state))
+    name = "smp.features.probe_for_test"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module.Probe
+
+
+def test_an_edited_generator_module_never_loads_the_state_its_earlier_source_pickled(tmp_path, monkeypatch):
+    # A refactor that renames what the fitted state holds, with the version left alone, read a pickle of the
+    # earlier source and silently fell back to another rule (udemy's category counts). The source is in the key.
+    frame = make_postframe(n_posts=50, n_users=5, seed=1)
+    before = generator_key(_probe(tmp_path, monkeypatch, "first")(), frame)
+    assert generator_key(_probe(tmp_path, monkeypatch, "first")(), frame) == before  # a re-import is a hit
+    assert generator_key(_probe(tmp_path, monkeypatch, "renamed")(), frame) != before
