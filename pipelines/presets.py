@@ -107,8 +107,8 @@ def auto_config(frame: pd.DataFrame, *, metric: str = "src", name: str = "auto",
         "stack": {"learners": ["blend", "ridge"], "final": "best"},
         # Newer training posts weigh more (forward windows, 3 seeds: udemy MAE -0.0127 [-0.0182, -0.0070], SRC a
         # tie; ted a tie). Each booster stops early on 15% of its fold's training part, then is refitted on the
-        # whole part with the rounds found (3 seeds: udemy MAE -0.0145 [-0.0215, -0.0080], SRC a tie; ted SRC
-        # +0.0090 [+0.0023, +0.0158], MAE a tie; benchmarks/README.md "One lever at a time")
+        # whole part with the rounds found (the suite, 3 seeds: udemy MAE -0.0131 [-0.0201, -0.0062], SRC a tie;
+        # ted a tie on both; benchmarks/README.md "Refit preset")
         "training": {"sample_weight": "recency", "recency_half_life_days": recency_half_life(train),
                      "early_stopping": "refit"},
     }
