@@ -3,11 +3,11 @@
 Key = hash of (generator name, class, version, parameters, the source of the generator's modules, fingerprint of the
 input columns). Unlike a cache keyed on the feature name alone, a changed parameter, version, source or input value
 can never load a stale file: an edit of the generator's module (or of `_base.py`) that renames what its fitted state
-holds would otherwise load a pickle the new code reads differently. Each entry is
-the output as parquet plus the fitted generator (pickled, needed again by `smp predict`) plus `<stem>.sha256`, the
-checksums of both files' bytes. Writes go to a temporary name and are renamed into place, the checksums last, so a
-killed run leaves no entry that looks complete; an entry whose bytes no longer match its checksums (a flipped bit,
-a file of the right size with the wrong content) is reported, recomputed and replaced, never used.
+holds would otherwise load a pickle the new code reads differently. Each entry is the output as parquet plus the
+fitted generator (pickled, needed again by `smp predict`) plus `<stem>.sha256`, the checksums of both files' bytes.
+Writes go to a temporary name and are renamed into place, the checksums last, so a killed run leaves no entry that
+looks complete; an entry whose bytes no longer match its checksums (a flipped bit, a file of the right size with the
+wrong content) is reported, recomputed and replaced, never used.
 """
 
 from __future__ import annotations
