@@ -148,6 +148,10 @@ LEVERS: dict[str, Lever] = {
     "no_knn": without_models("knn"),
     "recency_eighth": with_recency(0.5),  # twice as steep: an eighth of the labelled span
     "mlp": with_models({"key": "mlp", "params": {}}),
+    "realmlp": with_models({"key": "realmlp", "params": {}}),
+    # SMP-Video's raw high-cardinality categories (user id, music title) stay out, as they do for its LightGBM
+    "realmlp_video": with_models({"key": "realmlp", "params": {"exclude": ["raw_categories__"]}}),
+    "xgboost": with_models({"key": "xgboost", "params": {}}),
     "refit": lambda cfg, frame: cfg.evolve(training={"early_stopping": "refit"}),
     "no_category_target": without_features("category_target"),
     "folds8": lambda cfg, frame: cfg.evolve(cv={"n_splits": 8}),

@@ -32,8 +32,8 @@ from smp.files import atomic_write, sha256_hex
 from smp.fingerprint import fingerprint_array, fingerprint_frame
 
 # Libraries whose version can change a fit; absent ones count as "-".
-FIT_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm", "catboost", "xgboost", "torch",
-                 "pytorch-tabnet", "threadpoolctl")
+FIT_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm", "catboost", "xgboost", "xgboost-cpu",
+                 "torch", "pytorch-tabnet", "pytabkit", "pytorch-lightning", "threadpoolctl")
 
 
 def code_fingerprint() -> str:

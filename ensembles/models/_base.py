@@ -259,6 +259,24 @@ def get_model(key: str, params: dict | None = None) -> Model:
     return MODELS.create(key, params)
 
 
+
+def category_levels(X: pd.DataFrame) -> dict[str, pd.Index]:
+    """The categories of each pandas `category` column of `X`: what a wrapper records at fit for
+    `on_categories`."""
+    return {c: X[c].cat.categories for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+
+
+def on_categories(X: pd.DataFrame, levels: dict[str, pd.Index]) -> pd.DataFrame:
+    """`X` with each column of `levels` recast to those categories, so a value keeps its code whatever order a
+    frame lists its categories in; a value the fit never saw becomes missing. For libraries that read category
+    codes, not values."""
+    out = X.copy()
+    for c, known in levels.items():
+        values = out[c].astype(object)
+        out[c] = pd.Categorical(values.where(values.isin(known)), categories=known)
+    return out
+
+
 def make_model(key: str, params: dict | None = None, *, seed: int | None = None, threads: int | None = None,
                metric: str | None = None) -> Model:
     """The model `key` with `params`; `seed` and `threads` fill the library's seed / thread parameters unless

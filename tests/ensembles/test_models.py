@@ -15,7 +15,8 @@ from smp.ensembles import MODELS, get_model
 BLENDS = ("blend", "greedy_blend")  # learners that weigh their inputs (model predictions): finite inputs only
 
 FAST = {"lgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}, "tabnet": {"max_epochs": 40, "patience": 10},
-        "mlp": {"max_epochs": 40, "patience": 10}}
+        "mlp": {"max_epochs": 40, "patience": 10}, "realmlp": {"n_epochs": 30},
+        "xgboost": {"n_estimators": 60}}
 
 
 def _data(n=300, seed=0, missing=True):

@@ -111,7 +111,7 @@ def test_overrides_apply_on_top_of_a_bundled_config():
     assert [m.key for m in cfg.models] == ["ridge"] and cfg.cv.scheme == "kfold" and cfg.seed == 3
     assert cfg.metric == "mae" and cfg.tuning.n_trials == 2 and cfg.data.format == "smpd_video"
     with pytest.raises(smp.ConfigError, match="unknown model"):
-        smp.Predictor("default", models=["xgboost"]).resolve_config()
+        smp.Predictor("default", models=["xgbost"]).resolve_config()
 
 
 def test_cli_run_is_the_predictor_bit_for_bit(news, tmp_path):
