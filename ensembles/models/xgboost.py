@@ -66,7 +66,8 @@ class XGBoostModel(Model):
     def _matrix(self, X: pd.DataFrame, y=None, weight=None):
         """A DMatrix whose category columns carry the training categories (an unseen value is missing)."""
         xgb = require_xgboost()
-        return xgb.DMatrix(on_categories(X, self.categories_), label=y, weight=weight, enable_categorical=True, nthread=self._threads())
+        return xgb.DMatrix(on_categories(X, self.categories_), label=y, weight=weight, enable_categorical=True,
+                           nthread=self._threads())
 
     def _threads(self) -> int:
         n = int(self.params.get("nthread") or 0)
