@@ -259,7 +259,6 @@ def get_model(key: str, params: dict | None = None) -> Model:
     return MODELS.create(key, params)
 
 
-
 def category_levels(X: pd.DataFrame) -> dict[str, pd.Index]:
     """The categories of each pandas `category` column of `X`: what a wrapper records at fit for
     `on_categories`."""

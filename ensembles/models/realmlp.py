@@ -82,12 +82,15 @@ class RealMLPModel(Model):
                 "p_drop": trial.suggest_float("p_drop", 0.0, 0.3),
                 "n_epochs": trial.suggest_int("n_epochs", 64, 256, log=True)}
 
+    def _numbers(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The columns that are not categories, as float (anything unreadable as a number is missing)."""
+        return X.drop(columns=list(self.categories_)).apply(pd.to_numeric, errors="coerce").astype(float)
+
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Numbers as float with the training medians in their gaps; categories kept (unseen ones as missing)."""
         out = on_categories(X, self.categories_)
-        for c in out.columns:
-            if c not in self.categories_:
-                out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).fillna(self.median_[c])
+        numbers = self._numbers(X)
+        out[numbers.columns] = numbers.fillna(self.median_)
         return out
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
@@ -99,8 +102,7 @@ class RealMLPModel(Model):
         p = self.library_params()
         self.categories_ = category_levels(X)
         cats = list(self.categories_)
-        numbers = X.drop(columns=cats).apply(pd.to_numeric, errors="coerce").astype(float)
-        self.median_ = numbers.median().fillna(0.0)
+        self.median_ = self._numbers(X).median().fillna(0.0)
         seed = int(p.pop("random_state"))
         if p.get("n_threads") is None:
             p.pop("n_threads", None)

@@ -88,6 +88,7 @@ class XGBoostModel(Model):
                                   verbose_eval=False)
 
     def _range(self) -> tuple[int, int]:
+        """The trees early stopping kept; (0, 0), every tree, when it did not run."""
         best = getattr(self.booster_, "best_iteration", None)
         return (0, int(best) + 1) if best is not None else (0, 0)
 
@@ -99,8 +100,7 @@ class XGBoostModel(Model):
         return self.booster_.predict(self._matrix(X), iteration_range=self._range(), pred_contribs=True)
 
     def _fitted_rounds(self):
-        best = getattr(self.booster_, "best_iteration", None)
-        return int(best) + 1 if best is not None else int(self.booster_.num_boosted_rounds())
+        return self._range()[1] or int(self.booster_.num_boosted_rounds())
 
     def _importance(self):
         gain = self.booster_.get_score(importance_type="total_gain")
