@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import smp  # noqa: E402
 from bench_suite import DATASETS  # noqa: E402
+from smp.pipelines.api import combine  # noqa: E402
 from smp.pipelines.comparison import compare_frames  # noqa: E402
 from smp.pipelines.config import RunConfig  # noqa: E402
-from smp.pipelines.forward import ForwardPlan  # noqa: E402
+from smp.pipelines.forward import ForwardPlan, Recipe  # noqa: E402
 from smp.pipelines.presets import recency_half_life  # noqa: E402
 
 TREES = ("lgbm", "catboost")
@@ -175,9 +176,20 @@ def lever_of(name: str) -> Lever:
     return lever
 
 
-def base_config(name: str, frame) -> RunConfig:
+def systems(name: str, lever: str, frame: pd.DataFrame) -> tuple[Recipe, Recipe, tuple[str, str]]:
+    """(A, B, their names) for `smp compare`: on SMP-Video the bundled config without and with the lever; on
+    popbench the automatic preset, chosen on each window's own training posts as the suite chooses it (A is the
+    suite's smp, so both share fitted folds through the fold cache), without and with the lever applied to it."""
+    apply = lever_of(lever)
     ds = DATASETS[name]
-    return smp.load_config(ds.config) if ds.config else smp.Predictor(None).resolve_config(frame)
+    if ds.config:
+        base = smp.load_config(ds.config)
+        return base, apply(base, frame).evolve(name=f"{base.name}+{lever}"), (base.name, f"{base.name}+{lever}")
+
+    def with_lever(fit: pd.DataFrame, seed: int) -> RunConfig:
+        base = smp.Predictor(None, seed=seed).resolve_config(combine(fit))  # the frame `fit` resolves on
+        return apply(base, fit).evolve(name=f"{base.name}+{lever}")
+    return None, with_lever, ("auto", f"auto+{lever}")
 
 
 def main(out: str, lever: str, names: str, seeds: str = "0") -> int:
@@ -190,10 +202,8 @@ def main(out: str, lever: str, names: str, seeds: str = "0") -> int:
             raise SystemExit(f"{target} exists: choose another OUT_DIR")
         t = time.perf_counter()
         frame = DATASETS[name].frame()
-        base = base_config(name, frame)
-        variant = lever_of(lever)(base, frame).evolve(name=f"{base.name}+{lever}")
-        report, _, _ = compare_frames(base, variant, frame, plan=ForwardPlan.of(4), seeds=seed_list,
-                                      names=(base.name, variant.name))
+        a, b, names_ab = systems(name, lever, frame)
+        report, _, _ = compare_frames(a, b, frame, plan=ForwardPlan.of(4), seeds=seed_list, names=names_ab)
         target.write_text(json.dumps(report, indent=1, default=str) + "\n")
         print(name, f"{time.perf_counter() - t:.0f}s", *report["verdicts"], sep="\n  ", flush=True)
     return 0

@@ -28,7 +28,7 @@ from smp.ensembles.intervals import BOOT_METRICS
 
 from .config import BUNDLED, RunConfig, load_config
 from .data import load_posts
-from .forward import ForwardPlan, ForwardResult, evaluate_frame, write_forward
+from .forward import ForwardPlan, ForwardResult, Recipe, evaluate_frame, write_forward
 from .paired import paired_report
 from .runfolder import check_destinations, new_run_dir
 
@@ -52,13 +52,14 @@ def resolve_system(spec: str, data: str | None = None) -> RunConfig:
     return found[0].cfg.evolve(output={"submission": cfg.output.submission})
 
 
-def compare_frames(cfg_a: RunConfig | None, cfg_b: RunConfig | None, frame: pd.DataFrame, *,
+def compare_frames(cfg_a: Recipe, cfg_b: Recipe, frame: pd.DataFrame, *,
                    plan: ForwardPlan | None = None, seeds: list[int] | None = None,
                    names: tuple[str, str] = ("A", "B"),
                    progress: bool = False) -> tuple[dict, ForwardResult, ForwardResult]:
-    """(report, A's forward result, B's forward result) on `frame` (None: the automatic preset)."""
+    """(report, A's forward result, B's forward result) on `frame`; each side a config, None (the automatic preset)
+    or a function of each window's training posts and the seed (`forward.Recipe`)."""
     plan = plan or ForwardPlan.of(4)  # evaluate_frame builds (and checks) the windows before its first fit
-    seeds = list(seeds) if seeds is not None else [cfg_a.seed if cfg_a is not None else 0]
+    seeds = list(seeds) if seeds is not None else [cfg_a.seed if isinstance(cfg_a, RunConfig) else 0]
     res_a = evaluate_frame(cfg_a, frame, plan=plan, seeds=seeds, progress=progress)
     res_b = evaluate_frame(cfg_b, frame, plan=plan, seeds=seeds, progress=progress)
     report = paired_report(res_a, res_b, plan, names=names)

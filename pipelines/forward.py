@@ -22,6 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Union
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,10 @@ __all__ = ["ForwardPlan", "ForwardResult", "evaluate", "evaluate_frame", "forwar
 
 log = logging.getLogger("smp")
 SCORES = ("src", "mae", "mse", "mape", "smp")
+
+# What a forward evaluation fits in each window: a config; None, the automatic preset chosen on each window's own
+# training posts; or a function of (those posts, seed) that returns the config, e.g. the preset with one lever.
+Recipe = Union[RunConfig, None, Callable[[pd.DataFrame, int], RunConfig]]
 
 
 @dataclass(frozen=True)
@@ -75,17 +80,20 @@ class ForwardResult:
     predictions: pd.DataFrame
 
 
-def _predictor(cfg: RunConfig | None, seed: int, progress: bool) -> Predictor:
-    """The recipe for one seed: `cfg`, or the automatic preset (None) chosen on each window's own training posts."""
+def _predictor(cfg: Recipe, fit: pd.DataFrame, seed: int, progress: bool) -> Predictor:
+    """The recipe for one seed and window: `cfg`, the automatic preset (None) chosen on the window's own training
+    posts `fit`, or what a recipe function returns for them."""
+    if callable(cfg):
+        cfg = cfg(fit, seed)
     return Predictor(cfg.evolve(seed=seed) if cfg is not None else None, seed=None if cfg else seed,
                      progress=progress)
 
 
-def fit_window(cfg: RunConfig | None, fit: pd.DataFrame, held: pd.DataFrame, seed: int, *,
+def fit_window(cfg: Recipe, fit: pd.DataFrame, held: pd.DataFrame, seed: int, *,
                progress: bool = False) -> tuple[dict, pd.DataFrame]:
     """Fit the recipe on `fit`, predict `held` with every model: (per-model CV and forward scores, predictions)."""
     t = time.perf_counter()
-    p = _predictor(cfg, seed, progress).fit(fit)
+    p = _predictor(cfg, fit, seed, progress).fit(fit)
     fit_s = time.perf_counter() - t
     board = p.leaderboard().set_index("model")
     final = p.trained_.ensemble.final  # the leaderboard name of the final model (`<x>_cal` when calibrated)
@@ -99,22 +107,24 @@ def fit_window(cfg: RunConfig | None, fit: pd.DataFrame, held: pd.DataFrame, see
         models[name] = {"cv": {k: float(cv[k]) for k in SCORES}, "forward": {k: fwd[k] for k in SCORES},
                         "bias": float(np.mean(preds[name].to_numpy(dtype=float) - y)),
                         "gap_src": float(cv["src"] - fwd["src"]), "gap_mae": float(fwd["mae"] - cv["mae"])}
-    run = {"seed": seed, "config": p.cfg_.name, "final": final, "models": models, "fit_seconds": fit_s,
+    run = {"seed": seed, "config": p.cfg_.name, "metric": p.cfg_.metric, "final": final, "models": models, "fit_seconds": fit_s,
            "seconds": time.perf_counter() - t}
     return run, preds[list(board.index) + ["final"]]
 
 
-def evaluate_frame(cfg: RunConfig | None, frame: pd.DataFrame, *, plan: ForwardPlan | None = None,
+def evaluate_frame(cfg: Recipe, frame: pd.DataFrame, *, plan: ForwardPlan | None = None,
                    holdout_frac: float | None = None, seeds: list[int] | None = None,
                    progress: bool = False) -> ForwardResult:
-    """Forward scores of `cfg` (None: the automatic preset) on `frame` over `plan`'s windows, for each seed.
+    """Forward scores of `cfg` (a config; None: the automatic preset; or a function of each window's training posts
+    and the seed that returns the config) on `frame` over `plan`'s windows, for each seed.
 
     `holdout_frac` is the one-window shorthand (`ForwardPlan(1, holdout_frac)`)."""
     if plan is None:
         plan = ForwardPlan.of(1, holdout_frac)
     elif holdout_frac is not None:
         raise ValueError("pass either plan or holdout_frac, not both")
-    seeds = list(seeds) if seeds is not None else [cfg.seed if cfg is not None else 0]
+    fixed = cfg if isinstance(cfg, RunConfig) else None
+    seeds = list(seeds) if seeds is not None else [fixed.seed if fixed is not None else 0]
     windows = forward_windows(frame, plan.windows, plan.span, sliding=plan.sliding)
     out_windows, preds = [], []
     for w in windows:
@@ -131,8 +141,8 @@ def evaluate_frame(cfg: RunConfig | None, frame: pd.DataFrame, *, plan: ForwardP
                      f["forward"]["mape"], f["cv"]["src"], run["fit_seconds"])
         out_windows.append({**w.describe(), "runs": runs})
     predictions = pd.concat(preds, ignore_index=True)
-    name = cfg.name if cfg is not None else out_windows[0]["runs"][0]["config"]
-    result = {"config": name, "metric": cfg.metric if cfg is not None else "src", "plan": plan.__dict__,
+    name = fixed.name if fixed is not None else out_windows[0]["runs"][0]["config"]
+    result = {"config": name, "metric": out_windows[0]["runs"][0]["metric"], "plan": plan.__dict__,
               "described": plan.describe(), "seeds": seeds, "windows": out_windows}
     result.update(scored_windows(predictions, plan))
     return ForwardResult(result, predictions)

@@ -70,3 +70,23 @@ def test_cli_evaluate_writes_a_strict_json_report(tmp_path):
     assert (tmp_path / "fwd" / "plots" / "forward.png").is_file()
     pred = pd.read_parquet(tmp_path / "fwd" / "forward_pred.parquet")
     assert pred["post_time"].min() >= pd.Timestamp(res["windows"][0]["held_from"])
+
+
+def test_a_recipe_function_is_resolved_on_each_window_own_posts(tmp_path):
+    """A recipe given as a function sees each window's training posts (and the seed) and predicts what the config
+    it returns predicts; the lever tool resolves the preset per window this way, as the suite does."""
+    frame = _frame()
+    cfg = smp.Predictor(None, models=FAST, cv={"scheme": "kfold", "n_splits": 3},
+                        output={"cache_dir": str(tmp_path)}).resolve_config(frame)
+    seen = []
+
+    def recipe(fit: pd.DataFrame, seed: int):
+        seen.append((int(fit["split"].eq("train").sum()), seed))
+        return cfg.evolve(name="from_function")
+
+    plan = smp.pipelines.forward.ForwardPlan.of(2, 0.4)
+    by_function = smp.evaluate_frame(recipe, frame, plan=plan, seeds=[3])
+    fixed = smp.evaluate_frame(cfg, frame, plan=plan, seeds=[3])
+    assert seen == [(210, 3), (280, 3)]  # 350 labelled posts; the latest 40% in two blocks of 70, each fitted on before
+    assert by_function.report["config"] == "from_function" and by_function.report["metric"] == cfg.metric
+    pd.testing.assert_series_equal(by_function.predictions["final"], fixed.predictions["final"])
