@@ -153,6 +153,7 @@ LEVERS: dict[str, Lever] = {
     # SMP-Video's raw high-cardinality categories (user id, music title) stay out, as they do for its LightGBM
     "realmlp_video": with_models({"key": "realmlp", "params": {"exclude": ["raw_categories__"]}}),
     "xgboost": with_models({"key": "xgboost", "params": {}}),
+    "no_realmlp": without_models("realmlp"),  # the preset without its network (B - A = (without) - (with))
     "refit": lambda cfg, frame: cfg.evolve(training={"early_stopping": "refit"}),
     "no_category_target": without_features("category_target"),
     "folds8": lambda cfg, frame: cfg.evolve(cv={"n_splits": 8}),

@@ -57,9 +57,12 @@ def test_auto_preset_uses_only_the_columns_the_table_has(fitted):
     assert p.cfg_.training.sample_weight == "recency"
     assert p.cfg_.training.recency_half_life_days == pytest.approx(max(span_days / 4, 1.0))
     assert p.cfg_.training.early_stopping == "refit"
-    # the preset's own learners (the fixture overrides them): no ExtraTrees, which extrapolates time worst
+    # the preset's own learners (the fixture overrides them): no ExtraTrees, which extrapolates time worst;
+    # RealMLP beside the boosters up to 5,000 labelled posts, the sizes it was measured on
     own = smp.Predictor(None).resolve_config(p.train_posts_)
-    assert [m.key for m in own.models] == ["lgbm", "catboost"]
+    assert [m.key for m in own.models] == ["lgbm", "catboost", "realmlp"]
+    large = smp.posts(make_news_table(n_posts=5001), mapping=NEWS_MAPPING)
+    assert [m.key for m in smp.Predictor(None).resolve_config(large).models] == ["lgbm", "catboost"]
 
 
 def test_leaderboard_predict_and_importance(fitted):
