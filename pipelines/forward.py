@@ -107,8 +107,8 @@ def fit_window(cfg: Recipe, fit: pd.DataFrame, held: pd.DataFrame, seed: int, *,
         models[name] = {"cv": {k: float(cv[k]) for k in SCORES}, "forward": {k: fwd[k] for k in SCORES},
                         "bias": float(np.mean(preds[name].to_numpy(dtype=float) - y)),
                         "gap_src": float(cv["src"] - fwd["src"]), "gap_mae": float(fwd["mae"] - cv["mae"])}
-    run = {"seed": seed, "config": p.cfg_.name, "metric": p.cfg_.metric, "final": final, "models": models, "fit_seconds": fit_s,
-           "seconds": time.perf_counter() - t}
+    run = {"seed": seed, "config": p.cfg_.name, "metric": p.cfg_.metric, "final": final, "models": models,
+           "fit_seconds": fit_s, "seconds": time.perf_counter() - t}
     return run, preds[list(board.index) + ["final"]]
 
 
