@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import Model, category_levels, on_categories, register_model
-from ._neural import deterministic, resolve_device
+from ._neural import _as_float, deterministic, resolve_device
 
 
 def require_pytabkit():
@@ -83,8 +83,9 @@ class RealMLPModel(Model):
                 "n_epochs": trial.suggest_int("n_epochs", 64, 256, log=True)}
 
     def _numbers(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The columns that are not categories, as float (anything unreadable as a number is missing)."""
-        return X.drop(columns=list(self.categories_)).apply(pd.to_numeric, errors="coerce").astype(float)
+        """The columns that are not categories, as float; a value that is not a number is an error naming its
+        column, as for the other neural learners (`_neural._as_float`)."""
+        return pd.DataFrame({c: _as_float(X[c], c) for c in X.columns if c not in self.categories_}, index=X.index)
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Numbers as float with the training medians in their gaps; categories kept (unseen ones as missing)."""

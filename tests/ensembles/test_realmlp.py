@@ -47,3 +47,11 @@ def test_unseen_categories_and_missing_numbers_predict():
 def test_the_run_metric_picks_the_validation_metric():
     assert make_model("realmlp", {}, metric="mae").params["val_metric_name"] == "mae"
     assert make_model("realmlp", {}, metric="src").params["val_metric_name"] == "rmse"
+
+
+def test_a_value_that_is_not_a_number_is_an_error_naming_its_column():
+    X, y = _data()
+    X["a"] = X["a"].astype(object)
+    X.loc[7, "a"] = "n/a"
+    with pytest.raises(ValueError, match="column 'a' must be numeric or a pandas category, got value 'n/a'"):
+        make_model("realmlp", {"n_epochs": 2}, seed=0, threads=1).fit(X, y)
